@@ -1,0 +1,1 @@
+//! Argus binetflow CSV.

@@ -1,0 +1,1 @@
+//! Zeek logs (TSV and JSON).

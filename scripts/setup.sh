@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what c2atlas needs on a fresh Debian machine with Rust, Node/npm and Python:
+#  - the default IP databases (CC0/CC-BY ip-location-db builds, from the npm registry, with their licence files)
+#    into data/db/ (idempotent: skipped when already present and verified);
+#  - the Python `maxminddb` reference reader used by the lookup-agreement test.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+db="$root/data/db"
+mkdir -p "$db"
+
+# Pinned so that figures are reproducible; bump deliberately.
+COUNTRY_PKG="@ip-location-db/geo-whois-asn-country-mmdb@2.3.2026061719"
+ASN_PKG="@ip-location-db/asn@2.3.2026061719"
+
+fetch() { # fetch PKG DEST_SUBDIR
+  local pkg="$1" dest="$db/$2"
+  if [ -f "$dest/.complete" ]; then return 0; fi
+  echo "setup: fetching $pkg from the npm registry" >&2
+  local tmp; tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null)
+  rm -rf "$dest"; mkdir -p "$dest"
+  tar -xzf "$tmp"/*.tgz -C "$dest" --strip-components=1
+  rm -rf "$tmp"
+  echo "$pkg" > "$dest/.complete"
+}
+fetch "$COUNTRY_PKG" country
+fetch "$ASN_PKG" asn
+
+if ! python3 -c 'import maxminddb' 2>/dev/null; then
+  echo "setup: installing the Python maxminddb reference reader" >&2
+  python3 -m pip install --quiet --disable-pip-version-check maxminddb >&2
+fi
+echo "setup: databases in $db" >&2
