@@ -10,6 +10,8 @@
 pub mod census;
 pub mod detect;
 pub mod enrich;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ingest;
 pub mod intel;
 pub mod model;

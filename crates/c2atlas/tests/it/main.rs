@@ -1,0 +1,8 @@
+//! The one integration-test binary (one link, not one per file).
+//! Tests that read `../shared/data` skip with a message when it is absent.
+
+mod common;
+mod enrich;
+mod fuzz_corpus;
+mod ingest;
+mod intel;
