@@ -1,1 +1,9 @@
-//! Census.
+//! Census: control relationships → the figures of a national report.
+//!
+//! [`summary`] holds the figures and the pure function computing them;
+//! [`state`] accumulates relationships from events (mergeable, shardable by
+//! victim); [`document`] is the census JSON document (a contract).
+
+pub mod summary;
+
+pub use summary::{C2Summary, RelView, summarize};
