@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod ingest;
 pub mod intel;
 pub mod model;
+pub mod pipeline;
 pub mod report;
 pub mod simulate;
 pub mod time;

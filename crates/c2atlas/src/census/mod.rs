@@ -4,6 +4,8 @@
 //! [`state`] accumulates relationships from events (mergeable, shardable by
 //! victim); [`document`] is the census JSON document (a contract).
 
+pub mod document;
+pub mod state;
 pub mod summary;
 
 pub use summary::{C2Summary, RelView, summarize};

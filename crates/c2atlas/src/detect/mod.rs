@@ -1,1 +1,95 @@
-//! Detectors.
+//! Detect: events → findings (one control relationship observation each).
+//!
+//! Every detector implements [`Detector`]; it sees each event once with a
+//! [`Context`] (home definition and geolocation, to tell victims — domestic
+//! hosts — from the rest) and emits [`Finding`]s. The census accumulates
+//! findings into relationships; detectors never aggregate across hosts
+//! themselves unless that is their method (e.g. clusters).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::enrich::{GeoDb, Home, Locale};
+use crate::intel::IndicatorId;
+use crate::model::{Event, Micros, RecordRef};
+
+pub mod intel;
+
+/// The other end of a control relationship.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Controller {
+    /// A controller address.
+    Ip(IpAddr),
+    /// A controller known only by name (a C2 domain that was looked up but did not resolve).
+    Name(Arc<str>),
+}
+
+impl std::fmt::Display for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Controller::Ip(ip) => write!(f, "{ip}"),
+            Controller::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// How a relationship was found. The string names are a contract (`by_method` keys).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Method {
+    /// The controller is a known C2 indicator from a threat-intel feed.
+    Intel,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Intel => "intel",
+        }
+    }
+}
+
+/// One observation of a (victim, controller) relationship.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub victim: IpAddr,
+    pub controller: Controller,
+    pub method: Method,
+    /// In [0, 1].
+    pub confidence: f64,
+    /// The indicator that matched, for intel findings.
+    pub indicator: Option<IndicatorId>,
+    pub ts: Micros,
+    /// 1 when the observation is a flow (it then counts toward flows and bytes), else 0.
+    pub flows: u64,
+    pub bytes: u64,
+    pub rec: RecordRef,
+}
+
+/// What detectors may consult about addresses.
+pub struct Context<'a> {
+    pub home: &'a Home,
+    pub geo: Option<&'a GeoDb>,
+}
+
+impl Context<'_> {
+    /// Whether `ip` is a domestic host (a potential victim).
+    pub fn is_domestic(&self, ip: IpAddr) -> bool {
+        self.home.locate(ip, self.geo).0 == Locale::Domestic
+    }
+}
+
+/// A detector: sees events in input order, emits findings.
+pub trait Detector {
+    /// Short name, e.g. `intel`.
+    fn name(&self) -> &'static str;
+    /// Observes one event.
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        out: &mut dyn FnMut(Finding),
+    );
+    /// Called once after the last event (for detectors that score at the end).
+    fn finish(&mut self, _ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {}
+}

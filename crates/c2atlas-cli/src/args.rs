@@ -1,0 +1,170 @@
+//! Command-line arguments. Command names, flags and JSON field names are a
+//! contract: add, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "c2atlas",
+    version,
+    about = "Census of hijacked hosts and their C2 controllers, by country and network, from network telemetry",
+    long_about = "c2atlas reads network telemetry (Argus binetflow, Zeek conn/dns/http/ssl logs; plain or gzip), \
+matches it against threat-intelligence feeds, geolocates the controllers, and counts how many controller \
+IPs abroad control how many of your hosts, by country and ASN, with the evidence behind each figure.\n\n\
+Quick start:\n  c2atlas demo                      # simulate a small national network and census it\n  \
+c2atlas census --home-net 147.32.0.0/16 --intel feed.csv capture.binetflow\n  \
+c2atlas explain --country US --home-country CN --intel feed.csv logs/\n\n\
+Exit codes: 0 success, 2 error (bad usage, unusable input, database or feed)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Count controllers and victims by country and ASN (human summary, JSON or Markdown).
+    Census(CensusArgs),
+    /// List the relationships (with their evidence records) behind a census figure.
+    Explain(ExplainArgs),
+    /// Write synthetic telemetry of a national network with planted botnets and its truth.json.
+    Simulate(SimulateArgs),
+    /// Simulate a small day, run the census on it, and write report.md and census.json.
+    Demo(DemoArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// Plain-text summary for a terminal.
+    Human,
+    /// The census document (schema c2atlas.census/1).
+    Json,
+    /// A report section in Markdown.
+    Md,
+}
+
+/// What every run over telemetry takes: inputs, home, databases, intel.
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Telemetry files or directories (walked recursively; a directory of Zeek logs is one dataset).
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Force the input format instead of detecting it from content.
+    #[arg(long, value_name = "FORMAT", value_parser = ["binetflow", "zeek-conn", "zeek-dns", "zeek-http", "zeek-ssl"])]
+    pub input_format: Option<String>,
+
+    /// A home (domestic) country, ISO 3166 alpha-2 (repeatable). An address is domestic when it geolocates there.
+    #[arg(long = "home-country", value_name = "CC")]
+    pub home_countries: Vec<String>,
+
+    /// A home network in CIDR notation (repeatable). Explicit home networks win over geolocation;
+    /// private and special-purpose ranges are domestic only when listed here.
+    #[arg(long = "home-net", value_name = "CIDR")]
+    pub home_nets: Vec<String>,
+
+    /// Threat-intel feed (repeatable): Feodo Tracker / ThreatFox / URLhaus CSV, FireHOL .ipset/.netset,
+    /// Zeek Intel TSV, or a plain list of IPs, CIDRs, domains and URLs.
+    #[arg(long = "intel", value_name = "PATH")]
+    pub intel: Vec<PathBuf>,
+
+    /// Country database (any MaxMind DB format file). Default: the ip-location-db build fetched by scripts/setup.sh.
+    #[arg(long, value_name = "PATH")]
+    pub country_db: Option<PathBuf>,
+
+    /// Use the registered country (`registered_country.iso_code`) instead of the country.
+    #[arg(long)]
+    pub registered_country: bool,
+
+    /// ASN database: GeoLite2-ASN-format mmdb, or ip-location-db range CSV (a file or a folder with
+    /// asn-ipv4.csv and asn-ipv6.csv). Default: the ip-location-db build fetched by scripts/setup.sh.
+    #[arg(long, value_name = "PATH")]
+    pub asn_db: Option<PathBuf>,
+
+    /// Evidence records kept per relationship.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_evidence: usize,
+
+    /// No progress line on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CensusArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Relationships whose controller is in this country (as in `overseas_by_country`).
+    #[arg(long, value_name = "CC")]
+    pub country: Option<String>,
+    /// Relationships with this controller (IP address or name).
+    #[arg(long, value_name = "IP")]
+    pub controller: Option<String>,
+    /// Relationships of this victim.
+    #[arg(long, value_name = "IP")]
+    pub victim: Option<String>,
+    /// Relationships whose controller is in this ASN.
+    #[arg(long, value_name = "ASN")]
+    pub asn: Option<u32>,
+    /// `human` (default) or `json` (one relationship per line, JSON Lines).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Output directory (created).
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+    /// Scale preset: small (≈5,000 hosts), day (≈100,000 hosts), national (the 2012 report: ≈14.2 M victims).
+    #[arg(long, default_value = "small")]
+    pub scale: String,
+    /// Override the number of domestic hosts.
+    #[arg(long, value_name = "N")]
+    pub hosts: Option<u64>,
+    /// Random seed (same seed, same files).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Home country of the simulated network.
+    #[arg(long, value_name = "CC", default_value = "CN")]
+    pub home_country: String,
+    /// Gzip the telemetry files.
+    #[arg(long)]
+    pub gzip: bool,
+    /// Country database to draw real address ranges from.
+    #[arg(long, value_name = "PATH")]
+    pub country_db: Option<PathBuf>,
+    /// ASN database (for the truth's per-ASN figures).
+    #[arg(long, value_name = "PATH")]
+    pub asn_db: Option<PathBuf>,
+    /// No progress line on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to write the simulated telemetry, census.json and report.md.
+    #[arg(long, short = 'o', value_name = "DIR", default_value = "out/demo")]
+    pub out: PathBuf,
+    /// Scale preset (see `simulate --scale`).
+    #[arg(long, default_value = "small")]
+    pub scale: String,
+    /// Random seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}

@@ -1,0 +1,306 @@
+//! One function per subcommand.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use c2atlas::census::document::{self, CensusDoc, Relationship};
+use c2atlas::enrich::{self, AsnDb, CountryField, GeoDb, Home};
+use c2atlas::ingest::{self, Format, PlannedInput};
+use c2atlas::intel::IntelSet;
+use c2atlas::pipeline::{Pipeline, RunResult};
+
+use crate::args::{CensusArgs, Cli, Command, ExplainArgs, OutputFormat, RunArgs};
+use crate::progress::Progress;
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Census(a) => census(a),
+        Command::Explain(a) => explain(a),
+        Command::Simulate(a) => crate::commands::simulate(a),
+        Command::Demo(a) => crate::commands::demo(a),
+    }
+}
+
+/// The default country database (fetched by scripts/setup.sh).
+pub fn default_country_db() -> PathBuf {
+    enrich::default_db_dir().join("country/geo-whois-asn-country.mmdb")
+}
+
+/// The default ASN database folder (fetched by scripts/setup.sh).
+pub fn default_asn_db() -> PathBuf {
+    enrich::default_db_dir().join("asn")
+}
+
+fn open_geo(
+    path: Option<&Path>,
+    registered: bool,
+    needed: bool,
+    p: &Progress,
+) -> Result<Option<GeoDb>> {
+    let field = if registered {
+        CountryField::Registered
+    } else {
+        CountryField::Country
+    };
+    match path {
+        Some(path) => Ok(Some(GeoDb::open(path, field)?)),
+        None => {
+            let def = default_country_db();
+            if def.exists() {
+                Ok(Some(GeoDb::open(&def, field)?))
+            } else if needed {
+                bail!(
+                    "--home-country needs a country database: pass --country-db or run scripts/setup.sh to fetch the default ({})",
+                    def.display()
+                )
+            } else {
+                p.warn(&format!(
+                    "no country database ({} absent; run scripts/setup.sh or pass --country-db): controllers will have no country",
+                    def.display()
+                ));
+                Ok(None)
+            }
+        }
+    }
+}
+
+fn open_asn(path: Option<&Path>, p: &Progress) -> Result<Option<AsnDb>> {
+    match path {
+        Some(path) => Ok(Some(AsnDb::open(path)?)),
+        None => {
+            let def = default_asn_db();
+            if def.exists() {
+                Ok(Some(AsnDb::open(&def)?))
+            } else {
+                p.warn(&format!(
+                    "no ASN database ({} absent; run scripts/setup.sh or pass --asn-db): controllers will have no ASN",
+                    def.display()
+                ));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Opens databases and feeds, plans the inputs: everything before reading telemetry.
+pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>)> {
+    let home = Home::new(&a.home_countries, &a.home_nets)?;
+    if home.countries.is_empty() && home.networks.is_empty() {
+        bail!(
+            "no home defined: give --home-country CC and/or --home-net CIDR (victims are the hosts at home)"
+        );
+    }
+    let geo = open_geo(
+        a.country_db.as_deref(),
+        a.registered_country,
+        !home.countries.is_empty(),
+        p,
+    )?;
+    let asn = open_asn(a.asn_db.as_deref(), p)?;
+    let mut intel = IntelSet::new();
+    let mut feeds = Vec::new();
+    for path in &a.intel {
+        let mut shown = 0;
+        let stats = intel.load(path, &mut |line, reason| {
+            shown += 1;
+            if shown <= 5 {
+                p.warn(&format!(
+                    "{}:{line}: skipped indicator: {reason}",
+                    path.display()
+                ));
+            }
+        })?;
+        if stats.malformed > 0 {
+            p.warn(&format!(
+                "{}: {} indicators loaded, {} malformed lines skipped",
+                path.display(),
+                stats.indicators,
+                stats.malformed
+            ));
+        }
+        feeds.push(stats);
+    }
+    intel.build();
+    if intel.is_empty() {
+        p.warn("no threat-intel indicators loaded (--intel): no relationship can be found by the intel method");
+    }
+    let forced = match &a.input_format {
+        Some(name) => Some(
+            Format::from_name(name).with_context(|| format!("unknown --input-format {name}"))?,
+        ),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    let planned = ingest::plan_inputs(&a.inputs, forced, &mut warnings)?;
+    for w in &warnings {
+        p.warn(w);
+    }
+    if planned.is_empty() {
+        bail!("no telemetry found in the inputs given");
+    }
+    let pipeline = Pipeline {
+        home,
+        geo,
+        asn,
+        intel,
+        feeds,
+        evidence_cap: a.max_evidence,
+    };
+    Ok((pipeline, planned))
+}
+
+/// Runs the whole pipeline; prints throughput to stderr.
+pub fn run(a: &RunArgs) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
+    let progress = Progress::new(a.quiet, 0);
+    let (pipeline, planned) = prepare(a, &progress)?;
+    progress.finish();
+    let mut progress = Progress::new(a.quiet, planned.len());
+    let result = pipeline.run(&planned, &mut progress)?;
+    progress.finish();
+    let (rels, views) = document::relationships(&pipeline, &result);
+    let doc = document::document(&pipeline, &result, &views, a.registered_country);
+    let secs = result.elapsed.as_secs_f64();
+    let rate = if secs > 0.0 {
+        result.records as f64 / secs
+    } else {
+        0.0
+    };
+    eprintln!(
+        "c2atlas: read {} records from {} inputs in {:.2} s ({:.0} records/s); {} relationships",
+        result.records,
+        result.inputs.len(),
+        secs,
+        rate,
+        result.state.len()
+    );
+    Ok((pipeline, result, rels, doc))
+}
+
+fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
+    match path {
+        Some(p) => std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display())),
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+/// The census document as deterministic, pretty JSON (with a final newline).
+pub fn to_json(doc: &CensusDoc) -> Result<String> {
+    let mut s = serde_json::to_string_pretty(doc)?;
+    s.push('\n');
+    Ok(s)
+}
+
+fn census(a: CensusArgs) -> Result<()> {
+    let (_, _, _, doc) = run(&a.run)?;
+    let summary = c2atlas::report::summary_text(&doc);
+    match a.format {
+        OutputFormat::Human => write_output(a.output.as_deref(), &summary),
+        OutputFormat::Json => {
+            eprint!("{summary}");
+            write_output(a.output.as_deref(), &to_json(&doc)?)
+        }
+        OutputFormat::Md => {
+            eprint!("{summary}");
+            write_output(a.output.as_deref(), &c2atlas::report::markdown(&doc))
+        }
+    }
+}
+
+fn explain(a: ExplainArgs) -> Result<()> {
+    if a.country.is_none() && a.controller.is_none() && a.victim.is_none() && a.asn.is_none() {
+        bail!("say which figure to explain: --country CC, --controller IP, --victim IP or --asn N");
+    }
+    let victim: Option<IpAddr> = match &a.victim {
+        Some(v) => Some(
+            v.parse()
+                .with_context(|| format!("--victim {v}: not an IP address"))?,
+        ),
+        None => None,
+    };
+    let country = a.country.as_ref().map(|c| c.to_ascii_uppercase());
+    let (_, _, rels, _) = run(&a.run)?;
+    let selected: Vec<&Relationship> = rels
+        .iter()
+        .filter(|r| {
+            country.as_ref().is_none_or(|c| {
+                r.country.as_deref() == Some(c.as_str()) && r.controller_locale == "overseas"
+            }) && a.controller.as_ref().is_none_or(|c| r.controller == *c)
+                && victim.is_none_or(|v| r.victim == v)
+                && a.asn.is_none_or(|n| r.asn == Some(n))
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Json => {
+            for r in &selected {
+                writeln!(out, "{}", serde_json::to_string(r)?)?;
+            }
+        }
+        OutputFormat::Human | OutputFormat::Md => {
+            for r in &selected {
+                write_relationship(&mut out, r)?;
+            }
+        }
+    }
+    out.flush()?;
+    eprintln!("c2atlas: {} relationships match", selected.len());
+    Ok(())
+}
+
+fn write_relationship(out: &mut impl Write, r: &Relationship) -> Result<()> {
+    writeln!(
+        out,
+        "{} <- {} [{} {}{}] {} conf {:.2}",
+        r.victim,
+        r.controller,
+        r.country.as_deref().unwrap_or("??"),
+        r.asn.map(|a| format!("AS{a} ")).unwrap_or_default(),
+        r.org.as_deref().unwrap_or(""),
+        r.method,
+        r.confidence
+    )?;
+    if let Some(i) = &r.indicator {
+        writeln!(
+            out,
+            "  indicator {} ({:?}) from {}{}",
+            i.value,
+            i.kind,
+            i.source,
+            i.family
+                .as_deref()
+                .map(|f| format!(", family {f}"))
+                .unwrap_or_default()
+        )?;
+    }
+    writeln!(
+        out,
+        "  seen {} .. {}: {} flows, {} bytes, {} supporting records",
+        r.first_seen, r.last_seen, r.flows, r.bytes, r.events
+    )?;
+    for e in &r.evidence {
+        writeln!(out, "  evidence {}:{}", e.file, e.line)?;
+    }
+    if r.events > r.evidence.len() as u64 {
+        writeln!(
+            out,
+            "  … and {} more records",
+            r.events - r.evidence.len() as u64
+        )?;
+    }
+    Ok(())
+}
+
+pub fn simulate(_a: crate::args::SimulateArgs) -> Result<()> {
+    bail!("simulate: not yet wired")
+}
+
+pub fn demo(_a: crate::args::DemoArgs) -> Result<()> {
+    bail!("demo: not yet wired")
+}

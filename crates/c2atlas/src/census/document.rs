@@ -1,0 +1,285 @@
+//! The census JSON document (`schema: c2atlas.census/1`) and the enriched
+//! relationship list behind it. Field names are a contract read by other tools:
+//! add fields, never rename them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use super::state::{RelKey, RelState};
+use super::summary::{C2Summary, RelView, summarize};
+use crate::detect::Controller;
+use crate::enrich::{DbInfo, Locale};
+use crate::ingest::InputStats;
+use crate::intel::FeedFormat;
+use crate::pipeline::{Pipeline, RunResult};
+use crate::time::rfc3339;
+
+pub const SCHEMA: &str = "c2atlas.census/1";
+
+#[derive(Clone, Debug, Serialize)]
+pub struct HomeDoc {
+    pub countries: Vec<String>,
+    pub networks: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PeriodDoc {
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputDoc {
+    pub path: String,
+    pub format: String,
+    pub records: u64,
+    pub malformed: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CountryDbDoc {
+    #[serde(flatten)]
+    pub info: DbInfo,
+    /// Which country the figures use: `country` or `registered_country`.
+    pub field: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabasesDoc {
+    pub country: Option<CountryDbDoc>,
+    pub asn: Option<DbInfo>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FeedDoc {
+    pub path: String,
+    pub format: String,
+    pub indicators: u64,
+    pub malformed: u64,
+    pub sha256: String,
+}
+
+/// The census document.
+#[derive(Clone, Debug, Serialize)]
+pub struct CensusDoc {
+    pub schema: &'static str,
+    pub home: HomeDoc,
+    pub period: PeriodDoc,
+    pub inputs: Vec<InputDoc>,
+    pub databases: DatabasesDoc,
+    pub intel: Vec<FeedDoc>,
+    pub c2: C2Summary,
+}
+
+/// A piece of evidence: an input record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EvidenceRef {
+    pub file: String,
+    pub line: u64,
+}
+
+/// The indicator that made a relationship, as reported.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IndicatorDoc {
+    pub value: String,
+    pub kind: crate::intel::IndicatorKind,
+    pub source: String,
+    pub family: Option<String>,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+/// One control relationship with everything an analyst needs to check it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Relationship {
+    pub victim: IpAddr,
+    /// Address or name of the controller.
+    pub controller: String,
+    pub controller_ip: Option<IpAddr>,
+    /// `overseas`, `domestic` or `unknown`.
+    pub controller_locale: &'static str,
+    pub country: Option<String>,
+    pub asn: Option<u32>,
+    pub org: Option<String>,
+    pub method: &'static str,
+    pub confidence: f64,
+    pub indicator: Option<IndicatorDoc>,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub flows: u64,
+    pub bytes: u64,
+    /// All supporting records, of which `evidence` lists the first ones.
+    pub events: u64,
+    pub evidence: Vec<EvidenceRef>,
+}
+
+fn locale_name(l: Locale) -> &'static str {
+    match l {
+        Locale::Domestic => "domestic",
+        Locale::Overseas => "overseas",
+        Locale::Unknown => "unknown",
+    }
+}
+
+fn feed_format_name(f: FeedFormat) -> &'static str {
+    match f {
+        FeedFormat::FeodoCsv => "feodo-csv",
+        FeedFormat::ThreatFoxCsv => "threatfox-csv",
+        FeedFormat::UrlhausCsv => "urlhaus-csv",
+        FeedFormat::FireholSet => "firehol",
+        FeedFormat::ZeekIntel => "zeek-intel",
+        FeedFormat::PlainList => "plain",
+    }
+}
+
+/// Enriches the run's relationships (country, ASN, indicator), sorted by
+/// (victim, controller). Each controller address is looked up once.
+pub fn relationships(p: &Pipeline, run: &RunResult) -> (Vec<Relationship>, Vec<RelView>) {
+    type Enriched = (
+        Locale,
+        Option<crate::enrich::CountryCode>,
+        Option<crate::enrich::AsnInfo>,
+    );
+    let mut cache: HashMap<IpAddr, Enriched> = HashMap::new();
+    let mut rels = Vec::with_capacity(run.state.len());
+    let mut views = Vec::with_capacity(run.state.len());
+    for (k, s) in run.state.sorted() {
+        let (rel, view) = enrich_one(p, run, k, s, &mut cache);
+        rels.push(rel);
+        views.push(view);
+    }
+    (rels, views)
+}
+
+fn enrich_one(
+    p: &Pipeline,
+    run: &RunResult,
+    k: &RelKey,
+    s: &RelState,
+    cache: &mut HashMap<
+        IpAddr,
+        (
+            Locale,
+            Option<crate::enrich::CountryCode>,
+            Option<crate::enrich::AsnInfo>,
+        ),
+    >,
+) -> (Relationship, RelView) {
+    let cip = match &k.controller {
+        Controller::Ip(ip) => Some(*ip),
+        Controller::Name(_) => None,
+    };
+    let (locale, cc, asn) = match cip {
+        Some(ip) => cache
+            .entry(ip)
+            .or_insert_with(|| {
+                let (l, cc) = p.home.locate(ip, p.geo.as_ref());
+                (l, cc, p.asn.as_ref().and_then(|a| a.lookup(ip)))
+            })
+            .clone(),
+        None => (Locale::Unknown, None, None),
+    };
+    let indicator = s.indicator.map(|id| {
+        let i = p.intel.get(id);
+        IndicatorDoc {
+            value: i.value.clone(),
+            kind: i.kind,
+            source: i.source.to_string(),
+            family: i.family.as_deref().map(str::to_string),
+            first_seen: i.first_seen.clone(),
+            last_seen: i.last_seen.clone(),
+        }
+    });
+    let evidence = s
+        .evidence
+        .iter()
+        .map(|r| EvidenceRef {
+            file: run
+                .inputs
+                .get(r.input as usize)
+                .map(|i| i.path.display().to_string())
+                .unwrap_or_default(),
+            line: r.line,
+        })
+        .collect();
+    let rel = Relationship {
+        victim: k.victim,
+        controller: k.controller.to_string(),
+        controller_ip: cip,
+        controller_locale: locale_name(locale),
+        country: cc.map(|c| c.to_string()),
+        asn: asn.as_ref().map(|a| a.asn),
+        org: asn.as_ref().map(|a| a.org.to_string()),
+        method: s.method.as_str(),
+        confidence: s.confidence,
+        indicator,
+        first_seen: rfc3339(s.first_seen),
+        last_seen: rfc3339(s.last_seen),
+        flows: s.flows,
+        bytes: s.bytes,
+        events: s.events,
+        evidence,
+    };
+    let view = RelView {
+        victim: k.victim,
+        controller_ip: cip,
+        controller_locale: locale,
+        country: cc,
+        asn: asn.map(|a| (a.asn, a.org.to_string())),
+        method: s.method.as_str().to_string(),
+    };
+    (rel, view)
+}
+
+fn input_doc(i: &InputStats) -> InputDoc {
+    InputDoc {
+        path: i.path.display().to_string(),
+        format: i.format.as_str().to_string(),
+        records: i.records,
+        malformed: i.malformed,
+        sha256: i.sha256.clone(),
+    }
+}
+
+/// Builds the census document of a run.
+pub fn document(p: &Pipeline, run: &RunResult, views: &[RelView], registered: bool) -> CensusDoc {
+    CensusDoc {
+        schema: SCHEMA,
+        home: HomeDoc {
+            countries: p.home.countries.iter().map(|c| c.to_string()).collect(),
+            networks: p.home.networks.iter().map(|n| n.to_string()).collect(),
+        },
+        period: PeriodDoc {
+            first_seen: run.period.map(|(a, _)| rfc3339(a)),
+            last_seen: run.period.map(|(_, b)| rfc3339(b)),
+        },
+        inputs: run.inputs.iter().map(input_doc).collect(),
+        databases: DatabasesDoc {
+            country: p.geo.as_ref().map(|g| CountryDbDoc {
+                info: g.info().clone(),
+                field: if registered {
+                    "registered_country"
+                } else {
+                    "country"
+                }
+                .to_string(),
+            }),
+            asn: p.asn.as_ref().map(|a| a.info().clone()),
+        },
+        intel: p
+            .feeds
+            .iter()
+            .map(|f| FeedDoc {
+                path: f.path.display().to_string(),
+                format: feed_format_name(f.format).to_string(),
+                indicators: f.indicators,
+                malformed: f.malformed,
+                sha256: f.sha256.clone(),
+            })
+            .collect(),
+        c2: summarize(views),
+    }
+}

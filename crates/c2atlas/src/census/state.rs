@@ -1,0 +1,235 @@
+//! The census state: control relationships accumulated from findings.
+//!
+//! Invariants:
+//! - one entry per (victim, controller); a relationship's figures are sums,
+//!   minima and maxima of its findings, so two states merge by the same rules
+//!   and the result does not depend on how findings were split or ordered
+//!   (evidence keeps the `cap` smallest record references, which is also
+//!   order-independent);
+//! - the state is shardable by victim: findings of different victims never
+//!   touch the same entry.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::detect::{Controller, Finding, Method};
+use crate::intel::IndicatorId;
+use crate::model::{Micros, RecordRef};
+
+/// Default number of evidence records kept per relationship.
+pub const DEFAULT_EVIDENCE_CAP: usize = 20;
+
+/// Key of a relationship.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelKey {
+    pub victim: IpAddr,
+    pub controller: Controller,
+}
+
+/// Accumulated figures of one relationship.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelState {
+    pub first_seen: Micros,
+    pub last_seen: Micros,
+    /// Flow records supporting the relationship.
+    pub flows: u64,
+    /// Bytes of those flows, both directions.
+    pub bytes: u64,
+    /// All supporting records (flows, DNS answers, HTTP requests, TLS handshakes).
+    pub events: u64,
+    /// The strongest method that found it, and its confidence.
+    pub method: Method,
+    pub confidence: f64,
+    /// The matching indicator (smallest id when several matched).
+    pub indicator: Option<IndicatorId>,
+    /// The smallest `cap` supporting record references, sorted.
+    pub evidence: Vec<RecordRef>,
+}
+
+impl RelState {
+    fn from_finding(f: &Finding) -> RelState {
+        RelState {
+            first_seen: f.ts,
+            last_seen: f.ts,
+            flows: f.flows,
+            bytes: f.bytes,
+            events: 1,
+            method: f.method,
+            confidence: f.confidence,
+            indicator: f.indicator,
+            evidence: vec![f.rec],
+        }
+    }
+
+    fn absorb(&mut self, o: &RelState, cap: usize) {
+        self.first_seen = self.first_seen.min(o.first_seen);
+        self.last_seen = self.last_seen.max(o.last_seen);
+        self.flows = self.flows.saturating_add(o.flows);
+        self.bytes = self.bytes.saturating_add(o.bytes);
+        self.events = self.events.saturating_add(o.events);
+        if o.confidence > self.confidence
+            || (o.confidence == self.confidence && o.method < self.method)
+        {
+            self.method = o.method;
+            self.confidence = o.confidence;
+        }
+        self.indicator = match (self.indicator, o.indicator) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        merge_evidence(&mut self.evidence, &o.evidence, cap);
+    }
+}
+
+/// Merges sorted `b` into sorted `a`, deduplicated, keeping the `cap` smallest.
+fn merge_evidence(a: &mut Vec<RecordRef>, b: &[RecordRef], cap: usize) {
+    if b.len() == 1 && a.len() >= cap && a.last().is_some_and(|l| *l <= b[0]) {
+        return; // fast path: the common case once a relationship is full
+    }
+    let mut merged = Vec::with_capacity((a.len() + b.len()).min(cap));
+    let (mut i, mut j) = (0, 0);
+    while merged.len() < cap && (i < a.len() || j < b.len()) {
+        let next = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x < y => {
+                i += 1;
+                *x
+            }
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+                *x
+            }
+            (_, Some(y)) => {
+                j += 1;
+                *y
+            }
+            (Some(x), None) => {
+                i += 1;
+                *x
+            }
+            (None, None) => break,
+        };
+        merged.push(next);
+    }
+    *a = merged;
+}
+
+/// All relationships of a run (or of a shard of one).
+#[derive(Clone, Debug)]
+pub struct CensusState {
+    cap: usize,
+    rels: HashMap<RelKey, RelState, foldhash::fast::FixedState>,
+}
+
+impl Default for CensusState {
+    fn default() -> Self {
+        CensusState::new(DEFAULT_EVIDENCE_CAP)
+    }
+}
+
+impl CensusState {
+    /// `cap`: evidence records kept per relationship (at least 1).
+    pub fn new(cap: usize) -> CensusState {
+        CensusState {
+            cap: cap.max(1),
+            rels: HashMap::default(),
+        }
+    }
+
+    pub fn add(&mut self, f: &Finding) {
+        let key = RelKey {
+            victim: f.victim,
+            controller: f.controller.clone(),
+        };
+        let new = RelState::from_finding(f);
+        match self.rels.get_mut(&key) {
+            Some(s) => s.absorb(&new, self.cap),
+            None => {
+                self.rels.insert(key, new);
+            }
+        }
+    }
+
+    /// Merges another state (e.g. another shard's, or another time slice's).
+    pub fn merge(&mut self, other: &CensusState) {
+        for (k, v) in &other.rels {
+            match self.rels.get_mut(k) {
+                Some(s) => s.absorb(v, self.cap),
+                None => {
+                    let mut v = v.clone();
+                    v.evidence.truncate(self.cap);
+                    self.rels.insert(k.clone(), v);
+                }
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.rels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rels.is_empty()
+    }
+
+    /// Relationships sorted by key (deterministic).
+    pub fn sorted(&self) -> Vec<(&RelKey, &RelState)> {
+        let mut v: Vec<_> = self.rels.iter().collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn finding(victim: u8, ctrl: u8, line: u64, ts: i64) -> Finding {
+        Finding {
+            victim: IpAddr::from([10, 0, 0, victim]),
+            controller: Controller::Ip(IpAddr::from([203, 0, 113, ctrl])),
+            method: Method::Intel,
+            confidence: 0.9,
+            indicator: Some(IndicatorId(u32::from(ctrl))),
+            ts,
+            flows: 1,
+            bytes: 100,
+            rec: RecordRef { input: 0, line },
+        }
+    }
+
+    #[test]
+    fn accumulates_one_relationship() {
+        let mut s = CensusState::new(2);
+        s.add(&finding(1, 1, 5, 50));
+        s.add(&finding(1, 1, 3, 10));
+        s.add(&finding(1, 1, 9, 90));
+        assert_eq!(s.len(), 1);
+        let (_, r) = s.sorted()[0];
+        assert_eq!(
+            (r.first_seen, r.last_seen, r.flows, r.bytes, r.events),
+            (10, 90, 3, 300, 3)
+        );
+        let lines: Vec<u64> = r.evidence.iter().map(|e| e.line).collect();
+        assert_eq!(lines, vec![3, 5]);
+    }
+
+    proptest! {
+        /// Splitting findings into shards (by victim or arbitrarily) and merging gives the same state.
+        #[test]
+        fn merge_is_split_invariant(fs in prop::collection::vec((0u8..6, 0u8..4, 0u64..50, 0i64..1000), 0..60), split in 0usize..60) {
+            let fs: Vec<Finding> = fs.into_iter().map(|(v, c, l, t)| finding(v, c, l, t)).collect();
+            let mut whole = CensusState::new(3);
+            fs.iter().for_each(|f| whole.add(f));
+            let split = split.min(fs.len());
+            let (mut a, mut b) = (CensusState::new(3), CensusState::new(3));
+            fs[..split].iter().for_each(|f| a.add(f));
+            fs[split..].iter().rev().for_each(|f| b.add(f));
+            b.merge(&a);
+            let w: Vec<_> = whole.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let m: Vec<_> = b.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            prop_assert_eq!(w, m);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The run: planned inputs → ingest → detect → census state.
+//!
+//! This is the only place that wires the stages together; each stage stays
+//! ignorant of the others' internals.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::census::state::CensusState;
+use crate::detect::intel::IntelDetector;
+use crate::detect::{Context, Detector, Finding};
+use crate::enrich::{AsnDb, GeoDb, Home};
+use crate::ingest::{self, Diagnostic, IngestError, InputStats, PlannedInput, Sink};
+use crate::intel::{FeedStats, IntelSet};
+use crate::model::{Event, Micros, RecordRef};
+
+/// How often (in records) the observer hears about progress.
+const PROGRESS_EVERY: u64 = 1 << 18;
+
+/// Malformed-record diagnostics passed on per input; the rest are only counted
+/// (`InputStats::malformed`), so a garbage file cannot fill memory with messages.
+pub const MAX_DIAGNOSTICS_PER_INPUT: usize = 100;
+
+/// Everything a run is configured with: the home definition, the databases
+/// and the threat intelligence. Read-only during the run.
+pub struct Pipeline {
+    pub home: Home,
+    pub geo: Option<GeoDb>,
+    pub asn: Option<AsnDb>,
+    pub intel: IntelSet,
+    pub feeds: Vec<FeedStats>,
+    pub evidence_cap: usize,
+}
+
+/// Receives what a run reports along the way (progress, skipped records).
+pub trait Observer {
+    /// A malformed record was skipped.
+    fn diagnostic(&mut self, d: &Diagnostic);
+    /// `records` read so far in the input `path` (called every [`PROGRESS_EVERY`] records).
+    fn progress(&mut self, path: &Path, records: u64);
+    /// An input was read to its end.
+    fn input_done(&mut self, stats: &InputStats);
+}
+
+/// An observer that ignores everything (library use, tests).
+pub struct Silent;
+
+impl Observer for Silent {
+    fn diagnostic(&mut self, _: &Diagnostic) {}
+    fn progress(&mut self, _: &Path, _: u64) {}
+    fn input_done(&mut self, _: &InputStats) {}
+}
+
+/// What a run produced.
+pub struct RunResult {
+    pub inputs: Vec<InputStats>,
+    pub state: CensusState,
+    /// Earliest and latest event timestamps over all inputs.
+    pub period: Option<(Micros, Micros)>,
+    /// Records read over all inputs.
+    pub records: u64,
+    pub elapsed: Duration,
+}
+
+struct RunSink<'p, 'o> {
+    detector: IntelDetector<'p>,
+    ctx: Context<'p>,
+    state: CensusState,
+    period: Option<(Micros, Micros)>,
+    records: u64,
+    path: &'p Path,
+    obs: &'o mut dyn Observer,
+}
+
+impl Sink for RunSink<'_, '_> {
+    fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
+        let ts = ev.ts();
+        self.period = Some(match self.period {
+            Some((a, b)) => (a.min(ts), b.max(ts)),
+            None => (ts, ts),
+        });
+        self.records += 1;
+        if self.records % PROGRESS_EVERY == 0 {
+            self.obs.progress(self.path, self.records);
+        }
+        let state = &mut self.state;
+        let mut out = |f: Finding| state.add(&f);
+        self.detector.observe(rec, ev, &self.ctx, &mut out);
+    }
+}
+
+impl Pipeline {
+    /// Reads every planned input in order and returns the census state.
+    /// An unusable input aborts the run with its error.
+    pub fn run(
+        &self,
+        planned: &[PlannedInput],
+        obs: &mut dyn Observer,
+    ) -> Result<RunResult, IngestError> {
+        let start = Instant::now();
+        let mut inputs = Vec::with_capacity(planned.len());
+        let mut sink = RunSink {
+            detector: IntelDetector::new(&self.intel),
+            ctx: Context {
+                home: &self.home,
+                geo: self.geo.as_ref(),
+            },
+            state: CensusState::new(self.evidence_cap),
+            period: None,
+            records: 0,
+            path: Path::new(""),
+            obs,
+        };
+        for (i, p) in planned.iter().enumerate() {
+            let idx = u32::try_from(i).unwrap_or(u32::MAX);
+            sink.path = &p.path;
+            let mut diags: Vec<Diagnostic> = Vec::new();
+            let stats = ingest::read_input(idx, p, &mut sink, &mut |d| {
+                if diags.len() < MAX_DIAGNOSTICS_PER_INPUT {
+                    diags.push(d)
+                }
+            });
+            for d in &diags {
+                sink.obs.diagnostic(d);
+            }
+            let stats = stats?;
+            sink.obs.input_done(&stats);
+            inputs.push(stats);
+        }
+        let RunSink {
+            mut detector,
+            ctx,
+            mut state,
+            period,
+            records,
+            ..
+        } = sink;
+        detector.finish(&ctx, &mut |f| state.add(&f));
+        Ok(RunResult {
+            inputs,
+            state,
+            period,
+            records,
+            elapsed: start.elapsed(),
+        })
+    }
+}
