@@ -1,0 +1,316 @@
+//! End-to-end runs of the `c2atlas` binary on real data and on simulated data.
+//! Tests needing `../shared/data` or the default databases skip with a message when absent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_c2atlas"))
+}
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("SKIP: shared data {} is absent", p.display());
+        None
+    }
+}
+
+fn db_dir() -> Option<PathBuf> {
+    let p = c2atlas::enrich::default_db_dir();
+    if p.join("country/geo-whois-asn-country.mmdb").exists() && p.join("asn/asn-ipv4.csv").exists()
+    {
+        Some(p)
+    } else {
+        eprintln!(
+            "SKIP: default databases absent in {} (run scripts/setup.sh)",
+            p.display()
+        );
+        None
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("binary runs");
+    assert!(
+        out.status.success(),
+        "c2atlas failed ({:?}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Reference lookup of the country with the Python `maxminddb` package (the reference reader).
+fn python_country(db: &Path, ips: &[String]) -> Option<BTreeMap<String, String>> {
+    let script = "import sys, maxminddb\nr = maxminddb.open_database(sys.argv[1])\nfor l in sys.stdin:\n    ip = l.strip()\n    rec = r.get(ip) or {}\n    cc = rec.get('country_code') or (rec.get('country') or {}).get('iso_code') or ''\n    print(ip + '\\t' + cc)\n";
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()?
+        .write_all(ips.join("\n").as_bytes())
+        .ok()?;
+    let out = child.wait_with_output().ok()?;
+    if !out.status.success() {
+        eprintln!("SKIP: python3 maxminddb unavailable");
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    )
+}
+
+/// Naive ASN lookup: a linear scan of the ip-location-db CSV (independent of the library's index).
+fn naive_asn(csv: &Path, ip: Ipv4Addr) -> Option<(u32, String)> {
+    let text = std::fs::read_to_string(csv).ok()?;
+    let ip = u32::from(ip);
+    for line in text.lines() {
+        let mut it = line.splitn(4, ',');
+        let (Some(a), Some(b), Some(asn), Some(org)) = (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        let (Ok(a), Ok(b)) = (a.parse::<Ipv4Addr>(), b.parse::<Ipv4Addr>()) else {
+            continue;
+        };
+        if u32::from(a) <= ip && ip <= u32::from(b) {
+            return Some((asn.parse().ok()?, org.trim_matches('"').to_string()));
+        }
+    }
+    None
+}
+
+/// CTU-13 scenario 6 with an intel list of the labelled C&C destinations: the census finds the
+/// infected host and exactly those controllers, with countries and ASNs of the default databases,
+/// and `explain` points at evidence lines that are indeed C&C flows.
+#[test]
+fn ctu13_census_finds_the_bot_and_its_controllers() {
+    let (Some(dir), Some(db)) = (shared("ctu13/scenario06_menti_capture20110816"), db_dir()) else {
+        return;
+    };
+    // Ground truth from the labels, read independently of the library.
+    let mut cc_dsts = BTreeSet::new();
+    let mut cc_srcs = BTreeSet::new();
+    for e in std::fs::read_dir(&dir).expect("dir") {
+        let p = e.expect("entry").path();
+        if !p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("binetflow"))
+        {
+            continue;
+        }
+        for line in std::fs::read_to_string(&p).expect("read").lines() {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() >= 15 && f[14].contains("From-Botnet") && f[14].contains("-CC") {
+                cc_srcs.insert(f[3].to_string());
+                cc_dsts.insert(f[6].to_string());
+            }
+        }
+    }
+    assert!(!cc_dsts.is_empty());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let feed = tmp.path().join("ctu13-cc.txt");
+    std::fs::write(
+        &feed,
+        cc_dsts.iter().map(|s| format!("{s}\n")).collect::<String>(),
+    )
+    .expect("write feed");
+
+    let out = run_ok(
+        bin()
+            .args([
+                "census",
+                "--home-net",
+                "147.32.0.0/16",
+                "--format",
+                "json",
+                "-q",
+                "--intel",
+            ])
+            .arg(&feed)
+            .arg(&dir),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(doc["schema"], "c2atlas.census/1");
+    let inputs = doc["inputs"].as_array().expect("inputs");
+    assert_eq!(inputs.len(), 26, "26 slices read, the README skipped");
+    let records: u64 = inputs
+        .iter()
+        .map(|i| i["records"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(records, 558_919);
+    let c2 = &doc["c2"];
+    assert_eq!(c2["victims"]["total"], cc_srcs.len() as u64);
+    assert_eq!(c2["controllers"]["total"], cc_dsts.len() as u64);
+    assert_eq!(c2["controllers"]["overseas"], cc_dsts.len() as u64);
+
+    // Countries agree with the reference reader; ASNs with a naive scan of the CSV.
+    let ips: Vec<String> = cc_dsts.iter().cloned().collect();
+    if let Some(cc) = python_country(&db.join("country/geo-whois-asn-country.mmdb"), &ips) {
+        let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+        for ip in &ips {
+            *expected.entry(cc[ip].clone()).or_default() += 1;
+        }
+        let got: BTreeMap<String, u64> = c2["overseas_by_country"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["country"].as_str().unwrap_or("").to_string(),
+                    r["controllers"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        assert_eq!(got, expected);
+    }
+    let asn_rows = c2["overseas_by_asn"].as_array().expect("asn rows");
+    for ip in &ips {
+        let ip: Ipv4Addr = ip.parse().expect("ipv4");
+        let (asn, org) =
+            naive_asn(&db.join("asn/asn-ipv4.csv"), ip).unwrap_or((0, "unknown".into()));
+        assert!(
+            asn_rows
+                .iter()
+                .any(|r| r["asn"] == asn && r["org"] == org.as_str()),
+            "AS{asn} {org} of {ip} missing from {asn_rows:?}"
+        );
+    }
+
+    // explain: every evidence record is a labelled C&C flow of the bot.
+    let victim = cc_srcs.iter().next().expect("victim").clone();
+    let out = run_ok(
+        bin()
+            .args([
+                "explain",
+                "--format",
+                "json",
+                "-q",
+                "--home-net",
+                "147.32.0.0/16",
+                "--victim",
+                &victim,
+                "--intel",
+            ])
+            .arg(&feed)
+            .arg(&dir),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rels: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    assert_eq!(rels.len(), cc_dsts.len());
+    let mut checked = 0;
+    for r in &rels {
+        assert_eq!(r["flows"], 199);
+        for e in r["evidence"].as_array().expect("evidence") {
+            let file = e["file"].as_str().expect("file");
+            let line = e["line"].as_u64().expect("line") as usize;
+            let content = std::fs::read_to_string(file).expect("evidence file");
+            let l = content.lines().nth(line - 1).expect("line exists");
+            assert!(
+                l.contains("-CC") && l.contains(&victim),
+                "evidence {file}:{line} is not a C&C flow: {l}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
+
+/// The same inputs give byte-identical JSON.
+#[test]
+fn census_json_is_deterministic() {
+    let Some(dir) = shared("ctu13/scenario06_menti_capture20110816") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let feed = tmp.path().join("feed.txt");
+    std::fs::write(&feed, "91.212.135.158\n# a comment\n147.32.96.69\n").expect("write");
+    let slice = dir.join("capture20110816.binetflow.slice_1_1");
+    let a = run_ok(
+        bin()
+            .args([
+                "census",
+                "--home-net",
+                "147.32.0.0/16",
+                "--format",
+                "json",
+                "-q",
+                "--intel",
+            ])
+            .arg(&feed)
+            .arg(&slice),
+    );
+    let b = run_ok(
+        bin()
+            .args([
+                "census",
+                "--home-net",
+                "147.32.0.0/16",
+                "--format",
+                "json",
+                "-q",
+                "--intel",
+            ])
+            .arg(&feed)
+            .arg(&slice),
+    );
+    assert_eq!(a.stdout, b.stdout);
+    assert!(!a.stdout.is_empty());
+}
+
+/// A file named explicitly that is not telemetry is an error naming it (exit 2), not a panic.
+#[test]
+fn explicit_non_telemetry_file_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let readme = tmp.path().join("README.md");
+    std::fs::write(&readme, "# Hello\nThis is not telemetry.\n").expect("write");
+    let out = bin()
+        .args(["census", "--home-net", "10.0.0.0/8", "-q"])
+        .arg(&readme)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("README.md"), "stderr names the file: {err}");
+    let empty = tmp.path().join("empty.log");
+    std::fs::write(&empty, "").expect("write");
+    let out = bin()
+        .args(["census", "--home-net", "10.0.0.0/8", "-q"])
+        .arg(&empty)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("empty"));
+}
+
+/// No home is a usage error with a hint.
+#[test]
+fn census_without_home_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let f = tmp.path().join("x.binetflow");
+    std::fs::write(&f, "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label\n").expect("write");
+    let out = bin().args(["census", "-q"]).arg(&f).output().expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--home"));
+}
