@@ -118,7 +118,8 @@ fn merge_evidence(a: &mut Vec<RecordRef>, b: &[RecordRef], cap: usize) {
 #[derive(Clone, Debug)]
 pub struct CensusState {
     cap: usize,
-    rels: HashMap<RelKey, RelState, foldhash::fast::FixedState>,
+    /// Seeded hasher: keys come from attacker-controlled traffic; output is sorted anyway.
+    rels: HashMap<RelKey, RelState, foldhash::fast::RandomState>,
 }
 
 impl Default for CensusState {
