@@ -7,6 +7,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
         // Each parser module adds its arm here, e.g.:
         // "binetflow" => crate::ingest::binetflow::fuzz(data),
+        "binetflow" => crate::ingest::binetflow::fuzz(data),
+        "zeek" => crate::ingest::zeek::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

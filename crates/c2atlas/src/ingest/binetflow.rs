@@ -1,1 +1,429 @@
-//! Argus binetflow CSV.
+//! Argus binetflow CSV (CTU-13, Stratosphere, Slips test captures).
+//!
+//! The header line names the columns; they are mapped by name, in any order
+//! (`StartTime`, `SrcAddr` and `DstAddr` are required; `Dur`, `Proto`,
+//! `Sport`, `Dir`, `Dport`, `TotPkts`, `TotBytes`, `SrcBytes`, `Label` are
+//! used when present; any other column is ignored). The separator is the
+//! header's: comma, or tab for some Slips files. A header line repeated
+//! mid-file (concatenated slices) is re-read, not counted as malformed.
+//!
+//! Mapping to [`Flow`]:
+//! - `ts` = `StartTime` (`2011/08/16 10:01:46.972101`, `-`-separated dates or
+//!   epoch seconds). A time without zone is taken as UTC (CTU-13's times are
+//!   really Prague local time; c2atlas does not guess).
+//! - `Dir` `<-` (an arrow pointing only left, e.g. `<-`, `<?`) means DstAddr
+//!   originated: addresses, ports and byte counts are swapped so `src` is the
+//!   originator. Every other direction (`->`, `<->`, `<?>`, `?>`, `who`) is kept.
+//! - `src_bytes` = `SrcBytes`, `dst_bytes` = `TotBytes − SrcBytes` (saturating);
+//!   without `SrcBytes` all of `TotBytes` is `src_bytes`. `packets` = `TotPkts`.
+//! - Ports are decimal or hex (`0x0303`); empty means 0.
+//! - `label` = `Label` (borrowed), `None` when empty. When `Label` is the last
+//!   column, separators inside it are kept as part of the label.
+//! - Non-IP records (`Proto` `arp`, `llc`, `man`, …) are not flows: they are
+//!   skipped and reported once per file, not counted as malformed.
+
+use std::borrow::Cow;
+
+use memchr::memchr;
+
+use super::field::{self, ProtoName, quoted};
+use super::{Format, Outcome};
+use crate::model::{Event, Flow};
+
+/// Most columns a header may have: real files have 13–17; more means the
+/// "header" is not one.
+pub const MAX_COLUMNS: usize = 64;
+
+/// The columns c2atlas reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    StartTime,
+    Dur,
+    Proto,
+    SrcAddr,
+    Sport,
+    Dir,
+    DstAddr,
+    Dport,
+    TotPkts,
+    TotBytes,
+    SrcBytes,
+    Label,
+}
+
+const N_ROLES: usize = 12;
+
+impl Role {
+    fn from_name(name: &str) -> Option<Role> {
+        Some(match name {
+            "StartTime" => Role::StartTime,
+            "Dur" => Role::Dur,
+            "Proto" => Role::Proto,
+            "SrcAddr" => Role::SrcAddr,
+            "Sport" => Role::Sport,
+            "Dir" => Role::Dir,
+            "DstAddr" => Role::DstAddr,
+            "Dport" => Role::Dport,
+            "TotPkts" => Role::TotPkts,
+            "TotBytes" => Role::TotBytes,
+            "SrcBytes" => Role::SrcBytes,
+            "Label" => Role::Label,
+            _ => return None,
+        })
+    }
+}
+
+/// Column layout read from a header line.
+#[derive(Debug, Clone)]
+struct Header {
+    sep: u8,
+    /// Column names, for diagnostics.
+    names: Vec<Box<str>>,
+    /// Role of each column.
+    roles: Vec<Option<Role>>,
+    /// Column index of each role, if present.
+    index: [Option<usize>; N_ROLES],
+}
+
+impl Header {
+    /// Parses a header line; `Err` says why it is not a binetflow header.
+    fn parse(line: &str) -> Result<Header, String> {
+        let sep = if line.contains('\t') && !line.contains(',') {
+            b'\t'
+        } else {
+            b','
+        };
+        let mut names = Vec::new();
+        let mut roles = Vec::new();
+        let mut index = [None; N_ROLES];
+        for (i, name) in line.split(char::from(sep)).enumerate() {
+            if i >= MAX_COLUMNS {
+                return Err(format!("header has more than {MAX_COLUMNS} columns"));
+            }
+            let name = name.trim();
+            let role = Role::from_name(name);
+            if let Some(r) = role {
+                if index[r as usize].is_some() {
+                    return Err(format!("header names column {name} twice"));
+                }
+                index[r as usize] = Some(i);
+            }
+            names.push(name.into());
+            roles.push(role);
+        }
+        for (role, name) in [
+            (Role::StartTime, "StartTime"),
+            (Role::SrcAddr, "SrcAddr"),
+            (Role::DstAddr, "DstAddr"),
+        ] {
+            if index[role as usize].is_none() {
+                return Err(format!("CSV header lacks {name}"));
+            }
+        }
+        Ok(Header {
+            sep,
+            names,
+            roles,
+            index,
+        })
+    }
+}
+
+/// Whether `line` is a binetflow header (its first column is `StartTime`).
+pub(crate) fn is_header(line: &str) -> bool {
+    let first = match line.find([',', '\t']) {
+        Some(i) => &line[..i],
+        None => line,
+    };
+    first.trim() == "StartTime"
+}
+
+/// Checks a first line for detection: `Ok` when it is a usable header.
+pub(crate) fn check_header(line: &str) -> Result<(), String> {
+    Header::parse(line).map(|_| ())
+}
+
+/// Line parser for one binetflow file.
+#[derive(Debug, Default)]
+pub(crate) struct Parser {
+    header: Option<Header>,
+}
+
+impl Parser {
+    pub(crate) fn new() -> Parser {
+        Parser::default()
+    }
+
+    /// Parses one line (no line terminator, non-blank).
+    pub(crate) fn line<'l>(&mut self, line: &'l str) -> Outcome<'l> {
+        if is_header(line) {
+            return match Header::parse(line) {
+                Ok(h) => {
+                    self.header = Some(h);
+                    Outcome::Skip
+                }
+                Err(e) => Outcome::Fatal(e),
+            };
+        }
+        let Some(h) = &self.header else {
+            return Outcome::Fatal(format!(
+                "no binetflow CSV header (StartTime,…,SrcAddr,…,DstAddr) before data; first line {}",
+                quoted(line)
+            ));
+        };
+        parse_record(h, line)
+    }
+}
+
+fn parse_record<'l>(h: &Header, line: &'l str) -> Outcome<'l> {
+    let ncols = h.roles.len();
+    let mut vals: [&'l str; N_ROLES] = [""; N_ROLES];
+    let bytes = line.as_bytes();
+    let label_last = h.index[Role::Label as usize] == Some(ncols - 1);
+    let mut start = 0usize;
+    let mut col = 0usize;
+    loop {
+        let end = if label_last && col == ncols - 1 {
+            bytes.len()
+        } else {
+            match memchr(h.sep, &bytes[start..]) {
+                Some(i) => start + i,
+                None => bytes.len(),
+            }
+        };
+        if col < ncols {
+            if let Some(r) = h.roles[col] {
+                // `start..end` are separator (ASCII) boundaries, hence char boundaries.
+                vals[r as usize] = line.get(start..end).unwrap_or("");
+            }
+        }
+        col += 1;
+        if end >= bytes.len() {
+            break;
+        }
+        start = end + 1;
+    }
+    if col != ncols {
+        return Outcome::Malformed(format!("expected {ncols} columns, found {col}"));
+    }
+    let v = |r: Role| vals[r as usize].trim_ascii();
+    let name = |r: Role| -> String {
+        match h.index[r as usize] {
+            Some(i) => format!("column {} ({})", i + 1, h.names[i]),
+            None => format!("{r:?}"),
+        }
+    };
+    let bad = |r: Role, what: &str| -> Outcome<'l> {
+        Outcome::Malformed(format!("{}: {what} {}", name(r), quoted(v(r))))
+    };
+
+    let proto = if h.index[Role::Proto as usize].is_some() {
+        match field::proto(v(Role::Proto)) {
+            ProtoName::Ip(p) => p,
+            ProtoName::NotIp => return Outcome::NotIp(format!("Proto {}", v(Role::Proto))),
+        }
+    } else {
+        crate::model::Proto::Other(0)
+    };
+    let Some(ts) = field::timestamp_micros(v(Role::StartTime)) else {
+        return bad(Role::StartTime, "invalid timestamp");
+    };
+    let duration = match v(Role::Dur) {
+        "" => 0,
+        d => match field::seconds_micros(d) {
+            Some(d) => d,
+            None => return bad(Role::Dur, "invalid duration"),
+        },
+    };
+    let Some(src) = field::ip(v(Role::SrcAddr)) else {
+        return bad(Role::SrcAddr, "invalid IP address");
+    };
+    let Some(dst) = field::ip(v(Role::DstAddr)) else {
+        return bad(Role::DstAddr, "invalid IP address");
+    };
+    let Some(sport) = field::port(v(Role::Sport)) else {
+        return bad(Role::Sport, "invalid port");
+    };
+    let Some(dport) = field::port(v(Role::Dport)) else {
+        return bad(Role::Dport, "invalid port");
+    };
+    let Some(packets) = field::count(v(Role::TotPkts)) else {
+        return bad(Role::TotPkts, "invalid count");
+    };
+    let Some(tot) = field::count(v(Role::TotBytes)) else {
+        return bad(Role::TotBytes, "invalid count");
+    };
+    let src_bytes_raw = v(Role::SrcBytes);
+    let (src_bytes, dst_bytes) = if src_bytes_raw.is_empty() {
+        (tot, 0)
+    } else {
+        let Some(sb) = field::count(src_bytes_raw) else {
+            return bad(Role::SrcBytes, "invalid count");
+        };
+        (sb, tot.saturating_sub(sb))
+    };
+    let dir = v(Role::Dir);
+    let reversed = dir.contains('<') && !dir.contains('>');
+    let label = vals[Role::Label as usize].trim_ascii();
+    let label = (!label.is_empty()).then_some(Cow::Borrowed(label));
+    let flow = if reversed {
+        Flow {
+            ts,
+            duration: duration.max(0),
+            proto,
+            src: dst,
+            sport: dport,
+            dst: src,
+            dport: sport,
+            src_bytes: dst_bytes,
+            dst_bytes: src_bytes,
+            packets,
+            label,
+        }
+    } else {
+        Flow {
+            ts,
+            duration: duration.max(0),
+            proto,
+            src,
+            sport,
+            dst,
+            dport,
+            src_bytes,
+            dst_bytes,
+            packets,
+            label,
+        }
+    };
+    Outcome::Event(Event::Flow(flow))
+}
+
+/// Fuzz entry point: reads `data` as a binetflow file. Never panics.
+pub fn fuzz(data: &[u8]) {
+    super::fuzz_format(Format::Binetflow, data);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Proto;
+    use proptest::prelude::*;
+
+    const HDR: &str = "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label";
+
+    fn flow(p: &mut Parser, line: &'static str) -> Flow<'static> {
+        match p.line(line) {
+            Outcome::Event(Event::Flow(f)) => f,
+            other => panic!("not a flow: {other:?}"),
+        }
+    }
+
+    fn parser() -> Parser {
+        let mut p = Parser::new();
+        assert!(matches!(p.line(HDR), Outcome::Skip));
+        p
+    }
+
+    #[test]
+    fn ctu13_line() {
+        let mut p = parser();
+        let f = flow(
+            &mut p,
+            "2011/08/16 11:30:00.005958,0.732511,tcp,81.200.53.227,1696,   ->,147.32.84.36,443,SRPA_FSPA,0,0,138,145859,3207,flow=Background-TCP-Established",
+        );
+        assert_eq!(f.ts, 1_313_494_200_005_958);
+        assert_eq!(f.duration, 732_511);
+        assert_eq!(f.proto, Proto::Tcp);
+        assert_eq!(f.src.to_string(), "81.200.53.227");
+        assert_eq!((f.sport, f.dport), (1696, 443));
+        assert_eq!((f.src_bytes, f.dst_bytes, f.packets), (3207, 142_652, 138));
+        assert_eq!(f.label.as_deref(), Some("flow=Background-TCP-Established"));
+    }
+
+    #[test]
+    fn reverse_arrow_swaps_and_hex_ports() {
+        let mut p = parser();
+        let f = flow(
+            &mut p,
+            "2011/08/16 11:30:00,1,icmp,1.1.1.1,0x0303,  <-,2.2.2.2,0x0008,ECO,0,,2,100,40,",
+        );
+        assert_eq!(f.src.to_string(), "2.2.2.2");
+        assert_eq!((f.sport, f.dport), (8, 771));
+        assert_eq!((f.src_bytes, f.dst_bytes), (60, 40));
+        assert_eq!(f.label, None);
+    }
+
+    #[test]
+    fn non_ip_and_errors() {
+        let mut p = parser();
+        assert!(matches!(
+            p.line("1970/01/01 01:00:00.000000,0.000000,llc,00:00:00:00:00:00,0,   ->,00:00:00:00:00:00,0,INT,,,1,60,60,"),
+            Outcome::NotIp(_)
+        ));
+        match p.line("2011/08/16 11:30:00,1,tcp,1.2.3,1,->,2.2.2.2,2,S,0,0,1,1,1,x") {
+            Outcome::Malformed(r) => assert_eq!(r, "column 4 (SrcAddr): invalid IP address \"1.2.3\""),
+            o => panic!("{o:?}"),
+        }
+        match p.line("2011/08/16 11:30:00,1,tcp,1.2.3.4,1,->,2.2.2.2") {
+            Outcome::Malformed(r) => assert_eq!(r, "expected 15 columns, found 7"),
+            o => panic!("{o:?}"),
+        }
+        match p.line("2011/13/16 11:30:00,1,tcp,1.2.3.4,1,->,2.2.2.2,2,S,0,0,1,1,1,x") {
+            Outcome::Malformed(r) => assert!(r.starts_with("column 1 (StartTime)"), "{r}"),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn header_reordered_tab_and_missing_label() {
+        let mut p = Parser::new();
+        assert!(matches!(p.line("StartTime\tSrcAddr\tDstAddr\tTotBytes"), Outcome::Skip));
+        let f = flow(&mut p, "1313488906.5\t::1\t10.0.0.1\t77");
+        assert_eq!(f.ts, 1_313_488_906_500_000);
+        assert_eq!((f.src_bytes, f.dst_bytes), (77, 0));
+        assert!(matches!(p.line("StartTime,Dur,SrcAddr"), Outcome::Fatal(_)));
+    }
+
+    fn arb_ip() -> impl Strategy<Value = std::net::IpAddr> {
+        prop_oneof![
+            any::<[u8; 4]>().prop_map(|b| std::net::IpAddr::from(b)),
+            any::<[u16; 8]>().prop_map(|b| std::net::IpAddr::from(b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(lines in proptest::collection::vec(".{0,200}", 0..8)) {
+            let mut p = parser();
+            for l in &lines {
+                let _ = p.line(l);
+            }
+        }
+
+        #[test]
+        fn round_trip(
+            secs in 0i64..4_000_000_000, us in 0i64..1_000_000, dur_us in 0i64..10_000_000_000,
+            src in arb_ip(), dst in arb_ip(), sport: u16, dport: u16, hex: bool,
+            pk: u32, sb in 0u64..1<<40, db in 0u64..1<<40, label in "[A-Za-z0-9=-]{0,40}",
+        ) {
+            let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+            let (y, m, d) = crate::time::civil_from_days(days);
+            let sp = if hex { format!("0x{sport:04x}") } else { sport.to_string() };
+            let line = format!(
+                "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{us:06},{}.{:06},tcp,{src},{sp},   ->,{dst},{dport},S,0,0,{pk},{},{sb},{label}",
+                sod / 3600, (sod / 60) % 60, sod % 60, dur_us / 1_000_000, dur_us % 1_000_000, sb + db,
+            );
+            let mut p = parser();
+            match p.line(&line) {
+                Outcome::Event(Event::Flow(f)) => {
+                    prop_assert_eq!(f.ts, secs * 1_000_000 + us);
+                    prop_assert_eq!(f.duration, dur_us);
+                    prop_assert_eq!((f.src, f.dst, f.sport, f.dport), (src, dst, sport, dport));
+                    prop_assert_eq!((f.src_bytes, f.dst_bytes, f.packets), (sb, db, u64::from(pk)));
+                    prop_assert_eq!(f.label.as_deref(), (!label.is_empty()).then_some(label.as_str()));
+                }
+                other => prop_assert!(false, "{line}: {other:?}"),
+            }
+        }
+    }
+}

@@ -10,12 +10,34 @@
 //! Invariant: parsers are pure functions of their input bytes (plus the
 //! header state they read from the same file); they never panic on any input.
 
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+
+use flate2::bufread::MultiGzDecoder;
+use memchr::memchr;
+use sha2::{Digest, Sha256};
 
 use crate::model::{Event, RecordRef};
 
 pub mod binetflow;
+mod field;
 pub mod zeek;
+
+/// Longest line accepted, in bytes. Real records are < 2 KiB (binetflow with
+/// user data ~1.5 KiB); a longer "line" is binary data or a missing newline,
+/// and buffering it whole would let one bad file exhaust memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Bytes (after gunzip) looked at to detect a format: enough for any Zeek
+/// header block and a first JSON record.
+pub const DETECT_BYTES: usize = 64 * 1024;
+
+/// Read buffer size: large reads keep syscalls and gzip refills off the profile.
+const READ_BUF: usize = 256 * 1024;
+
+/// Gzip magic bytes.
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// A telemetry format c2atlas can read. The string names (`as_str`) are a
 /// contract: they appear in the census JSON (`inputs[].format`) and are what
@@ -139,29 +161,524 @@ pub struct PlannedInput {
 /// warning pushed to `warnings`. `forced` overrides detection for every file.
 /// The result is ordered by [`Format::ALL`] (DNS/HTTP/TLS before flows), then path,
 /// so one run reads a directory of Zeek logs as one dataset.
+///
+/// With `forced`, every regular file (also inside directories) is planned
+/// with that format without looking at it; a file that then turns out not to
+/// be of that format fails in [`read_input`]. Hidden files and directories
+/// (names starting with `.`) inside a walked directory are skipped silently.
 pub fn plan_inputs(
     paths: &[PathBuf],
     forced: Option<Format>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<PlannedInput>, IngestError> {
-    let _ = (paths, forced, warnings);
-    todo!("ingest helper")
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| io_err(p, e))?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(p, &mut files, warnings);
+            for f in files {
+                match forced.map_or_else(|| detect_format(&f), Ok) {
+                    Ok(format) => out.push(PlannedInput { path: f, format }),
+                    Err(e) => warnings.push(format!("{}: skipped: {}", f.display(), skip_reason(&e))),
+                }
+            }
+        } else {
+            let format = match forced {
+                Some(f) => f,
+                None => detect_format(p)?,
+            };
+            out.push(PlannedInput {
+                path: p.clone(),
+                format,
+            });
+        }
+    }
+    let rank = |f: Format| Format::ALL.iter().position(|x| *x == f).unwrap_or(usize::MAX);
+    out.sort_by(|a, b| (rank(a.format), &a.path).cmp(&(rank(b.format), &b.path)));
+    out.dedup_by(|a, b| a.path == b.path);
+    Ok(out)
+}
+
+/// The reason part of a detection error, for a skip warning.
+fn skip_reason(e: &IngestError) -> String {
+    match e {
+        IngestError::Io { source, .. } => format!("cannot read: {source}"),
+        IngestError::Empty { .. } => "empty file".into(),
+        IngestError::UnknownFormat { reason, .. } => reason.clone(),
+        IngestError::Gzip { source, .. } => format!("corrupt gzip stream: {source}"),
+    }
+}
+
+/// Collects the regular files under `dir`, recursively, in sorted order.
+fn walk(dir: &Path, files: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            warnings.push(format!("{}: skipped: cannot read directory: {e}", dir.display()));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        // `symlink_metadata`: a symlinked directory is not followed (no loops);
+        // a symlinked file is read through `metadata`.
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, files, warnings),
+            Ok(m) if m.is_file() => files.push(p),
+            Ok(_) => match std::fs::metadata(&p) {
+                Ok(m) if m.is_file() => files.push(p),
+                Ok(_) => {}
+                Err(e) => warnings.push(format!("{}: skipped: cannot read: {e}", p.display())),
+            },
+            Err(e) => warnings.push(format!("{}: skipped: cannot read: {e}", p.display())),
+        }
+    }
+}
+
+fn io_err(path: &Path, source: io::Error) -> IngestError {
+    IngestError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Detects the format of a file from its first bytes (after gunzip).
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
-    let _ = path;
-    todo!("ingest helper")
+    let file = File::open(path).map_err(|e| io_err(path, e))?;
+    let mut raw = BufReader::with_capacity(DETECT_BYTES, file);
+    let gzip = raw.fill_buf().map_err(|e| io_err(path, e))?.starts_with(&GZIP_MAGIC);
+    let mut head = Vec::with_capacity(DETECT_BYTES);
+    let res = if gzip {
+        MultiGzDecoder::new(raw)
+            .take(DETECT_BYTES as u64)
+            .read_to_end(&mut head)
+    } else {
+        raw.take(DETECT_BYTES as u64).read_to_end(&mut head)
+    };
+    if let Err(source) = res {
+        if !gzip {
+            return Err(io_err(path, source));
+        }
+        if head.is_empty() {
+            return Err(IngestError::Gzip {
+                path: path.to_path_buf(),
+                records: 0,
+                source,
+            });
+        }
+        // A truncated gzip file: detect from what could be inflated.
+    }
+    detect_bytes(&head).map_err(|e| match e {
+        Detect::Empty => IngestError::Empty {
+            path: path.to_path_buf(),
+        },
+        Detect::Unknown(reason) => IngestError::UnknownFormat {
+            path: path.to_path_buf(),
+            reason,
+        },
+    })
+}
+
+/// Why [`detect_bytes`] found no format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detect {
+    /// No non-blank content.
+    Empty,
+    /// Content of no format c2atlas reads, with the reason.
+    Unknown(String),
+}
+
+/// Detects a format from the first bytes of a file's (decompressed) content.
+///
+/// Zeek TSV by `#path` (or the `#fields` names), Zeek JSON by its keys,
+/// binetflow by its CSV header. Bytes that are not text (NUL, invalid UTF-8
+/// in the first lines) are "binary data".
+pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Detect::Empty);
+    }
+    if head.contains(&0) {
+        return Err(Detect::Unknown("binary data".into()));
+    }
+    // The last line may be cut by the detection window: drop it unless it is the only one.
+    let text_end = match memchr::memrchr(b'\n', head) {
+        Some(i) if head.len() == DETECT_BYTES => i,
+        _ => head.len(),
+    };
+    let text = match std::str::from_utf8(&head[..text_end]) {
+        Ok(t) => t,
+        Err(e) if e.valid_up_to() > 0 && e.error_len().is_none() => {
+            // Cut inside a multi-byte character at the window's end.
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or("")
+        }
+        Err(_) => return Err(Detect::Unknown("binary data (not UTF-8 text)".into())),
+    };
+    let mut lines = text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l))
+        .filter(|l| !l.trim().is_empty());
+    let Some(first) = lines.clone().next() else {
+        return Err(Detect::Empty);
+    };
+    if first.starts_with('#') {
+        return zeek::detect_tsv(lines).map_err(Detect::Unknown);
+    }
+    if first.trim_start().starts_with('{') {
+        return zeek::detect_json(first.trim()).map_err(Detect::Unknown);
+    }
+    if binetflow::is_header(first) || first.contains("SrcAddr") {
+        return binetflow::check_header(first)
+            .map(|()| Format::Binetflow)
+            .map_err(Detect::Unknown);
+    }
+    let _ = lines.next();
+    Err(Detect::Unknown(format!(
+        "no Zeek #fields header, Zeek JSON or binetflow CSV header; first line {}",
+        field::quoted(first)
+    )))
+}
+
+/// What a parser made of one line.
+#[derive(Debug)]
+pub(crate) enum Outcome<'l> {
+    /// A record.
+    Event(Event<'l>),
+    /// A header, comment or repeated header line: not a record.
+    Skip,
+    /// A bad record, with the reason.
+    Malformed(String),
+    /// A well-formed record that is not IP traffic (Argus `arp`, `llc`, `man`).
+    NotIp(String),
+    /// The file's header is unusable: fatal before the first record,
+    /// a malformed line after it.
+    Fatal(String),
+}
+
+/// The parser of one input.
+enum Parser {
+    Binetflow(binetflow::Parser),
+    Zeek(zeek::Parser),
+}
+
+impl Parser {
+    fn new(format: Format) -> Parser {
+        match zeek::Kind::from_format(format) {
+            Some(k) => Parser::Zeek(zeek::Parser::new(k)),
+            None => Parser::Binetflow(binetflow::Parser::new()),
+        }
+    }
+
+    fn line<'l>(&mut self, line: &'l str) -> Outcome<'l> {
+        match self {
+            Parser::Binetflow(p) => p.line(line),
+            Parser::Zeek(p) => p.line(line),
+        }
+    }
+}
+
+/// Feeds lines to a parser and keeps the counts.
+struct Driver<'a> {
+    input: u32,
+    path: &'a Path,
+    parser: Parser,
+    sink: &'a mut dyn Sink,
+    diag: &'a mut dyn FnMut(Diagnostic),
+    line_no: u64,
+    records: u64,
+    malformed: u64,
+    /// Non-IP records skipped, and the line and reason of the first.
+    not_ip: u64,
+    first_not_ip: Option<(u64, String)>,
+    /// Any non-blank content seen.
+    content: bool,
+}
+
+impl Driver<'_> {
+    fn report(&mut self, reason: String) {
+        (self.diag)(Diagnostic {
+            path: self.path.to_path_buf(),
+            line: self.line_no,
+            reason,
+        });
+    }
+
+    fn malformed(&mut self, reason: String) {
+        self.malformed += 1;
+        self.report(reason);
+    }
+
+    /// One physical line, without its `\n`.
+    fn line(&mut self, bytes: &[u8]) -> Result<(), IngestError> {
+        self.line_no += 1;
+        let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if bytes.len() > MAX_LINE_BYTES {
+            return self.too_long(bytes.len() as u64);
+        }
+        let line = match std::str::from_utf8(bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                self.content = true;
+                self.malformed(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1));
+                return Ok(());
+            }
+        };
+        if line.trim_ascii().is_empty() {
+            return Ok(());
+        }
+        self.content = true;
+        match self.parser.line(line) {
+            Outcome::Event(ev) => {
+                self.records += 1;
+                self.sink.event(
+                    RecordRef {
+                        input: self.input,
+                        line: self.line_no,
+                    },
+                    &ev,
+                );
+            }
+            Outcome::Skip => {}
+            Outcome::Malformed(r) => self.malformed(r),
+            Outcome::NotIp(r) => {
+                self.not_ip += 1;
+                if self.first_not_ip.is_none() {
+                    self.first_not_ip = Some((self.line_no, r));
+                }
+            }
+            Outcome::Fatal(reason) => {
+                if self.records == 0 {
+                    return Err(IngestError::UnknownFormat {
+                        path: self.path.to_path_buf(),
+                        reason: format!("line {}: {reason}", self.line_no),
+                    });
+                }
+                self.malformed(reason);
+            }
+        }
+        Ok(())
+    }
+
+    fn too_long(&mut self, len: u64) -> Result<(), IngestError> {
+        self.content = true;
+        self.malformed(format!(
+            "line of {len} bytes exceeds the limit of {MAX_LINE_BYTES} bytes"
+        ));
+        Ok(())
+    }
+
+    /// Reads all lines of `r`. A read error is returned as is.
+    fn run<R: BufRead>(&mut self, r: &mut R) -> Result<Result<(), io::Error>, IngestError> {
+        // A line split across buffer refills is gathered here (up to the limit).
+        let mut spill: Vec<u8> = Vec::new();
+        // Length of an over-long line being skipped, if any.
+        let mut skipping: Option<u64> = None;
+        loop {
+            let buf = match r.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Ok(Err(e)),
+            };
+            if buf.is_empty() {
+                if let Some(len) = skipping {
+                    self.line_no += 1;
+                    self.too_long(len)?;
+                } else if !spill.is_empty() {
+                    self.line(&spill)?;
+                }
+                return Ok(Ok(()));
+            }
+            let used = match memchr(b'\n', buf) {
+                Some(i) => {
+                    if let Some(len) = skipping.take() {
+                        self.line_no += 1;
+                        self.too_long(len + i as u64)?;
+                    } else if spill.is_empty() {
+                        self.line(&buf[..i])?;
+                    } else if spill.len() + i > MAX_LINE_BYTES {
+                        let len = (spill.len() + i) as u64;
+                        spill.clear();
+                        self.line_no += 1;
+                        self.too_long(len)?;
+                    } else {
+                        spill.extend_from_slice(&buf[..i]);
+                        self.line(&spill)?;
+                        spill.clear();
+                    }
+                    i + 1
+                }
+                None => {
+                    let n = buf.len();
+                    if let Some(len) = &mut skipping {
+                        *len += n as u64;
+                    } else if spill.len() + n > MAX_LINE_BYTES {
+                        skipping = Some((spill.len() + n) as u64);
+                        spill = Vec::new();
+                    } else {
+                        spill.extend_from_slice(buf);
+                    }
+                    n
+                }
+            };
+            r.consume(used);
+        }
+    }
+}
+
+/// Hashes every byte read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Reads one input to the end, sending events to `sink` and malformed-record
 /// diagnostics to `diag`. `input` is the index stamped on every [`RecordRef`].
+///
+/// The file is read once: its SHA-256 is computed over the stored bytes as
+/// they stream by (the rest of the file is hashed even when a gzip stream ends
+/// early). Gzip is recognised by its magic bytes, whatever the name.
+///
+/// Errors and counts:
+/// - an unusable header before the first record (no binetflow header, no
+///   Zeek `#fields`, a Zeek `#path` of another kind) → [`IngestError::UnknownFormat`];
+/// - a gzip stream that is truncated or corrupt → [`IngestError::Gzip`] when no
+///   record was read; otherwise the records read are kept, one diagnostic
+///   "truncated or corrupt gzip stream after N records" is reported and counted
+///   as one malformed record;
+/// - a file with no content (after gunzip) → [`IngestError::Empty`];
+/// - a bad line (wrong column count, bad field, invalid UTF-8, longer than
+///   [`MAX_LINE_BYTES`]) → one diagnostic naming the line and column, counted in
+///   `malformed`; its neighbours are kept;
+/// - non-IP Argus records (`arp`, `llc`, `man`) are skipped, neither records
+///   nor malformed, with one diagnostic per file giving their number and the
+///   first one's line.
 pub fn read_input(
     input: u32,
     planned: &PlannedInput,
     sink: &mut dyn Sink,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<InputStats, IngestError> {
-    let _ = (input, planned, sink, diag);
-    todo!("ingest helper")
+    let file = File::open(&planned.path).map_err(|e| io_err(&planned.path, e))?;
+    read_from(input, planned, file, sink, diag)
+}
+
+/// [`read_input`] over any reader (the bytes of a file), e.g. an in-memory
+/// buffer. `planned.path` is only used in diagnostics and errors.
+pub fn read_from<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    reader: R,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    let path = planned.path.as_path();
+    let mut raw = BufReader::with_capacity(
+        READ_BUF,
+        Hashing {
+            inner: reader,
+            hasher: Sha256::new(),
+        },
+    );
+    let gzip = loop {
+        match raw.fill_buf() {
+            Ok(b) => break b.starts_with(&GZIP_MAGIC),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err(path, e)),
+        }
+    };
+    let mut d = Driver {
+        input,
+        path,
+        parser: Parser::new(planned.format),
+        sink,
+        diag,
+        line_no: 0,
+        records: 0,
+        malformed: 0,
+        not_ip: 0,
+        first_not_ip: None,
+        content: false,
+    };
+    let (read_result, mut raw) = if gzip {
+        let mut dec = BufReader::with_capacity(READ_BUF, MultiGzDecoder::new(raw));
+        let r = d.run(&mut dec)?;
+        (r, dec.into_inner().into_inner())
+    } else {
+        let r = d.run(&mut raw)?;
+        (r, raw)
+    };
+    if let Err(source) = read_result {
+        if !gzip {
+            return Err(io_err(path, source));
+        }
+        if d.records == 0 {
+            return Err(IngestError::Gzip {
+                path: path.to_path_buf(),
+                records: 0,
+                source,
+            });
+        }
+        let n = d.records;
+        d.line_no += 1;
+        d.malformed(format!(
+            "truncated or corrupt gzip stream after {n} records: {source}"
+        ));
+    }
+    if let Some((line, reason)) = d.first_not_ip.take() {
+        let n = d.not_ip;
+        (d.diag)(Diagnostic {
+            path: path.to_path_buf(),
+            line,
+            reason: format!(
+                "skipped {n} non-IP record(s), not counted as malformed; first here ({reason})"
+            ),
+        });
+    }
+    if !d.content {
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    // Hash what the decoder left unread (trailing bytes after the last gzip member).
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
+    let sha256 = hex::encode(raw.into_inner().hasher.finalize());
+    Ok(InputStats {
+        path: path.to_path_buf(),
+        format: planned.format,
+        records: d.records,
+        malformed: d.malformed,
+        sha256,
+        gzip,
+    })
+}
+
+/// A sink that drops everything (fuzzing, benchmarks).
+struct NullSink;
+
+impl Sink for NullSink {
+    fn event(&mut self, _rec: RecordRef, _ev: &Event<'_>) {}
+}
+
+/// Reads `data` as a file of `format`, discarding the results. For the fuzz
+/// entry points; never panics.
+pub(crate) fn fuzz_format(format: Format, data: &[u8]) {
+    let planned = PlannedInput {
+        path: PathBuf::from("fuzz-input"),
+        format,
+    };
+    let _ = detect_bytes(data);
+    let _ = read_from(0, &planned, data, &mut NullSink, &mut |_| {});
 }
