@@ -5,6 +5,7 @@
 //! organisation names, and a lookup is one binary search. An mmdb is
 //! flattened into those tables at open time (its tree walked once).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -244,6 +245,30 @@ fn looks_like_mmdb(bytes: &[u8]) -> bool {
     memchr::memmem::rfind(tail, MMDB_METADATA_MARKER).is_some()
 }
 
+/// Address integers: the next address, and the address as text.
+trait Successor: Sized {
+    fn successor(self) -> Option<Self>;
+    fn display(self) -> String;
+}
+
+impl Successor for u32 {
+    fn successor(self) -> Option<u32> {
+        self.checked_add(1)
+    }
+    fn display(self) -> String {
+        std::net::Ipv4Addr::from(self).to_string()
+    }
+}
+
+impl Successor for u128 {
+    fn successor(self) -> Option<u128> {
+        self.checked_add(1)
+    }
+    fn display(self) -> String {
+        std::net::Ipv6Addr::from(self).to_string()
+    }
+}
+
 /// A range before validation, with the line it came from (0 for mmdb).
 struct Staged<T> {
     r: Range<T>,
@@ -370,27 +395,43 @@ impl Builder {
         }
     }
 
-    /// Sorts by start and drops (counting) every range that overlaps the
-    /// range kept before it; `start > end` was rejected at parse time.
-    fn validate<T: Copy + Ord + std::fmt::Debug>(
+    /// Sorts by start and resolves overlaps in favour of the range that
+    /// starts first (ties: the earlier line): a range wholly inside the kept
+    /// one before it is dropped, one that sticks out is clipped to start
+    /// just after it. Either way the line is counted and reported.
+    /// (`start > end` was rejected at parse time.)
+    fn validate<T: Copy + Ord + Successor>(
         &mut self,
         mut staged: Vec<Staged<T>>,
     ) -> Vec<Range<T>> {
         staged.sort_by_key(|s| (s.r.start, s.line));
         let mut out: Vec<Range<T>> = Vec::with_capacity(staged.len());
-        for s in staged {
+        for mut s in staged {
             if let Some(prev) = out.last() {
                 if s.r.start <= prev.end {
                     let file = usize::try_from(s.line >> LINE_BITS)
                         .ok()
                         .and_then(|i| self.files.get(i).cloned())
                         .unwrap_or_default();
-                    self.issue(
-                        &file,
-                        s.line & LINE_MASK,
-                        "range overlaps an earlier range: skipped".to_owned(),
-                    );
-                    continue;
+                    // `prev.end < s.r.end` implies `prev.end` has a successor.
+                    let clipped = (prev.end < s.r.end).then(|| prev.end.successor()).flatten();
+                    let reason = match clipped {
+                        Some(start) => format!(
+                            "range overlaps the range before it (which ends at {}): \
+                             clipped to start at {}",
+                            T::display(prev.end),
+                            T::display(start)
+                        ),
+                        None => format!(
+                            "range lies inside the range before it (which ends at {}): skipped",
+                            T::display(prev.end)
+                        ),
+                    };
+                    self.issue(&file, s.line & LINE_MASK, reason);
+                    match clipped {
+                        Some(start) => s.r.start = start,
+                        None => continue,
+                    }
                 }
             }
             out.push(s.r);
@@ -400,12 +441,12 @@ impl Builder {
     }
 }
 
-/// One parsed CSV line.
-struct CsvRecord {
+/// One parsed CSV line (the organisation borrowed when it needs no unescaping).
+struct CsvRecord<'a> {
     start: IpAddr,
     end: IpAddr,
     asn: u32,
-    org: String,
+    org: Cow<'a, str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -449,7 +490,7 @@ fn parse_addr(field: &[u8], what: &'static str) -> Result<IpAddr, LineError> {
 
 /// Parses `first_ip,last_ip,asn,org`; `org` may be quoted (`"a, b"`, with
 /// `""` for a quote) or bare (then everything after the third comma).
-fn parse_line(raw: &[u8]) -> Result<CsvRecord, LineError> {
+fn parse_line(raw: &[u8]) -> Result<CsvRecord<'_>, LineError> {
     let mut it = raw.splitn(4, |&b| b == b',');
     let (Some(a), Some(b), Some(asn), org) = (it.next(), it.next(), it.next(), it.next()) else {
         return Err(LineError::Fields(raw.split(|&b| b == b',').count()));
@@ -462,15 +503,10 @@ fn parse_line(raw: &[u8]) -> Result<CsvRecord, LineError> {
         (IpAddr::V4(_), IpAddr::V4(_)) | (IpAddr::V6(_), IpAddr::V6(_)) => {}
         _ => return Err(LineError::MixedFamilies),
     }
-    let asn_text = String::from_utf8_lossy(asn);
-    let asn_trim = asn_text.trim();
-    let asn_num = asn_trim
-        .strip_prefix("AS")
-        .unwrap_or(asn_trim)
-        .parse::<u32>()
-        .map_err(|_| LineError::Asn(asn_text.chars().take(32).collect()))?;
+    let asn_num = parse_asn(asn)
+        .ok_or_else(|| LineError::Asn(String::from_utf8_lossy(asn).chars().take(32).collect()))?;
     let org = match org {
-        None => String::new(),
+        None => Cow::Borrowed(""),
         Some(o) => unquote(o)?,
     };
     Ok(CsvRecord {
@@ -481,17 +517,31 @@ fn parse_line(raw: &[u8]) -> Result<CsvRecord, LineError> {
     })
 }
 
-/// The organisation field: bare text, or one quoted CSV field.
-fn unquote(field: &[u8]) -> Result<String, LineError> {
+/// `64500` or `AS64500` (surrounding blanks allowed) → 64500.
+fn parse_asn(field: &[u8]) -> Option<u32> {
+    let t = field.trim_ascii();
+    let t = t.strip_prefix(b"AS").unwrap_or(t);
+    if t.is_empty() || t.len() > 10 {
+        return None;
+    }
+    t.iter().try_fold(0u32, |acc, &c| {
+        let d = c.checked_sub(b'0').filter(|d| *d < 10)?;
+        acc.checked_mul(10)?.checked_add(u32::from(d))
+    })
+}
+
+/// The organisation field: bare text, or one quoted CSV field. Invalid
+/// UTF-8 is replaced (U+FFFD) rather than losing the range.
+fn unquote(field: &[u8]) -> Result<Cow<'_, str>, LineError> {
     let Some(inner) = field.strip_prefix(b"\"") else {
-        return Ok(String::from_utf8_lossy(field).into_owned());
+        return Ok(String::from_utf8_lossy(field));
     };
     let inner = inner.strip_suffix(b"\"").ok_or(LineError::Quote)?;
     let text = String::from_utf8_lossy(inner);
     Ok(if text.contains("\"\"") {
-        text.replace("\"\"", "\"")
+        Cow::Owned(text.replace("\"\"", "\""))
     } else {
-        text.into_owned()
+        text
     })
 }
 
@@ -574,11 +624,34 @@ mod tests {
         assert_eq!(d.malformed(), 6);
         let lines: Vec<u64> = d.issues().iter().map(|i| i.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 6, 7, 5]);
-        assert!(d.issues()[5].reason.contains("overlap"));
+        assert!(d.issues()[5].reason.contains("clipped to start at 1.0.1.0"));
         assert_eq!(d.lookup(ip("1.0.0.200")).map(|a| a.asn), Some(1));
-        assert_eq!(d.lookup(ip("1.0.1.0")), None);
+        // The part sticking out of the earlier range is kept.
+        assert_eq!(d.lookup(ip("1.0.1.0")).map(|a| a.asn), Some(9));
+        assert_eq!(d.lookup(ip("1.0.1.1")), None);
         assert_eq!(d.lookup(ip("6.0.0.1")).map(|a| a.asn), Some(6));
-        assert_eq!(d.len(), (2, 0));
+        // 1.0.0.0/24, the clipped 1.0.1.0/32, 6.0.0.0/24.
+        assert_eq!(d.len(), (3, 0));
+    }
+
+    #[test]
+    fn range_inside_another_is_dropped() {
+        let d = db("1.0.0.0,1.0.0.255,1,A\n1.0.0.0,1.0.0.255,2,Dup\n1.0.0.16,1.0.0.31,3,Inner\n");
+        assert_eq!(d.malformed(), 2);
+        assert!(d.issues().iter().all(|i| i.reason.contains("skipped")));
+        assert_eq!(d.lookup(ip("1.0.0.20")).map(|a| a.asn), Some(1));
+        assert_eq!(d.len(), (1, 0));
+    }
+
+    #[test]
+    fn asn_field_forms() {
+        assert_eq!(parse_asn(b"64500"), Some(64500));
+        assert_eq!(parse_asn(b" AS64500 "), Some(64500));
+        assert_eq!(parse_asn(b"4294967295"), Some(u32::MAX));
+        assert_eq!(parse_asn(b"4294967296"), None);
+        assert_eq!(parse_asn(b""), None);
+        assert_eq!(parse_asn(b"-1"), None);
+        assert_eq!(parse_asn(b"12a"), None);
     }
 
     #[test]
