@@ -9,6 +9,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         // "binetflow" => crate::ingest::binetflow::fuzz(data),
         "binetflow" => crate::ingest::binetflow::fuzz(data),
         "zeek" => crate::ingest::zeek::fuzz(data),
+        "asn_csv" => crate::enrich::asn::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

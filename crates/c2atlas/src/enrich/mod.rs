@@ -46,6 +46,35 @@ pub enum EnrichError {
     },
     #[error("invalid network {value:?}: {reason}")]
     InvalidNetwork { value: String, reason: String },
+    /// A `--home-country` value that is not an ISO 3166-1 alpha-2 code.
+    #[error("invalid country code {value:?}: {reason}")]
+    InvalidCountry { value: String, reason: String },
+}
+
+/// Lowercase hex SHA-256 of `parts` fed in order (i.e. of their concatenation).
+pub(crate) fn sha256_hex<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Modification time of `meta` in seconds since the epoch (0 when unknown).
+pub(crate) fn mtime_secs(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Reads a whole database file, mapping failures to [`EnrichError::Io`].
+pub(crate) fn read_file(path: &std::path::Path) -> Result<Vec<u8>, EnrichError> {
+    std::fs::read(path).map_err(|source| EnrichError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Where the default databases are looked for: `$C2ATLAS_DB_DIR`, else the
