@@ -7,6 +7,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
         // Each parser module adds its arm here, e.g.:
         // "binetflow" => crate::ingest::binetflow::fuzz(data),
+        "intel_feed" => crate::intel::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]
