@@ -511,3 +511,120 @@ pub fn fuzz(data: &[u8]) {
         assert!(hit.is_some(), "indicator {id:?} {ind:?} does not match itself");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ind(kind: IndicatorKind, value: &str) -> Indicator {
+        Indicator {
+            kind,
+            value: value.to_string(),
+            source: Arc::from("test"),
+            family: None,
+            first_seen: None,
+            last_seen: None,
+        }
+    }
+
+    /// Naive reference: the longest indicator `d` with `name == d` or
+    /// `name` ending in `.d` (ASCII case-insensitive, one trailing dot ignored).
+    fn naive_domain<'a>(domains: &'a [String], name: &str) -> Option<&'a str> {
+        let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+        domains
+            .iter()
+            .filter(|d| name == **d || name.ends_with(&format!(".{d}")))
+            .max_by_key(|d| d.len())
+            .map(String::as_str)
+    }
+
+    fn label() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("a".to_string()),
+            Just("b".to_string()),
+            Just("evil".to_string()),
+            Just("notevil".to_string()),
+            Just("xn--bcher-kva".to_string()),
+            "[a-z0-9_]{1,5}",
+        ]
+    }
+
+    /// Valid domains: 1–3 labels under an alphabetic top-level label (a
+    /// numeric one is refused at load, see `parse_domain`).
+    fn domain() -> impl Strategy<Value = String> {
+        (
+            proptest::collection::vec(label(), 1..4),
+            prop_oneof![Just("example"), Just("com"), Just("xn--p1ai")],
+        )
+            .prop_map(|(v, tld)| format!("{}.{tld}", v.join(".")))
+    }
+
+    proptest! {
+        #[test]
+        fn domain_suffix_equals_naive(
+            listed in proptest::collection::vec(domain(), 0..12),
+            queries in proptest::collection::vec((proptest::collection::vec(label(), 0..3), domain(), any::<bool>(), any::<bool>()), 1..30),
+        ) {
+            let mut set = IntelSet::new();
+            for d in &listed {
+                set.add(ind(IndicatorKind::Domain, d));
+            }
+            set.build();
+            for (prefix, base, upper, dot) in queries {
+                // Queries are built from listed names half the time.
+                let base = if upper && !listed.is_empty() { listed[base.len() % listed.len()].clone() } else { base };
+                let mut q = prefix.join(".");
+                if !q.is_empty() { q.push('.'); }
+                q.push_str(&base);
+                if upper { q = q.to_ascii_uppercase(); }
+                if dot { q.push('.'); }
+                let got = set.match_domain(&q).map(|id| set.get(id).value.as_str());
+                prop_assert_eq!(got, naive_domain(&listed, &q), "query {}", q);
+            }
+        }
+    }
+
+    #[test]
+    fn domain_examples() {
+        let mut set = IntelSet::new();
+        let evil = set.add(ind(IndicatorKind::Domain, "evil.example"));
+        let deeper = set.add(ind(IndicatorKind::Domain, "B.evil.example."));
+        set.build();
+        assert_eq!(set.match_domain("a.b.evil.example"), Some(deeper));
+        assert_eq!(set.match_domain("a.c.evil.example"), Some(evil));
+        assert_eq!(set.match_domain("EVIL.example."), Some(evil));
+        assert_eq!(set.match_domain("notevil.example"), None);
+        assert_eq!(set.match_domain("example"), None);
+        assert_eq!(set.match_domain(&"a.".repeat(200)), None);
+        assert!(set.has_names());
+    }
+
+    #[test]
+    fn add_normalises_and_groups() {
+        let mut set = IntelSet::new();
+        let a = set.add(ind(IndicatorKind::Cidr, "10.1.2.3/32"));
+        let b = set.add(ind(IndicatorKind::Ip, "::ffff:10.1.2.3"));
+        let bad = set.add(ind(IndicatorKind::Ip, "nope"));
+        set.build();
+        assert_eq!(set.get(a).kind, IndicatorKind::Ip);
+        assert_eq!(set.get(b).value, "10.1.2.3");
+        assert_eq!(set.match_ip("10.1.2.3".parse().unwrap()), Some(a));
+        assert_eq!(set.sources_of(b).count(), 2);
+        assert_eq!(set.sources_of(bad).count(), 1);
+        assert!(!set.has_names());
+        // build is idempotent and picks up later additions.
+        set.build();
+        let c = set.add(ind(IndicatorKind::Cidr, "10.0.0.0/8"));
+        set.build();
+        assert_eq!(set.match_ip("10.9.9.9".parse().unwrap()), Some(c));
+        assert_eq!(set.match_ip("10.1.2.3".parse().unwrap()), Some(a));
+    }
+
+    #[test]
+    fn fuzz_entry_accepts_anything() {
+        for data in [&b""[..], b"\n\n", b"#fields\tindicator\n", b"\xff\xfe", b"1.2.3.4/0\n::/0\nhttp://[::1\n"] {
+            fuzz(data);
+        }
+    }
+}
