@@ -441,9 +441,13 @@ impl IntelSet {
             }
         }
         let host = parts.host.strip_suffix('.').unwrap_or(parts.host);
-        match host.parse::<IpAddr>() {
-            Ok(ip) => self.match_ip(ip),
-            Err(_) => self.match_domain(host),
+        match normalize::whatwg_ipv4(host) {
+            Some(Ok(v4)) => self.match_ip(IpAddr::V4(v4)),
+            Some(Err(())) => None,
+            None => match host.parse::<IpAddr>() {
+                Ok(ip) => self.match_ip(ip),
+                Err(_) => self.match_domain(host),
+            },
         }
     }
 

@@ -240,9 +240,84 @@ impl<const N: usize> Default for StackBuf<N> {
     }
 }
 
+/// A URL host that ends in a number is an IPv4 address in the WHATWG URL
+/// standard (what browsers and most HTTP clients follow), written with hex
+/// (`0x4A`), octal (`012`) or fewer than four parts (`127.1`). Malware URLs
+/// use these spellings to dodge naive lists (ThreatFox has
+/// `http://94.0x4A.164.136/…`). Returns `None` when the host does not end in
+/// a number (a name), `Some(Err(()))` when it does but is not a valid address.
+pub fn whatwg_ipv4(host: &str) -> Option<Result<std::net::Ipv4Addr, ()>> {
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let last = host.rsplit('.').next().unwrap_or(host);
+    let numeric = |p: &str| {
+        let digits = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"));
+        match digits {
+            Some(h) => h.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()),
+        }
+    };
+    if !numeric(last) {
+        return None;
+    }
+    let parse = |p: &str| -> Result<u64, ()> {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+            (h, 16)
+        } else if p.len() > 1 && p.starts_with('0') {
+            (&p[1..], 8)
+        } else {
+            (p, 10)
+        };
+        if digits.is_empty() {
+            return Ok(0);
+        }
+        // More than 11 significant digits cannot fit in 32 bits in any radix.
+        if digits.trim_start_matches('0').len() > 11 {
+            return Err(());
+        }
+        u64::from_str_radix(digits, radix).map_err(|_| ())
+    };
+    let parts: Vec<&str> = host.split('.').collect();
+    if parts.len() > 4 {
+        return Some(Err(()));
+    }
+    let mut value: u64 = 0;
+    let n = parts.len();
+    for (i, part) in parts.iter().enumerate() {
+        let v = match parse(part) {
+            Ok(v) => v,
+            Err(()) => return Some(Err(())),
+        };
+        if i + 1 < n {
+            if v > 255 {
+                return Some(Err(()));
+            }
+            value |= v << (8 * (3 - i));
+        } else {
+            if v >= 1u64 << (8 * (5 - n)) {
+                return Some(Err(()));
+            }
+            value |= v;
+        }
+    }
+    Some(u32::try_from(value).map(std::net::Ipv4Addr::from).map_err(|_| ()))
+}
+
+/// Writes `ip` in dotted decimal without allocating.
+fn push_ipv4<const N: usize>(ip: std::net::Ipv4Addr, out: &mut StackBuf<N>) -> bool {
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        let digits = [b'0' + o / 100, b'0' + (o / 10) % 10, b'0' + o % 10];
+        let skip = if o >= 100 { 0 } else if o >= 10 { 1 } else { 2 };
+        if (i > 0 && !out.push(b".", false)) || !out.push(&digits[skip..], false) {
+            return false;
+        }
+    }
+    true
+}
+
 /// Writes the normalised URL (`scheme://host[:port]rest` with scheme and host
-/// lower-cased, a trailing dot of the host removed, the default port dropped
-/// and an empty path written as `/`) into `out`. `false` if it does not fit.
+/// lower-cased, a trailing dot of the host removed, a numeric host written as
+/// dotted IPv4, the default port dropped and an empty path written as `/`)
+/// into `out`. `false` if it does not fit or the host is an invalid number.
 pub fn normalize_url_into<const N: usize>(p: &UrlParts<'_>, out: &mut StackBuf<N>) -> bool {
     let host = p.host.strip_suffix('.').unwrap_or(p.host);
     let v6 = host.contains(':');
@@ -250,7 +325,12 @@ pub fn normalize_url_into<const N: usize>(p: &UrlParts<'_>, out: &mut StackBuf<N
     if v6 {
         ok = ok && out.push(b"[", false);
     }
-    ok = ok && out.push(host.as_bytes(), true);
+    ok = ok
+        && match (v6, whatwg_ipv4(host)) {
+            (false, Some(Ok(ip))) => push_ipv4(ip, out),
+            (false, Some(Err(()))) => false,
+            _ => out.push(host.as_bytes(), true),
+        };
     if v6 {
         ok = ok && out.push(b"]", false);
     }
@@ -266,6 +346,9 @@ pub fn normalize_url_into<const N: usize>(p: &UrlParts<'_>, out: &mut StackBuf<N
 /// Normalised URL as an owned string (load time), or the reason it is refused.
 pub fn normalize_url(url: &str) -> Result<(String, String), String> {
     let p = url_parts(url).ok_or_else(|| format!("invalid URL {url:?}: no scheme or host"))?;
+    if let Some(Err(())) = whatwg_ipv4(p.host) {
+        return Err(format!("invalid URL {url:?}: bad numeric host {:?}", p.host));
+    }
     let mut buf = StackBuf::<MAX_URL_LEN>::new();
     if !normalize_url_into(&p, &mut buf) {
         return Err(format!("URL longer than {MAX_URL_LEN} bytes"));
@@ -275,6 +358,9 @@ pub fn normalize_url(url: &str) -> Result<(String, String), String> {
         .ok_or_else(|| "URL is not valid UTF-8".to_string())?
         .to_string();
     let host = p.host.strip_suffix('.').unwrap_or(p.host);
+    if let Some(Ok(v4)) = whatwg_ipv4(host) {
+        return Ok((norm, v4.to_string()));
+    }
     if parse_ip(host).is_err() && parse_domain(host).is_err() && !is_single_label(host) {
         return Err(format!("invalid URL {url:?}: bad host {host:?}"));
     }
@@ -337,6 +423,14 @@ mod tests {
         let (n, _) = normalize_url("http://1.2.3.4:8080?x").unwrap();
         assert_eq!(n, "http://1.2.3.4:8080/?x");
         assert!(normalize_url("not a url").is_err());
+        let (n, h) = normalize_url("http://94.0x4A.164.136/fifx.odd").unwrap();
+        assert_eq!((n.as_str(), h.as_str()), ("http://94.74.164.136/fifx.odd", "94.74.164.136"));
+        assert_eq!(normalize_url("http://127.1:8080").unwrap().0, "http://127.0.0.1:8080/");
+        assert_eq!(normalize_url("http://0300.0250.0.1/").unwrap().1, "192.168.0.1");
+        assert_eq!(normalize_url("http://3232235521/").unwrap().1, "192.168.0.1");
+        assert!(normalize_url("http://1.2.3.256/").is_err());
+        assert!(normalize_url("http://1.2.3.4.5/").is_err());
+        assert!(normalize_url("http://example.0x1/").is_err());
         assert!(normalize_url("http:///path").is_err());
         assert!(normalize_url("http://a b/").is_err());
         let (n, h) = normalize_url("Evil.Example/gate.php").unwrap();
