@@ -96,7 +96,10 @@ pub fn parse_feed(data: &[u8], file_name: &str, emit: &mut dyn FnMut(u64, Outcom
             if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            emit(line_no, Outcome::Malformed("line is not valid UTF-8".into()));
+            emit(
+                line_no,
+                Outcome::Malformed("line is not valid UTF-8".into()),
+            );
             continue;
         };
         let t = line.trim();
@@ -344,7 +347,9 @@ impl Layout {
 /// ThreatFox `ip:port` values: `1.2.3.4:443`, `[2001:db8::1]:443`, or a bare IP.
 fn parse_ip_port(v: &str) -> Result<std::net::IpAddr, String> {
     if v.starts_with('[') {
-        let end = v.find(']').ok_or_else(|| format!("invalid ip:port {v:?}"))?;
+        let end = v
+            .find(']')
+            .ok_or_else(|| format!("invalid ip:port {v:?}"))?;
         return parse_ip(&v[1..end]);
     }
     if v.matches(':').count() == 1
@@ -366,12 +371,69 @@ fn parse_url(v: &str) -> Result<Parsed, String> {
 
 /// Tags that describe the file or platform, not the malware family.
 const GENERIC_TAGS: &[&str] = &[
-    "32-bit", "64-bit", "elf", "exe", "dll", "zip", "rar", "7z", "gz", "tar", "msi", "iso", "lnk",
-    "js", "vbs", "ps1", "bat", "hta", "doc", "docx", "xls", "xlsx", "pdf", "apk", "jar", "sh",
-    "txt", "arm", "arm4", "arm5", "arm6", "arm7", "aarch64", "mips", "mipsel", "mpsl", "x86",
-    "x86-64", "x86_64", "amd64", "i686", "sparc", "m68k", "ppc", "powerpc", "sh4", "arc",
-    "powershell", "ascii", "base64", "encoded", "opendir", "payload", "dropper", "script", "none",
-    "signed", "unsigned", "github", "dropbox", "discord", "malware_download", "botnetdomain",
+    "32-bit",
+    "64-bit",
+    "elf",
+    "exe",
+    "dll",
+    "zip",
+    "rar",
+    "7z",
+    "gz",
+    "tar",
+    "msi",
+    "iso",
+    "lnk",
+    "js",
+    "vbs",
+    "ps1",
+    "bat",
+    "hta",
+    "doc",
+    "docx",
+    "xls",
+    "xlsx",
+    "pdf",
+    "apk",
+    "jar",
+    "sh",
+    "txt",
+    "arm",
+    "arm4",
+    "arm5",
+    "arm6",
+    "arm7",
+    "aarch64",
+    "mips",
+    "mipsel",
+    "mpsl",
+    "x86",
+    "x86-64",
+    "x86_64",
+    "amd64",
+    "i686",
+    "sparc",
+    "m68k",
+    "ppc",
+    "powerpc",
+    "sh4",
+    "arc",
+    "powershell",
+    "ascii",
+    "base64",
+    "encoded",
+    "opendir",
+    "payload",
+    "dropper",
+    "script",
+    "none",
+    "signed",
+    "unsigned",
+    "github",
+    "dropbox",
+    "discord",
+    "malware_download",
+    "botnetdomain",
 ];
 
 /// URLhaus family guess: the first tag that is not a file or platform tag.
@@ -510,7 +572,10 @@ mod tests {
 
     #[test]
     fn plain_and_firehol() {
-        let (f, v) = run("# list\n1.2.3.4 # c\n\n10.0.0.0/8\nevil.example\n1.2.3.4/33\nfoo bar\n", "x.txt");
+        let (f, v) = run(
+            "# list\n1.2.3.4 # c\n\n10.0.0.0/8\nevil.example\n1.2.3.4/33\nfoo bar\n",
+            "x.txt",
+        );
         assert_eq!(f, FeedFormat::PlainList);
         let kinds: Vec<_> = v
             .iter()
@@ -527,7 +592,10 @@ mod tests {
 
     #[test]
     fn urlhaus_family() {
-        assert_eq!(family_from_tags("32-bit,elf,mips,Mozi").as_deref(), Some("Mozi"));
+        assert_eq!(
+            family_from_tags("32-bit,elf,mips,Mozi").as_deref(),
+            Some("Mozi")
+        );
         assert_eq!(family_from_tags("zip"), None);
         assert_eq!(family_from_tags(""), None);
     }

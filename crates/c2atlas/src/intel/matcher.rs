@@ -110,7 +110,11 @@ impl<K: Key> Ranges<K> {
     fn lookup_in(&self, k: K, lo: usize, hi: usize) -> Option<u32> {
         let slice = self.starts.get(lo..hi)?;
         let i = slice.partition_point(|&s| s <= k);
-        let j = if i > 0 { lo + i - 1 } else { lo.checked_sub(1)? };
+        let j = if i > 0 {
+            lo + i - 1
+        } else {
+            lo.checked_sub(1)?
+        };
         match self.ends.get(j) {
             Some(&e) if k <= e => self.labels.get(j).copied(),
             _ => None,
@@ -235,7 +239,12 @@ mod tests {
 
     /// Addresses concentrated in a small region so prefixes nest often.
     fn v4_addr() -> impl Strategy<Value = u32> {
-        prop_oneof![any::<u32>(), (0u32..4096).prop_map(|x| 0x0A00_0000 | (x << 4)), Just(0), Just(u32::MAX)]
+        prop_oneof![
+            any::<u32>(),
+            (0u32..4096).prop_map(|x| 0x0A00_0000 | (x << 4)),
+            Just(0),
+            Just(u32::MAX)
+        ]
     }
 
     fn v6_addr() -> impl Strategy<Value = u128> {

@@ -199,9 +199,7 @@ impl IntelSet {
         if read.is_empty() && malformed > 0 {
             return Err(IntelError::Unusable {
                 path: PathBuf::from(source),
-                reason: format!(
-                    "{malformed} lines, none a valid indicator (read as {format:?})"
-                ),
+                reason: format!("{malformed} lines, none a valid indicator (read as {format:?})"),
             });
         }
         let feed: Arc<str> = Arc::from(source);
@@ -306,15 +304,13 @@ impl IntelSet {
                 normalize::parse_net(&ind.value).ok().map(Parsed::Net)
             }
             IndicatorKind::Domain => normalize::parse_domain(&ind.value).ok().map(Parsed::Domain),
-            IndicatorKind::Url => {
-                normalize::normalize_url(&ind.value)
-                    .ok()
-                    .map(|(norm, host)| Parsed::Url {
-                        value: ind.value.trim().to_string(),
-                        norm,
-                        host,
-                    })
-            }
+            IndicatorKind::Url => normalize::normalize_url(&ind.value)
+                .ok()
+                .map(|(norm, host)| Parsed::Url {
+                    value: ind.value.trim().to_string(),
+                    norm,
+                    host,
+                }),
         };
         let mut ind = ind;
         match &parsed {
@@ -512,7 +508,10 @@ pub fn fuzz(data: &[u8]) {
             IndicatorKind::Domain => set.match_domain(&ind.value),
             IndicatorKind::Url => set.match_url(&ind.value),
         };
-        assert!(hit.is_some(), "indicator {id:?} {ind:?} does not match itself");
+        assert!(
+            hit.is_some(),
+            "indicator {id:?} {ind:?} does not match itself"
+        );
     }
 }
 
@@ -627,7 +626,13 @@ mod tests {
 
     #[test]
     fn fuzz_entry_accepts_anything() {
-        for data in [&b""[..], b"\n\n", b"#fields\tindicator\n", b"\xff\xfe", b"1.2.3.4/0\n::/0\nhttp://[::1\n"] {
+        for data in [
+            &b""[..],
+            b"\n\n",
+            b"#fields\tindicator\n",
+            b"\xff\xfe",
+            b"1.2.3.4/0\n::/0\nhttp://[::1\n",
+        ] {
             fuzz(data);
         }
     }

@@ -260,7 +260,8 @@ pub fn whatwg_ipv4(host: &str) -> Option<Result<std::net::Ipv4Addr, ()>> {
         return None;
     }
     let parse = |p: &str| -> Result<u64, ()> {
-        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+        let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X"))
+        {
             (h, 16)
         } else if p.len() > 1 && p.starts_with('0') {
             (&p[1..], 8)
@@ -299,14 +300,24 @@ pub fn whatwg_ipv4(host: &str) -> Option<Result<std::net::Ipv4Addr, ()>> {
             value |= v;
         }
     }
-    Some(u32::try_from(value).map(std::net::Ipv4Addr::from).map_err(|_| ()))
+    Some(
+        u32::try_from(value)
+            .map(std::net::Ipv4Addr::from)
+            .map_err(|_| ()),
+    )
 }
 
 /// Writes `ip` in dotted decimal without allocating.
 fn push_ipv4<const N: usize>(ip: std::net::Ipv4Addr, out: &mut StackBuf<N>) -> bool {
     for (i, o) in ip.octets().into_iter().enumerate() {
         let digits = [b'0' + o / 100, b'0' + (o / 10) % 10, b'0' + o % 10];
-        let skip = if o >= 100 { 0 } else if o >= 10 { 1 } else { 2 };
+        let skip = if o >= 100 {
+            0
+        } else if o >= 10 {
+            1
+        } else {
+            2
+        };
         if (i > 0 && !out.push(b".", false)) || !out.push(&digits[skip..], false) {
             return false;
         }
@@ -347,7 +358,10 @@ pub fn normalize_url_into<const N: usize>(p: &UrlParts<'_>, out: &mut StackBuf<N
 pub fn normalize_url(url: &str) -> Result<(String, String), String> {
     let p = url_parts(url).ok_or_else(|| format!("invalid URL {url:?}: no scheme or host"))?;
     if let Some(Err(())) = whatwg_ipv4(p.host) {
-        return Err(format!("invalid URL {url:?}: bad numeric host {:?}", p.host));
+        return Err(format!(
+            "invalid URL {url:?}: bad numeric host {:?}",
+            p.host
+        ));
     }
     let mut buf = StackBuf::<MAX_URL_LEN>::new();
     if !normalize_url_into(&p, &mut buf) {
@@ -372,7 +386,9 @@ pub fn normalize_url(url: &str) -> Result<(String, String), String> {
 /// as a bad CIDR instead of a bad domain.
 pub fn looks_like_ip(text: &str) -> bool {
     let t = text.split('/').next().unwrap_or(text);
-    (t.contains(':') && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
+    (t.contains(':')
+        && t.bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.'))
         || (!t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
         || text.contains('/')
 }
@@ -402,7 +418,10 @@ mod tests {
     #[test]
     fn domains() {
         assert_eq!(parse_domain("EVIL.Example.").unwrap(), "evil.example");
-        assert_eq!(parse_domain("_dmarc.xn--bcher-kva.de").unwrap(), "_dmarc.xn--bcher-kva.de");
+        assert_eq!(
+            parse_domain("_dmarc.xn--bcher-kva.de").unwrap(),
+            "_dmarc.xn--bcher-kva.de"
+        );
         assert!(parse_domain("localhost").is_err());
         assert!(parse_domain("a..b").is_err());
         assert!(parse_domain("-a.b").is_err());
@@ -424,16 +443,31 @@ mod tests {
         assert_eq!(n, "http://1.2.3.4:8080/?x");
         assert!(normalize_url("not a url").is_err());
         let (n, h) = normalize_url("http://94.0x4A.164.136/fifx.odd").unwrap();
-        assert_eq!((n.as_str(), h.as_str()), ("http://94.74.164.136/fifx.odd", "94.74.164.136"));
-        assert_eq!(normalize_url("http://127.1:8080").unwrap().0, "http://127.0.0.1:8080/");
-        assert_eq!(normalize_url("http://0300.0250.0.1/").unwrap().1, "192.168.0.1");
-        assert_eq!(normalize_url("http://3232235521/").unwrap().1, "192.168.0.1");
+        assert_eq!(
+            (n.as_str(), h.as_str()),
+            ("http://94.74.164.136/fifx.odd", "94.74.164.136")
+        );
+        assert_eq!(
+            normalize_url("http://127.1:8080").unwrap().0,
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            normalize_url("http://0300.0250.0.1/").unwrap().1,
+            "192.168.0.1"
+        );
+        assert_eq!(
+            normalize_url("http://3232235521/").unwrap().1,
+            "192.168.0.1"
+        );
         assert!(normalize_url("http://1.2.3.256/").is_err());
         assert!(normalize_url("http://1.2.3.4.5/").is_err());
         assert!(normalize_url("http://example.0x1/").is_err());
         assert!(normalize_url("http:///path").is_err());
         assert!(normalize_url("http://a b/").is_err());
         let (n, h) = normalize_url("Evil.Example/gate.php").unwrap();
-        assert_eq!((n.as_str(), h.as_str()), ("http://evil.example/gate.php", "evil.example"));
+        assert_eq!(
+            (n.as_str(), h.as_str()),
+            ("http://evil.example/gate.php", "evil.example")
+        );
     }
 }

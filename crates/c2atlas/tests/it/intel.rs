@@ -82,7 +82,10 @@ fn every_shared_feed_loads_completely() {
         return;
     };
     let files = feed_files(&dir);
-    assert!(files.len() >= 30, "expected the snapshot's feeds, got {files:?}");
+    assert!(
+        files.len() >= 30,
+        "expected the snapshot's feeds, got {files:?}"
+    );
     let mut total = 0;
     for path in &files {
         let (set, stats, diags) = load_one(path);
@@ -90,11 +93,20 @@ fn every_shared_feed_loads_completely() {
         // The real feeds are clean: every data line is a valid indicator.
         assert_eq!(stats.malformed, 0, "{}: {diags:?}", path.display());
         assert_eq!(stats.skipped, 0, "{}", path.display());
-        assert_eq!(stats.indicators, expected - stats.malformed, "{}", path.display());
+        assert_eq!(
+            stats.indicators,
+            expected - stats.malformed,
+            "{}",
+            path.display()
+        );
         assert_eq!(set.len() as u64, stats.indicators);
         assert_eq!(stats.sha256.len(), 64);
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let want = match path.parent().and_then(|p| p.file_name()).and_then(|n| n.to_str()) {
+        let want = match path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+        {
             Some("abusech-feodo") => FeedFormat::FeodoCsv,
             Some("abusech-threatfox") => FeedFormat::ThreatFoxCsv,
             Some("abusech-urlhaus") => FeedFormat::UrlhausCsv,
@@ -112,14 +124,21 @@ fn every_shared_feed_loads_completely() {
                 IndicatorKind::Ip => set.match_ip(ip(&ind.value)),
                 IndicatorKind::Cidr => {
                     let n: IpNet = ind.value.parse().expect("canonical CIDR");
-                    assert_eq!(set.match_ip(n.broadcast()).map(|h| set.get(h).value.clone()), Some(ind.value.clone()));
+                    assert_eq!(
+                        set.match_ip(n.broadcast())
+                            .map(|h| set.get(h).value.clone()),
+                        Some(ind.value.clone())
+                    );
                     set.match_ip(n.network())
                 }
             };
             let hit = hit.unwrap_or_else(|| panic!("{name}: {ind:?} does not match itself"));
             // The hit is the first-loaded member of this indicator's group
             // (same value; for URLs, same normalised URL).
-            assert!(set.sources_of(hit).any(|s| std::ptr::eq(s, set.get(id))), "{name}: {ind:?}");
+            assert!(
+                set.sources_of(hit).any(|s| std::ptr::eq(s, set.get(id))),
+                "{name}: {ind:?}"
+            );
             if ind.kind != IndicatorKind::Url {
                 assert_eq!(set.get(hit).value, ind.value, "{name}");
             }
@@ -159,7 +178,9 @@ fn same_files_same_order_same_ids() {
             set.load(f, &mut |_, _| {}).expect("loads");
         }
         set.build();
-        set.iter().map(|(id, i)| (id, i.clone())).collect::<Vec<_>>()
+        set.iter()
+            .map(|(id, i)| (id, i.clone()))
+            .collect::<Vec<_>>()
     };
     let a = load();
     assert!(!a.is_empty());
@@ -168,14 +189,25 @@ fn same_files_same_order_same_ids() {
 
 #[test]
 fn feodo_families_and_dates() {
-    let Some(path) = common::shared("intel/abusech-feodo/ipblocklist_aggressive_2021-03.csv") else {
+    let Some(path) = common::shared("intel/abusech-feodo/ipblocklist_aggressive_2021-03.csv")
+    else {
         return;
     };
     let (set, stats, _) = load_one(&path);
     assert_eq!(stats.indicators, 472);
-    let count = |fam: &str| set.iter().filter(|(_, i)| i.family.as_deref() == Some(fam)).count();
-    assert_eq!((count("Emotet"), count("Dridex"), count("TrickBot")), (178, 166, 128));
-    assert!(set.iter().all(|(_, i)| i.first_seen.is_some() && i.last_seen.is_some()));
+    let count = |fam: &str| {
+        set.iter()
+            .filter(|(_, i)| i.family.as_deref() == Some(fam))
+            .count()
+    };
+    assert_eq!(
+        (count("Emotet"), count("Dridex"), count("TrickBot")),
+        (178, 166, 128)
+    );
+    assert!(
+        set.iter()
+            .all(|(_, i)| i.first_seen.is_some() && i.last_seen.is_some())
+    );
     let hit = set.match_ip(ip("67.213.75.205")).expect("listed C2");
     let ind = set.get(hit);
     assert_eq!(ind.kind, IndicatorKind::Ip);
@@ -196,7 +228,10 @@ fn feodo_families_and_dates() {
     };
     let (set, stats, _) = load_one(&commented);
     assert_eq!(stats.indicators, 28, "the header says 28 entries");
-    assert!(set.iter().all(|(_, i)| i.family.as_deref() == Some("Pikabot")));
+    assert!(
+        set.iter()
+            .all(|(_, i)| i.family.as_deref() == Some("Pikabot"))
+    );
 }
 
 #[test]
@@ -216,7 +251,10 @@ fn same_ip_in_two_feeds_keeps_both_sources() {
     assert_eq!(&*set.get(hit).source, "feodo.ipset");
     let sources: Vec<&str> = set.sources_of(hit).map(|i| &*i.source).collect();
     assert!(sources.contains(&"feodo.ipset"), "{sources:?}");
-    assert!(sources.contains(&"ipblocklist_aggressive_2021-03.csv"), "{sources:?}");
+    assert!(
+        sources.contains(&"ipblocklist_aggressive_2021-03.csv"),
+        "{sources:?}"
+    );
 }
 
 #[test]
@@ -248,14 +286,28 @@ fn firehol_level1_longest_prefix() {
     let mut nested = 0;
     for (_, ind) in set.iter().filter(|(_, i)| &*i.source == "feodo.ipset") {
         let a = ip(&ind.value);
-        let Some((net, text)) = cidrs.iter().filter(|(n, _)| n.contains(&a)).max_by_key(|(n, _)| n.prefix_len()) else {
+        let Some((net, text)) = cidrs
+            .iter()
+            .filter(|(n, _)| n.contains(&a))
+            .max_by_key(|(n, _)| n.prefix_len())
+        else {
             continue;
         };
         nested += 1;
-        assert_eq!(set.match_ip(a).map(|h| set.get(h).value.clone()), Some(ind.value.clone()));
-        let other = if a == net.network() { net.broadcast() } else { net.network() };
+        assert_eq!(
+            set.match_ip(a).map(|h| set.get(h).value.clone()),
+            Some(ind.value.clone())
+        );
+        let other = if a == net.network() {
+            net.broadcast()
+        } else {
+            net.network()
+        };
         if !set.iter().any(|(_, i)| i.value == other.to_string()) {
-            assert_eq!(set.match_ip(other).map(|h| set.get(h).value.clone()), Some(text.clone()));
+            assert_eq!(
+                set.match_ip(other).map(|h| set.get(h).value.clone()),
+                Some(text.clone())
+            );
         }
     }
     assert!(nested > 0, "expected feodo IPs inside level1 prefixes");
@@ -263,40 +315,70 @@ fn firehol_level1_longest_prefix() {
 
 #[test]
 fn threatfox_urls_and_fixture_kinds() {
-    if let Some(path) = common::shared("intel/abusech-threatfox/threatfox_full_urls_2025-12-07.csv") {
+    if let Some(path) = common::shared("intel/abusech-threatfox/threatfox_full_urls_2025-12-07.csv")
+    {
         let (set, stats, _) = load_one(&path);
         assert_eq!(stats.indicators, 12_351, "the footer says 12351 entries");
         assert!(set.iter().all(|(_, i)| i.kind == IndicatorKind::Url));
         let hit = set.match_url("https://shilohbn.ru.com").expect("listed");
         assert_eq!(set.get(hit).family.as_deref(), Some("DCRat"));
-        assert_eq!(set.get(hit).first_seen.as_deref(), Some("2025-12-07 10:24:02"));
+        assert_eq!(
+            set.get(hit).first_seen.as_deref(),
+            Some("2025-12-07 10:24:02")
+        );
         // Light normalisation: case of scheme/host, default port, empty path.
         assert_eq!(set.match_url("HTTPS://ShilohBN.ru.com:443/"), Some(hit));
         assert_eq!(set.match_url("https://shilohbn.ru.com/other"), None);
-        let loki = set.match_url("http://alphastand.win/alien/fre.php").expect("listed");
-        assert_eq!(set.get(loki).family.as_deref(), Some("Loki Password Stealer (PWS)"));
-        assert_eq!(set.get(loki).last_seen.as_deref(), Some("2025-07-18 09:12:43"));
+        let loki = set
+            .match_url("http://alphastand.win/alien/fre.php")
+            .expect("listed");
+        assert_eq!(
+            set.get(loki).family.as_deref(),
+            Some("Loki Password Stealer (PWS)")
+        );
+        assert_eq!(
+            set.get(loki).last_seen.as_deref(),
+            Some("2025-07-18 09:12:43")
+        );
         assert!(set.has_names());
         // An obfuscated numeric host (WHATWG: 0x8A = 138) is the same URL.
-        let plain = set.match_url("http://185.138.88.248/t1.tar").expect("listed");
+        let plain = set
+            .match_url("http://185.138.88.248/t1.tar")
+            .expect("listed");
         let values: Vec<&str> = set.sources_of(plain).map(|i| i.value.as_str()).collect();
-        assert!(values.contains(&"http://185.0x8A.88.248/t1.tar"), "{values:?}");
+        assert!(
+            values.contains(&"http://185.0x8A.88.248/t1.tar"),
+            "{values:?}"
+        );
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("threatfox_mixed.csv");
     let row = |v: &str, t: &str| {
-        format!("\"2025-01-02 03:04:05\", \"1\", \"{v}\", \"{t}\", \"botnet_cc\", \"win.x\", \"None\", \"XRat\", \"2025-02-01 00:00:00\", \"75\", \"\", \"c2\", \"0\", \"me\"\n")
+        format!(
+            "\"2025-01-02 03:04:05\", \"1\", \"{v}\", \"{t}\", \"botnet_cc\", \"win.x\", \"None\", \"XRat\", \"2025-02-01 00:00:00\", \"75\", \"\", \"c2\", \"0\", \"me\"\n"
+        )
     };
-    let mut text = String::from("# \"first_seen_utc\",\"ioc_id\",\"ioc_value\",\"ioc_type\",\"threat_type\",\"fk_malware\",\"malware_alias\",\"malware_printable\",\"last_seen_utc\",\"confidence_level\",\"reference\",\"tags\",\"anonymous\",\"reporter\"\n");
+    let mut text = String::from(
+        "# \"first_seen_utc\",\"ioc_id\",\"ioc_value\",\"ioc_type\",\"threat_type\",\"fk_malware\",\"malware_alias\",\"malware_printable\",\"last_seen_utc\",\"confidence_level\",\"reference\",\"tags\",\"anonymous\",\"reporter\"\n",
+    );
     text += &row("198.51.100.7:8443", "ip:port");
     text += &row("C2.Evil.Example", "domain");
     text += &row("http://c2.evil.example/gate.php", "url");
-    text += &row("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "sha256_hash");
+    text += &row(
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "sha256_hash",
+    );
     text += &row("[2001:db8::5]:443", "ip:port");
     std::fs::write(&path, text).expect("write fixture");
     let (set, stats, _) = load_one(&path);
-    assert_eq!((stats.indicators, stats.skipped, stats.malformed), (4, 1, 0));
-    let kinds: Vec<_> = set.iter().map(|(_, i)| (i.kind, i.value.as_str())).collect();
+    assert_eq!(
+        (stats.indicators, stats.skipped, stats.malformed),
+        (4, 1, 0)
+    );
+    let kinds: Vec<_> = set
+        .iter()
+        .map(|(_, i)| (i.kind, i.value.as_str()))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -310,7 +392,9 @@ fn threatfox_urls_and_fixture_kinds() {
     assert_eq!(set.match_ip(ip("2001:db8::6")), None);
     assert!(set.iter().all(|(_, i)| i.family.as_deref() == Some("XRat")));
     // A URL not listed falls back to its host as a domain.
-    let d = set.match_url("https://x.c2.evil.example/other").expect("host listed");
+    let d = set
+        .match_url("https://x.c2.evil.example/other")
+        .expect("host listed");
     assert_eq!(set.get(d).kind, IndicatorKind::Domain);
 }
 
@@ -319,7 +403,9 @@ fn urlhaus_real_and_commented_header() {
     if let Some(path) = common::shared("intel/abusech-urlhaus/urlhaus_2025-04-21.csv") {
         let (set, stats, _) = load_one(&path);
         assert_eq!(stats.indicators, 11_125);
-        let hit = set.match_url("http://117.209.87.242:60905/bin.sh").expect("listed");
+        let hit = set
+            .match_url("http://117.209.87.242:60905/bin.sh")
+            .expect("listed");
         let ind = set.get(hit);
         assert_eq!(ind.family.as_deref(), Some("Mozi"));
         assert_eq!(ind.first_seen.as_deref(), Some("2025-04-21 12:35:06"));
@@ -342,13 +428,18 @@ fn urlhaus_real_and_commented_header() {
     .expect("write fixture");
     let mut diags = Vec::new();
     let mut set = IntelSet::new();
-    let stats = set.load(&path, &mut |l, r| diags.push((l, r))).expect("loads");
+    let stats = set
+        .load(&path, &mut |l, r| diags.push((l, r)))
+        .expect("loads");
     set.build();
     assert_eq!(stats.format, FeedFormat::UrlhausCsv);
     assert_eq!((stats.indicators, stats.malformed), (2, 1));
     assert_eq!(diags.len(), 1);
     assert_eq!(diags[0].0, 6);
-    let a = set.get(set.match_url("http://DL.bad.example:80/x.exe").expect("listed"));
+    let a = set.get(
+        set.match_url("http://DL.bad.example:80/x.exe")
+            .expect("listed"),
+    );
     assert_eq!(a.family.as_deref(), Some("AgentTesla"));
     let b = set.get(set.match_url("https://203.0.113.9/a").expect("listed"));
     assert_eq!((b.family.as_deref(), b.last_seen.as_deref()), (None, None));
@@ -372,21 +463,35 @@ just-one-field\n",
     .expect("write fixture");
     let mut diags = Vec::new();
     let mut set = IntelSet::new();
-    let stats = set.load(&path, &mut |l, r| diags.push((l, r))).expect("loads");
+    let stats = set
+        .load(&path, &mut |l, r| diags.push((l, r)))
+        .expect("loads");
     set.build();
     assert_eq!(stats.format, FeedFormat::ZeekIntel);
-    assert_eq!((stats.indicators, stats.skipped, stats.malformed), (4, 1, 2));
+    assert_eq!(
+        (stats.indicators, stats.skipped, stats.malformed),
+        (4, 1, 2)
+    );
     assert_eq!(diags.iter().map(|d| d.0).collect::<Vec<_>>(), [8, 9]);
     let one = set.get(set.match_ip(ip("198.51.100.1")).expect("listed"));
     assert_eq!((one.kind, &*one.source), (IndicatorKind::Ip, "cert-feed"));
     let net = set.get(set.match_ip(ip("198.51.100.2")).expect("in /24"));
-    assert_eq!((net.kind, net.value.as_str()), (IndicatorKind::Cidr, "198.51.100.0/24"));
+    assert_eq!(
+        (net.kind, net.value.as_str()),
+        (IndicatorKind::Cidr, "198.51.100.0/24")
+    );
     assert_eq!(set.match_ip(ip("198.51.101.1")), None);
     let dom = set.get(set.match_domain("www.BAD.example.").expect("suffix"));
     // No meta.source: the file name.
-    assert_eq!((dom.value.as_str(), &*dom.source), ("bad.example", "intel.dat"));
+    assert_eq!(
+        (dom.value.as_str(), &*dom.source),
+        ("bad.example", "intel.dat")
+    );
     assert_eq!(set.match_domain("notbad.example"), None);
-    let url = set.get(set.match_url("http://bad.example/dl/x.exe").expect("listed"));
+    let url = set.get(
+        set.match_url("http://bad.example/dl/x.exe")
+            .expect("listed"),
+    );
     assert_eq!((url.kind, &*url.source), (IndicatorKind::Url, "other"));
 }
 
@@ -401,13 +506,18 @@ fn malformed_lines_are_counted_and_neighbours_kept() {
     .expect("write fixture");
     let mut diags = Vec::new();
     let mut set = IntelSet::new();
-    let stats = set.load(&path, &mut |l, r| diags.push((l, r))).expect("loads");
+    let stats = set
+        .load(&path, &mut |l, r| diags.push((l, r)))
+        .expect("loads");
     set.build();
     assert_eq!(stats.format, FeedFormat::PlainList);
     assert_eq!((stats.indicators, stats.malformed), (6, 3));
     assert_eq!(diags.iter().map(|d| d.0).collect::<Vec<_>>(), [3, 5, 11]);
     assert!(diags[0].1.contains("1.2.3.4/33"), "{:?}", diags[0]);
-    let values: Vec<_> = set.iter().map(|(_, i)| (i.kind, i.value.as_str())).collect();
+    let values: Vec<_> = set
+        .iter()
+        .map(|(_, i)| (i.kind, i.value.as_str()))
+        .collect();
     assert_eq!(
         values,
         [
@@ -420,8 +530,14 @@ fn malformed_lines_are_counted_and_neighbours_kept() {
         ]
     );
     // /32 inside the /30: longest prefix wins.
-    assert_eq!(set.get(set.match_ip(ip("192.0.2.1")).expect("hit")).kind, IndicatorKind::Ip);
-    assert_eq!(set.get(set.match_ip(ip("192.0.2.3")).expect("hit")).kind, IndicatorKind::Cidr);
+    assert_eq!(
+        set.get(set.match_ip(ip("192.0.2.1")).expect("hit")).kind,
+        IndicatorKind::Ip
+    );
+    assert_eq!(
+        set.get(set.match_ip(ip("192.0.2.3")).expect("hit")).kind,
+        IndicatorKind::Cidr
+    );
     assert_eq!(set.match_ip(ip("192.0.2.4")), None);
     assert!(set.match_ip(ip("2001:db8:7fff::1")).is_some());
     assert_eq!(set.match_ip(ip("2001:db8:8000::1")), None);
@@ -431,7 +547,11 @@ fn malformed_lines_are_counted_and_neighbours_kept() {
 fn unusable_and_unreadable_files() {
     let dir = tempfile::tempdir().expect("tempdir");
     let garbage = dir.path().join("garbage.txt");
-    std::fs::write(&garbage, b"\x00\xff\xfe binary\n@@@ nope @@@\nnot_a host!\n").expect("write");
+    std::fs::write(
+        &garbage,
+        b"\x00\xff\xfe binary\n@@@ nope @@@\nnot_a host!\n",
+    )
+    .expect("write");
     let mut set = IntelSet::new();
     let mut n = 0;
     match set.load(&garbage, &mut |_, _| n += 1) {
@@ -444,7 +564,10 @@ fn unusable_and_unreadable_files() {
     assert_eq!(n, 3);
     assert!(set.is_empty());
     let missing = dir.path().join("absent.csv");
-    assert!(matches!(set.load(&missing, &mut |_, _| {}), Err(IntelError::Io { .. })));
+    assert!(matches!(
+        set.load(&missing, &mut |_, _| {}),
+        Err(IntelError::Io { .. })
+    ));
     // Comments only: an empty feed, not an error.
     let empty = dir.path().join("empty.ipset");
     std::fs::write(&empty, "# nothing listed today\n").expect("write");
@@ -477,11 +600,14 @@ fn match_ip_throughput() {
         let len = [32, 32, 32, 24, 20, 16][(rnd() % 6) as usize];
         text += &format!("{a}/{len}\n");
     }
-    set.load_bytes(text.as_bytes(), "synthetic.txt", &mut |_, _| {}).expect("loads");
+    set.load_bytes(text.as_bytes(), "synthetic.txt", &mut |_, _| {})
+        .expect("loads");
     let t = std::time::Instant::now();
     set.build();
     let build = t.elapsed();
-    let probes: Vec<IpAddr> = (0..1_000_000).map(|_| IpAddr::from((rnd() as u32).to_be_bytes())).collect();
+    let probes: Vec<IpAddr> = (0..1_000_000)
+        .map(|_| IpAddr::from((rnd() as u32).to_be_bytes()))
+        .collect();
     let t = std::time::Instant::now();
     let mut hits = 0u64;
     for _ in 0..5 {
