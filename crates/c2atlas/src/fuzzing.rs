@@ -10,6 +10,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "binetflow" => crate::ingest::binetflow::fuzz(data),
         "zeek" => crate::ingest::zeek::fuzz(data),
         "asn_csv" => crate::enrich::asn::fuzz(data),
+        "intel_feed" => crate::intel::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]
