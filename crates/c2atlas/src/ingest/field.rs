@@ -52,6 +52,20 @@ pub(crate) fn ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
 
+/// Whether `s` is a MAC address (`00:0c:29:97:a3:eb`), as Argus writes for
+/// non-IP records.
+pub(crate) fn is_mac(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// A decimal number of seconds (`1655071198.444458`, `-0.5`, `12`) as
 /// microseconds, digits beyond the sixth decimal truncated. Exponent
 /// notation (`1.5e9`) is accepted through `f64`.
@@ -240,7 +254,7 @@ pub(crate) fn proto(s: &str) -> ProtoName {
         "pim" => Proto::Other(103),
         "sctp" => Proto::Other(132),
         "udt" | "rtp" | "rtcp" => Proto::Udp,
-        "arp" | "rarp" | "llc" | "man" | "ipx" | "stp" | "lldp" | "802.1q" => {
+        "arp" | "rarp" | "llc" | "man" | "ipx" | "ipx/spx" | "stp" | "lldp" | "802.1q" => {
             return ProtoName::NotIp;
         }
         _ => match s.parse::<u8>() {
