@@ -377,7 +377,9 @@ mod tests {
             Outcome::NotIp(_)
         ));
         match p.line("2011/08/16 11:30:00,1,tcp,1.2.3,1,->,2.2.2.2,2,S,0,0,1,1,1,x") {
-            Outcome::Malformed(r) => assert_eq!(r, "column 4 (SrcAddr): invalid IP address \"1.2.3\""),
+            Outcome::Malformed(r) => {
+                assert_eq!(r, "column 4 (SrcAddr): invalid IP address \"1.2.3\"")
+            }
             o => panic!("{o:?}"),
         }
         match p.line("2011/08/16 11:30:00,1,tcp,1.2.3.4,1,->,2.2.2.2") {
@@ -393,7 +395,10 @@ mod tests {
     #[test]
     fn header_reordered_tab_and_missing_label() {
         let mut p = Parser::new();
-        assert!(matches!(p.line("StartTime\tSrcAddr\tDstAddr\tTotBytes"), Outcome::Skip));
+        assert!(matches!(
+            p.line("StartTime\tSrcAddr\tDstAddr\tTotBytes"),
+            Outcome::Skip
+        ));
         let f = flow(&mut p, "1313488906.5\t::1\t10.0.0.1\t77");
         assert_eq!(f.ts, 1_313_488_906_500_000);
         assert_eq!((f.src_bytes, f.dst_bytes), (77, 0));
