@@ -135,6 +135,10 @@ impl Header {
 
 /// Whether `line` is a binetflow header (its first column is `StartTime`).
 pub(crate) fn is_header(line: &str) -> bool {
+    // Fast path: data lines start with a digit.
+    if !line.trim_start().starts_with("StartTime") {
+        return false;
+    }
     let first = match line.find([',', '\t']) {
         Some(i) => &line[..i],
         None => line,
@@ -204,11 +208,9 @@ fn parse_record<'l>(h: &Header, line: &'l str) -> Outcome<'l> {
                 None => bytes.len(),
             }
         };
-        if col < ncols {
-            if let Some(r) = h.roles[col] {
-                // `start..end` are separator (ASCII) boundaries, hence char boundaries.
-                vals[r as usize] = line.get(start..end).unwrap_or("");
-            }
+        if let Some(Some(r)) = h.roles.get(col) {
+            // `start..end` are separator (ASCII) boundaries, hence char boundaries.
+            vals[*r as usize] = line.get(start..end).unwrap_or("");
         }
         col += 1;
         if end >= bytes.len() {
@@ -407,8 +409,8 @@ mod tests {
 
     fn arb_ip() -> impl Strategy<Value = std::net::IpAddr> {
         prop_oneof![
-            any::<[u8; 4]>().prop_map(|b| std::net::IpAddr::from(b)),
-            any::<[u16; 8]>().prop_map(|b| std::net::IpAddr::from(b)),
+            any::<[u8; 4]>().prop_map(std::net::IpAddr::from),
+            any::<[u16; 8]>().prop_map(std::net::IpAddr::from),
         ]
     }
 

@@ -374,6 +374,8 @@ pub(crate) enum Outcome<'l> {
 }
 
 /// The parser of one input.
+// One per input, created once and never moved in the hot path: size is irrelevant.
+#[allow(clippy::large_enum_variant)]
 enum Parser {
     Binetflow(binetflow::Parser),
     Zeek(zeek::Parser),

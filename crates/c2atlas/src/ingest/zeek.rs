@@ -367,8 +367,8 @@ fn split_tsv<'l>(
     if col == n || (col == n + 1 && last.is_empty()) {
         return Ok(vals);
     }
-    if let Some(phys) = c.space_tail_phys {
-        if col == phys {
+    if let Some(phys) = c.space_tail_phys.filter(|p| *p == col) {
+        {
             // IoT-23: the last column holds the tail fields separated by runs of spaces.
             let mut rest = last;
             for (logical, r) in c.roles.iter().enumerate().skip(phys - 1) {

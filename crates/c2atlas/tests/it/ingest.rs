@@ -192,7 +192,7 @@ fn stratosphere_zeek_directory() {
         return;
     };
     let mut warnings = Vec::new();
-    let planned = plan_inputs(&[dir.clone()], None, &mut warnings).expect("plan");
+    let planned = plan_inputs(std::slice::from_ref(&dir), None, &mut warnings).expect("plan");
     let formats: Vec<Format> = planned.iter().map(|p| p.format).collect();
     // Format::ALL order: DNS, HTTP, then conn.
     assert_eq!(
