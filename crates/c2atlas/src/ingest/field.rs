@@ -52,6 +52,20 @@ pub(crate) fn ip(s: &str) -> Option<IpAddr> {
     s.parse().ok()
 }
 
+/// Whether `s` is a MAC address (`00:0c:29:97:a3:eb`), as Argus writes for
+/// non-IP records.
+pub(crate) fn is_mac(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 17
+        && b.iter().enumerate().all(|(i, c)| {
+            if i % 3 == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 /// A decimal number of seconds (`1655071198.444458`, `-0.5`, `12`) as
 /// microseconds, digits beyond the sixth decimal truncated. Exponent
 /// notation (`1.5e9`) is accepted through `f64`.
@@ -68,7 +82,9 @@ pub(crate) fn seconds_micros(s: &str) -> Option<Micros> {
     let mut whole: i64 = 0;
     let mut i = 0;
     while i < digits.len() && digits[i].is_ascii_digit() {
-        whole = whole.checked_mul(10)?.checked_add(i64::from(digits[i] - b'0'))?;
+        whole = whole
+            .checked_mul(10)?
+            .checked_add(i64::from(digits[i] - b'0'))?;
         i += 1;
     }
     let int_digits = i;
@@ -156,7 +172,12 @@ pub(crate) fn datetime_micros(s: &str) -> Option<Micros> {
     }
     let sec = digits_n(b, 17, 2)?;
     let y = i64::from(y);
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60
+    if !(1..=12).contains(&mo)
+        || d == 0
+        || d > days_in_month(y, mo)
+        || h > 23
+        || mi > 59
+        || sec > 60
     {
         return None;
     }
@@ -240,7 +261,7 @@ pub(crate) fn proto(s: &str) -> ProtoName {
         "pim" => Proto::Other(103),
         "sctp" => Proto::Other(132),
         "udt" | "rtp" | "rtcp" => Proto::Udp,
-        "arp" | "rarp" | "llc" | "man" | "ipx" | "stp" | "lldp" | "802.1q" => {
+        "arp" | "rarp" | "llc" | "man" | "ipx" | "ipx/spx" | "stp" | "lldp" | "802.1q" => {
             return ProtoName::NotIp;
         }
         _ => match s.parse::<u8>() {
@@ -270,7 +291,10 @@ mod tests {
 
     #[test]
     fn seconds() {
-        assert_eq!(seconds_micros("1655071198.444458"), Some(1_655_071_198_444_458));
+        assert_eq!(
+            seconds_micros("1655071198.444458"),
+            Some(1_655_071_198_444_458)
+        );
         assert_eq!(seconds_micros("0.5"), Some(500_000));
         assert_eq!(seconds_micros("12"), Some(12_000_000));
         assert_eq!(seconds_micros("1.1234567"), Some(1_123_456));
@@ -296,12 +320,18 @@ mod tests {
             datetime_micros("2011-08-16T12:01:46+02:00"),
             Some(1_313_488_906_000_000)
         );
-        assert_eq!(datetime_micros("2011-08-16 10:01:46.9"), Some(1_313_488_906_900_000));
+        assert_eq!(
+            datetime_micros("2011-08-16 10:01:46.9"),
+            Some(1_313_488_906_900_000)
+        );
         assert_eq!(datetime_micros("2011/02/30 10:01:46"), None);
         assert_eq!(datetime_micros("2011/08/16 24:01:46"), None);
         assert_eq!(datetime_micros("2011/08/16 10:01:46."), None);
         assert_eq!(datetime_micros("2011/08/16 10:01:46Q"), None);
-        assert_eq!(timestamp_micros("1313488906.5"), Some(1_313_488_906_500_000));
+        assert_eq!(
+            timestamp_micros("1313488906.5"),
+            Some(1_313_488_906_500_000)
+        );
     }
 
     #[test]

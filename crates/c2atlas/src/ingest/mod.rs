@@ -180,7 +180,9 @@ pub fn plan_inputs(
             for f in files {
                 match forced.map_or_else(|| detect_format(&f), Ok) {
                     Ok(format) => out.push(PlannedInput { path: f, format }),
-                    Err(e) => warnings.push(format!("{}: skipped: {}", f.display(), skip_reason(&e))),
+                    Err(e) => {
+                        warnings.push(format!("{}: skipped: {}", f.display(), skip_reason(&e)))
+                    }
                 }
             }
         } else {
@@ -194,7 +196,12 @@ pub fn plan_inputs(
             });
         }
     }
-    let rank = |f: Format| Format::ALL.iter().position(|x| *x == f).unwrap_or(usize::MAX);
+    let rank = |f: Format| {
+        Format::ALL
+            .iter()
+            .position(|x| *x == f)
+            .unwrap_or(usize::MAX)
+    };
     out.sort_by(|a, b| (rank(a.format), &a.path).cmp(&(rank(b.format), &b.path)));
     out.dedup_by(|a, b| a.path == b.path);
     Ok(out)
@@ -215,7 +222,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            warnings.push(format!("{}: skipped: cannot read directory: {e}", dir.display()));
+            warnings.push(format!(
+                "{}: skipped: cannot read directory: {e}",
+                dir.display()
+            ));
             return;
         }
     };
@@ -252,7 +262,10 @@ fn io_err(path: &Path, source: io::Error) -> IngestError {
 pub fn detect_format(path: &Path) -> Result<Format, IngestError> {
     let file = File::open(path).map_err(|e| io_err(path, e))?;
     let mut raw = BufReader::with_capacity(DETECT_BYTES, file);
-    let gzip = raw.fill_buf().map_err(|e| io_err(path, e))?.starts_with(&GZIP_MAGIC);
+    let gzip = raw
+        .fill_buf()
+        .map_err(|e| io_err(path, e))?
+        .starts_with(&GZIP_MAGIC);
     let mut head = Vec::with_capacity(DETECT_BYTES);
     let res = if gzip {
         MultiGzDecoder::new(raw)
@@ -361,6 +374,8 @@ pub(crate) enum Outcome<'l> {
 }
 
 /// The parser of one input.
+// One per input, created once and never moved in the hot path: size is irrelevant.
+#[allow(clippy::large_enum_variant)]
 enum Parser {
     Binetflow(binetflow::Parser),
     Zeek(zeek::Parser),

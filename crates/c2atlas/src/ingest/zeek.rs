@@ -306,7 +306,9 @@ impl Parser {
         match key {
             "#set_separator" => match unescape_byte(value) {
                 Some(b) => self.meta.set_sep = b,
-                None => return Outcome::Fatal(format!("unsupported #set_separator {}", quoted(value))),
+                None => {
+                    return Outcome::Fatal(format!("unsupported #set_separator {}", quoted(value)));
+                }
             },
             "#empty_field" => self.meta.empty = value.into(),
             "#unset_field" => self.meta.unset = value.into(),
@@ -365,8 +367,8 @@ fn split_tsv<'l>(
     if col == n || (col == n + 1 && last.is_empty()) {
         return Ok(vals);
     }
-    if let Some(phys) = c.space_tail_phys {
-        if col == phys {
+    if let Some(phys) = c.space_tail_phys.filter(|p| *p == col) {
+        {
             // IoT-23: the last column holds the tail fields separated by runs of spaces.
             let mut rest = last;
             for (logical, r) in c.roles.iter().enumerate().skip(phys - 1) {
@@ -425,11 +427,31 @@ fn tsv_record<'l>(kind: Kind, meta: &Meta, c: &Columns, line: &'l str) -> Outcom
             }
         };
     }
-    let ts = need!(get(TS).and_then(field::timestamp_micros), TS, "invalid timestamp");
-    let src = need!(get(ORIG_H).and_then(field::ip), ORIG_H, "invalid IP address");
-    let dst = need!(get(RESP_H).and_then(field::ip), RESP_H, "invalid IP address");
-    let sport = need!(field::port(get(ORIG_P).unwrap_or("")), ORIG_P, "invalid port");
-    let dport = need!(field::port(get(RESP_P).unwrap_or("")), RESP_P, "invalid port");
+    let ts = need!(
+        get(TS).and_then(field::timestamp_micros),
+        TS,
+        "invalid timestamp"
+    );
+    let src = need!(
+        get(ORIG_H).and_then(field::ip),
+        ORIG_H,
+        "invalid IP address"
+    );
+    let dst = need!(
+        get(RESP_H).and_then(field::ip),
+        RESP_H,
+        "invalid IP address"
+    );
+    let sport = need!(
+        field::port(get(ORIG_P).unwrap_or("")),
+        ORIG_P,
+        "invalid port"
+    );
+    let dport = need!(
+        field::port(get(RESP_P).unwrap_or("")),
+        RESP_P,
+        "invalid port"
+    );
     let label = make_label(get(LABEL), get(DETAILED));
     let ev = match kind {
         Kind::Conn => {
@@ -624,7 +646,9 @@ fn json_event(kind: Kind, r: JsonRec<'_>) -> Result<Event<'_>, String> {
     };
     let ip = |key: &str, v: &Option<Cow<'_, str>>| match v {
         None => Err(format!("JSON key {key}: missing")),
-        Some(s) => field::ip(s).ok_or_else(|| format!("JSON key {key}: invalid IP address {}", quoted(s))),
+        Some(s) => {
+            field::ip(s).ok_or_else(|| format!("JSON key {key}: invalid IP address {}", quoted(s)))
+        }
     };
     let src = ip("id.orig_h", &r.orig_h)?;
     let dst = ip("id.resp_h", &r.resp_h)?;
@@ -656,7 +680,10 @@ fn json_event(kind: Kind, r: JsonRec<'_>) -> Result<Event<'_>, String> {
                 dport,
                 src_bytes: r.orig_bytes.or(r.orig_ip_bytes).unwrap_or(0),
                 dst_bytes: r.resp_bytes.or(r.resp_ip_bytes).unwrap_or(0),
-                packets: r.orig_pkts.unwrap_or(0).saturating_add(r.resp_pkts.unwrap_or(0)),
+                packets: r
+                    .orig_pkts
+                    .unwrap_or(0)
+                    .saturating_add(r.resp_pkts.unwrap_or(0)),
                 label,
             })
         }
@@ -689,7 +716,8 @@ fn json_event(kind: Kind, r: JsonRec<'_>) -> Result<Event<'_>, String> {
             status: match r.status_code {
                 None => None,
                 Some(s) => Some(
-                    u16::try_from(s).map_err(|_| format!("JSON key status_code: {s} out of range"))?,
+                    u16::try_from(s)
+                        .map_err(|_| format!("JSON key status_code: {s} out of range"))?,
                 ),
             },
             request_bytes: r.request_body_len.unwrap_or(0),
@@ -785,7 +813,12 @@ pub(crate) fn detect_json(line: &str) -> Result<Format, String> {
 
 /// Fuzz entry point: reads `data` as each Zeek log kind in turn. Never panics.
 pub fn fuzz(data: &[u8]) {
-    for f in [Format::ZeekConn, Format::ZeekDns, Format::ZeekHttp, Format::ZeekSsl] {
+    for f in [
+        Format::ZeekConn,
+        Format::ZeekDns,
+        Format::ZeekHttp,
+        Format::ZeekSsl,
+    ] {
         super::fuzz_format(f, data);
     }
 }
@@ -844,7 +877,10 @@ mod tests {
     fn iot23_space_separated_labels() {
         let mut p = conn_parser("   label   detailedlabel");
         let f = flow(p.line("1.5\tC1\t10.0.0.1\t1\t10.0.0.2\t2\ttcp\t-\t-\t-\t-\tS0\tT\tF\t0\tS\t1\t40\t0\t0\t-   Malicious   PartOfAHorizontalPortScan"));
-        assert_eq!(f.label.as_deref(), Some("Malicious PartOfAHorizontalPortScan"));
+        assert_eq!(
+            f.label.as_deref(),
+            Some("Malicious PartOfAHorizontalPortScan")
+        );
         let f = flow(p.line("1.5\tC1\t10.0.0.1\t1\t10.0.0.2\t2\ttcp\t-\t-\t-\t-\tS0\tT\tF\t0\tS\t1\t40\t0\t0\t-\tBenign\t-"));
         assert_eq!(f.label.as_deref(), Some("Benign"));
     }
@@ -852,8 +888,12 @@ mod tests {
     #[test]
     fn errors_name_the_column() {
         let mut p = conn_parser("");
-        match p.line("1.5\tC1\t10.0.0.999\t1\t10.0.0.2\t2\ttcp\t-\t-\t-\t-\tS0\tT\tF\t0\tS\t1\t40\t0\t0\t-") {
-            Outcome::Malformed(r) => assert_eq!(r, "column 3 (id.orig_h): invalid IP address \"10.0.0.999\""),
+        match p.line(
+            "1.5\tC1\t10.0.0.999\t1\t10.0.0.2\t2\ttcp\t-\t-\t-\t-\tS0\tT\tF\t0\tS\t1\t40\t0\t0\t-",
+        ) {
+            Outcome::Malformed(r) => {
+                assert_eq!(r, "column 3 (id.orig_h): invalid IP address \"10.0.0.999\"")
+            }
             o => panic!("{o:?}"),
         }
         match p.line("1.5\tC1\t10.0.0.9") {
@@ -897,7 +937,9 @@ mod tests {
             detect_json(r#"{"ts":1,"id.orig_h":"1.1.1.1","query":"x"}"#),
             Ok(Format::ZeekDns)
         );
-        assert!(detect_json(r#"{"ts":1,"id.orig_h":"1.1.1.1","auth_attempts":0,"version":2}"#).is_err());
+        assert!(
+            detect_json(r#"{"ts":1,"id.orig_h":"1.1.1.1","auth_attempts":0,"version":2}"#).is_err()
+        );
     }
 
     proptest! {
