@@ -76,9 +76,9 @@ pub struct SimConfig {
 /// The overseas countries of the long tail. Illustrative: the 2012 report
 /// names only the top countries; the tail's membership and Zipf shape are ours.
 pub const TAIL_COUNTRIES: [&str; 40] = [
-    "DE", "KR", "RU", "GB", "FR", "NL", "CA", "TW", "HK", "IN", "BR", "TR", "UA", "IT", "ES",
-    "PL", "RO", "VN", "TH", "ID", "MY", "SG", "AU", "SE", "CZ", "BG", "LV", "LT", "IL", "AR",
-    "MX", "CL", "ZA", "EG", "IR", "PH", "PK", "KZ", "HU", "CH",
+    "DE", "KR", "RU", "GB", "FR", "NL", "CA", "TW", "HK", "IN", "BR", "TR", "UA", "IT", "ES", "PL",
+    "RO", "VN", "TH", "ID", "MY", "SG", "AU", "SE", "CZ", "BG", "LV", "LT", "IL", "AR", "MX", "CL",
+    "ZA", "EG", "IR", "PH", "PK", "KZ", "HU", "CH",
 ];
 
 /// US share of overseas controllers and of overseas-held victims (CNCERT 2012:
@@ -212,7 +212,10 @@ impl SimConfig {
             ("infected_fraction", self.infected_fraction),
             ("domestic_victim_share", self.domestic_victim_share),
             ("multi_country_fraction", self.multi_country_fraction),
-            ("domain_controller_fraction", self.domain_controller_fraction),
+            (
+                "domain_controller_fraction",
+                self.domain_controller_fraction,
+            ),
             ("decoy_fraction", self.decoy_fraction),
             ("neighbor_fraction", self.neighbor_fraction),
         ] {
@@ -236,7 +239,10 @@ impl SimConfig {
             return bad(format!("hosts = {} is not in [1, 2^32)", self.hosts));
         }
         if self.window_secs == 0 || self.window_secs > 366 * DAY_SECS {
-            return bad(format!("window_secs = {} is not in [1, 1 year]", self.window_secs));
+            return bad(format!(
+                "window_secs = {} is not in [1, 1 year]",
+                self.window_secs
+            ));
         }
         if self.beacon_interval_min_secs == 0
             || self.beacon_interval_min_secs > self.beacon_interval_max_secs

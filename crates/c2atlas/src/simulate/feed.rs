@@ -44,12 +44,16 @@ pub(crate) fn write(plan: &Plan, dir: &Path, now: Micros) -> Result<Vec<PathBuf>
     let mut s = String::new();
     s.push_str("################################################################\n");
     s.push_str("# abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)          #\n");
-    s.push_str(&format!("# Last updated: {now_s} UTC                        #\n"));
+    s.push_str(&format!(
+        "# Last updated: {now_s} UTC                        #\n"
+    ));
     s.push_str("#                                                              #\n");
     s.push_str("# SIMULATED by c2atlas: not real indicators                    #\n");
     s.push_str("################################################################\n");
     s.push_str("#\n");
-    s.push_str("\"first_seen_utc\",\"dst_ip\",\"dst_port\",\"c2_status\",\"last_online\",\"malware\"\n");
+    s.push_str(
+        "\"first_seen_utc\",\"dst_ip\",\"dst_port\",\"c2_status\",\"last_online\",\"malware\"\n",
+    );
     let day = &now_s[..10];
     for c in &entries {
         s.push_str(&format!(

@@ -206,8 +206,11 @@ pub fn simulate(
             controllers: plan.controllers.len() as u64,
             controllers_overseas: count(Locale::Overseas),
             controllers_domestic: count(Locale::Domestic),
-            controllers_by_domain: plan.controllers.iter().filter(|c| c.domain.is_some()).count()
-                as u64,
+            controllers_by_domain: plan
+                .controllers
+                .iter()
+                .filter(|c| c.domain.is_some())
+                .count() as u64,
             controllers_idle: used.iter().filter(|u| !**u).count() as u64,
             decoy_ips: plan.decoys.len() as u64,
             decoy_domains: plan.decoy_domains.len() as u64,

@@ -193,7 +193,10 @@ impl Plan {
         }
         let counts = apportion(
             cfg.controllers_overseas,
-            &profile.iter().map(|p| p.controller_weight).collect::<Vec<_>>(),
+            &profile
+                .iter()
+                .map(|p| p.controller_weight)
+                .collect::<Vec<_>>(),
         );
 
         let mut draw = OverseasDraw {
@@ -221,9 +224,8 @@ impl Plan {
                     first_seen: (start_secs - rng.random_range(3600..FIRST_SEEN_SPAN_SECS))
                         * 1_000_000,
                     online: rng.random_bool(0.7),
-                    interval_secs: rng.random_range(
-                        cfg.beacon_interval_min_secs..=cfg.beacon_interval_max_secs,
-                    ),
+                    interval_secs: rng
+                        .random_range(cfg.beacon_interval_min_secs..=cfg.beacon_interval_max_secs),
                     request_bytes: rng.random_range(80..1200),
                 }
             };

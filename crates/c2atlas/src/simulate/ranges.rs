@@ -235,13 +235,19 @@ mod tests {
             vec![net("2.0.0.0/24"), net("1.0.0.0/24"), net("1.0.1.0/24")],
         );
         let r = CountryRanges::new(m).unwrap();
-        assert_eq!(r.networks(CountryCode(*b"AA")), &[net("1.0.0.0/23"), net("2.0.0.0/24")]);
+        assert_eq!(
+            r.networks(CountryCode(*b"AA")),
+            &[net("1.0.0.0/23"), net("2.0.0.0/24")]
+        );
         let s = IndexSpace::new(r.networks(CountryCode(*b"AA")));
         assert_eq!(s.total(), 768);
         assert_eq!(Ipv4Addr::from(s.addr(0)), Ipv4Addr::new(1, 0, 0, 0));
         assert_eq!(Ipv4Addr::from(s.addr(511)), Ipv4Addr::new(1, 0, 1, 255));
         assert_eq!(Ipv4Addr::from(s.addr(512)), Ipv4Addr::new(2, 0, 0, 0));
-        assert_eq!(r.country_of(Ipv4Addr::new(2, 0, 0, 7)), Some(CountryCode(*b"AA")));
+        assert_eq!(
+            r.country_of(Ipv4Addr::new(2, 0, 0, 7)),
+            Some(CountryCode(*b"AA"))
+        );
         assert_eq!(r.country_of(Ipv4Addr::new(2, 0, 1, 7)), None);
     }
 
@@ -250,7 +256,9 @@ mod tests {
         for n in [1u64, 2, 7, 256, 1000, 4099] {
             let mut x = 12345u64;
             let p = Permutation::new(n, |b| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (x >> 33) % b
             });
             let mut seen = vec![false; n as usize];

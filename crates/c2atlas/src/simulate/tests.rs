@@ -202,7 +202,11 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     run(&cfg, a.path());
     run(&cfg, b.path());
     run(&SimConfig { seed: 8, ..cfg }, c.path());
-    let (fa, fb, fc) = (all_files(a.path()), all_files(b.path()), all_files(c.path()));
+    let (fa, fb, fc) = (
+        all_files(a.path()),
+        all_files(b.path()),
+        all_files(c.path()),
+    );
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
     assert_eq!(fa.len(), 5, "{:?}", fa.keys());
     for (k, v) in &fa {
@@ -228,17 +232,37 @@ fn census_over_telemetry_reproduces_truth_exactly() {
     assert_eq!(t.c2.victims.total, victims.len() as u64);
     assert_eq!(t.c2.victims.total, t.planted.victims);
     assert_eq!(t.planted.victims, cfg.victims());
-    assert_eq!(t.planted.relationships, t.planted.victims + t.planted.multi_country_victims);
+    assert_eq!(
+        t.planted.relationships,
+        t.planted.victims + t.planted.multi_country_victims
+    );
     assert!(t.planted.multi_country_victims > 0);
-    assert_eq!(t.planted.controllers_idle, 0, "victims ≥ controllers ⇒ all used");
+    assert_eq!(
+        t.planted.controllers_idle, 0,
+        "victims ≥ controllers ⇒ all used"
+    );
     assert_eq!(t.c2.controllers.total, t.planted.controllers);
     assert_eq!(t.c2.controllers.overseas, cfg.controllers_overseas);
     assert_eq!(t.c2.controllers.domestic, cfg.controllers_domestic);
-    assert_eq!(t.c2.by_method.get(TRUTH_METHOD), Some(&t.planted.relationships));
-    let share_sum: f64 = t.c2.overseas_by_country.iter().map(|r| r.controllers_share).sum();
+    assert_eq!(
+        t.c2.by_method.get(TRUTH_METHOD),
+        Some(&t.planted.relationships)
+    );
+    let share_sum: f64 =
+        t.c2.overseas_by_country
+            .iter()
+            .map(|r| r.controllers_share)
+            .sum();
     assert!((share_sum - 1.0).abs() < 1e-4, "{share_sum}");
-    let vsum: f64 = t.c2.overseas_by_country.iter().map(|r| r.victims_share).sum();
-    assert!(vsum >= 1.0 - 1e-4, "victim shares cover every overseas-held victim: {vsum}");
+    let vsum: f64 =
+        t.c2.overseas_by_country
+            .iter()
+            .map(|r| r.victims_share)
+            .sum();
+    assert!(
+        vsum >= 1.0 - 1e-4,
+        "victim shares cover every overseas-held victim: {vsum}"
+    );
     for r in &t.c2.overseas_by_country {
         let exp = r.victims as f64 / t.c2.victims.controlled_from_overseas as f64;
         assert!((r.victims_share - exp).abs() < 1e-6);
@@ -280,7 +304,11 @@ fn country_shares_follow_the_profile() {
         us.victims_share
     );
     let exp = config::US_CONTROLLER_SHARE / pc;
-    assert!((us.controllers_share - exp).abs() < 0.02, "{} vs {exp}", us.controllers_share);
+    assert!(
+        (us.controllers_share - exp).abs() < 0.02,
+        "{} vs {exp}",
+        us.controllers_share
+    );
     assert_eq!(out.truth.c2.overseas_by_country[0].country, "US");
     // Heavy tail: the biggest botnet is much larger than the median one.
     let (rels, _) = census(&out, &test_ranges(), cfg.home_country);
@@ -357,7 +385,12 @@ fn addresses_are_unique_and_inside_their_countries() {
     let mut claim = |ip: u32, want: CountryCode| {
         assert!(seen.insert(ip), "{} used twice", Ipv4Addr::from(ip));
         assert!(ranges::usable(ip));
-        assert_eq!(ranges.country_of(ip.into()), Some(want), "{}", Ipv4Addr::from(ip));
+        assert_eq!(
+            ranges.country_of(ip.into()),
+            Some(want),
+            "{}",
+            Ipv4Addr::from(ip)
+        );
     };
     let home = cfg.home_country;
     claim(plan.resolver, home);
@@ -392,7 +425,13 @@ fn hourly_gzip_files_hold_every_row() {
     let conn_files = out
         .files
         .iter()
-        .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with("conn."))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("conn.")
+        })
         .count();
     assert_eq!(conn_files, 4);
     assert!(out.telemetry_dir.join("conn.03.log.gz").is_file());
@@ -407,7 +446,13 @@ fn hourly_gzip_files_hold_every_row() {
 #[test]
 fn truth_json_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run(&SimConfig { hosts: 300, ..test_config(1) }, dir.path());
+    let out = run(
+        &SimConfig {
+            hosts: 300,
+            ..test_config(1)
+        },
+        dir.path(),
+    );
     let text = std::fs::read_to_string(&out.truth_path).unwrap();
     let back: Truth = serde_json::from_str(&text).unwrap();
     assert_eq!(back, out.truth);
@@ -432,7 +477,10 @@ fn scales_and_validation() {
         infected_fraction: 1.5,
         ..test_config(1)
     };
-    assert!(matches!(bad.validate(), Err(SimError::InvalidConfig { .. })));
+    assert!(matches!(
+        bad.validate(),
+        Err(SimError::InvalidConfig { .. })
+    ));
     let dir = tempfile::tempdir().unwrap();
     let mut no_home = BTreeMap::new();
     no_home.insert(cc("US"), vec!["3.0.0.0/16".parse().unwrap()]);
@@ -450,4 +498,28 @@ fn scales_and_validation() {
         simulate(&test_config(1), &r, None, dir.path(), &mut |_, _| {}),
         Err(SimError::NotEnoughAddresses { .. })
     ));
+}
+
+/// Timing of the `day` scale (100,000 hosts) on the test ranges. Run with
+/// `cargo test --release -p c2atlas --lib simulate::tests::day_scale -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing; run in release"]
+fn day_scale_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SimConfig::scale("day").unwrap();
+    let t = std::time::Instant::now();
+    let out = simulate(&cfg, &test_ranges(), None, dir.path(), &mut |_, _| {}).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let bytes: u64 = out
+        .files
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    eprintln!(
+        "day: {secs:.2} s, {} conn rows, {} dns rows, {} relationships, {:.0} MB",
+        out.flows,
+        out.dns_queries,
+        out.truth.planted.relationships,
+        bytes as f64 / 1e6
+    );
 }

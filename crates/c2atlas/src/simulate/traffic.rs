@@ -198,27 +198,29 @@ impl<'a> Writer<'a> {
             let ts = self.start + rng.random_range(0..self.window);
             let https = rng.random_bool(0.6);
             let (port, service) = if https { (443, "ssl") } else { (80, "http") };
-            let (resp, local) = if !plan.neighbors.is_empty()
-                && rng.random::<f64>() < NEIGHBOR_VISIT_SHARE
-            {
-                (plan.neighbors[rng.random_range(0..plan.neighbors.len())], false)
-            } else if !plan.benign.is_empty() {
-                // Popularity skew: low indices are visited most.
-                let u: f64 = rng.random();
-                let i = ((u * u * u) * plan.benign.len() as f64) as usize;
-                let i = i.min(plan.benign.len() - 1);
-                let (ip, dom) = plan.benign[i];
-                let mut t = ts;
-                if rng.random_bool(BACKGROUND_DNS_SHARE) {
-                    let name = names::benign_domain(i);
-                    self.lookup(rng, ts, host, &name, ip, 3600)?;
-                    t += rng.random_range(130_000..400_000);
-                }
-                self.web(rng, t, host, ip, port, service, dom)?;
-                continue;
-            } else {
-                (plan.resolver, true)
-            };
+            let (resp, local) =
+                if !plan.neighbors.is_empty() && rng.random::<f64>() < NEIGHBOR_VISIT_SHARE {
+                    (
+                        plan.neighbors[rng.random_range(0..plan.neighbors.len())],
+                        false,
+                    )
+                } else if !plan.benign.is_empty() {
+                    // Popularity skew: low indices are visited most.
+                    let u: f64 = rng.random();
+                    let i = ((u * u * u) * plan.benign.len() as f64) as usize;
+                    let i = i.min(plan.benign.len() - 1);
+                    let (ip, dom) = plan.benign[i];
+                    let mut t = ts;
+                    if rng.random_bool(BACKGROUND_DNS_SHARE) {
+                        let name = names::benign_domain(i);
+                        self.lookup(rng, ts, host, &name, ip, 3600)?;
+                        t += rng.random_range(130_000..400_000);
+                    }
+                    self.web(rng, t, host, ip, port, service, dom)?;
+                    continue;
+                } else {
+                    (plan.resolver, true)
+                };
             self.web(rng, ts, host, resp, port, service, local)?;
         }
         Ok(())
@@ -238,18 +240,18 @@ impl<'a> Writer<'a> {
         self.counts.background += 1;
         let answered = rng.random::<f64>() > 0.02;
         let conn = Conn {
-                ts,
-                orig: host,
-                resp,
-                resp_p: port,
-                udp: false,
-                service: if answered { service } else { "-" },
-                duration: log_uniform(rng, 20_000.0, 60_000_000.0) as Micros,
-                orig_bytes: log_uniform(rng, 200.0, 5_000.0),
-                resp_bytes: log_uniform(rng, 400.0, 2_000_000.0),
-                answered,
-                local_resp,
-            };
+            ts,
+            orig: host,
+            resp,
+            resp_p: port,
+            udp: false,
+            service: if answered { service } else { "-" },
+            duration: log_uniform(rng, 20_000.0, 60_000_000.0) as Micros,
+            orig_bytes: log_uniform(rng, 200.0, 5_000.0),
+            resp_bytes: log_uniform(rng, 400.0, 2_000_000.0),
+            answered,
+            local_resp,
+        };
         self.conn_row(rng, &conn)
     }
 
@@ -279,28 +281,28 @@ impl<'a> Writer<'a> {
         };
         while t < self.window && k < self.max_beacons {
             let ts = self.start + t;
-            if let Some(name) = &c.domain {
-                if last_lookup.is_none_or(|l| ts - l >= C2_TTL_SECS as Micros * 1_000_000) {
-                    let lt = (ts - rng.random_range(5_000..500_000)).max(self.start);
-                    self.lookup(rng, lt, host, name, c.ip, C2_TTL_SECS)?;
-                    last_lookup = Some(lt);
-                }
+            if let Some(name) = &c.domain
+                && last_lookup.is_none_or(|l| ts - l >= C2_TTL_SECS as Micros * 1_000_000)
+            {
+                let lt = (ts - rng.random_range(5_000..500_000)).max(self.start);
+                self.lookup(rng, lt, host, name, c.ip, C2_TTL_SECS)?;
+                last_lookup = Some(lt);
             }
             let answered = k == 0 || rng.random::<f64>() > BEACON_FAILURE_SHARE;
             let req = c.request_bytes as f64 * rng.random_range(0.9..1.1);
             let conn = Conn {
-                    ts,
-                    orig: host,
-                    resp: c.ip,
-                    resp_p: c.port,
-                    udp: false,
-                    service: if answered { service } else { "-" },
-                    duration: rng.random_range(50_000..2_500_000),
-                    orig_bytes: req as u64,
-                    resp_bytes: rng.random_range(0..4_000),
-                    answered,
-                    local_resp: c.locale == Locale::Domestic,
-                };
+                ts,
+                orig: host,
+                resp: c.ip,
+                resp_p: c.port,
+                udp: false,
+                service: if answered { service } else { "-" },
+                duration: rng.random_range(50_000..2_500_000),
+                orig_bytes: req as u64,
+                resp_bytes: rng.random_range(0..4_000),
+                answered,
+                local_resp: c.locale == Locale::Domestic,
+            };
             self.conn_row(rng, &conn)?;
             self.counts.beacons += 1;
             k += 1;

@@ -87,10 +87,8 @@ impl Write for Sink {
 struct OneFile {
     path: PathBuf,
     sink: Sink,
-    /// Start of the period this file covers (for `#open`/`#close`).
-    open_ts: Micros,
+    /// End of the period this file covers (for `#close`).
     close_ts: Micros,
-    rows: u64,
 }
 
 /// One Zeek log, as one file or as hourly files. Rows go to the file of their
@@ -164,9 +162,7 @@ impl ZeekLog {
             let mut one = OneFile {
                 path,
                 sink,
-                open_ts,
                 close_ts,
-                rows: 0,
             };
             let header = format!(
                 "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\t{}\n#open\t{}\n#fields\t{}\n#types\t{}\n",
@@ -190,7 +186,6 @@ impl ZeekLog {
         let Some(f) = self.files.get_mut(h.min(last)) else {
             return Ok(());
         };
-        f.rows += 1;
         f.sink
             .write_all(line.as_bytes())
             .and_then(|()| f.sink.write_all(b"\n"))
@@ -205,8 +200,6 @@ impl ZeekLog {
             f.sink
                 .write_all(footer.as_bytes())
                 .map_err(io_err(&f.path))?;
-            let _ = f.open_ts;
-            let _ = f.rows;
             match f.sink {
                 Sink::Plain(mut w) => w.flush().map_err(io_err(&f.path))?,
                 Sink::Gzip(w) => {
@@ -228,13 +221,19 @@ mod tests {
     fn stamp_format() {
         // 2012-06-01T00:00:00Z
         assert_eq!(zeek_stamp(1_338_508_800_000_000), "2012-06-01-00-00-00");
-        assert_eq!(zeek_stamp(1_338_508_800_000_000 + 3_723_000_000), "2012-06-01-01-02-03");
+        assert_eq!(
+            zeek_stamp(1_338_508_800_000_000 + 3_723_000_000),
+            "2012-06-01-01-02-03"
+        );
     }
 
     #[test]
     fn columns_match_types() {
         for k in [LogKind::Conn, LogKind::Dns] {
-            assert_eq!(k.fields().split('\t').count(), k.types().split('\t').count());
+            assert_eq!(
+                k.fields().split('\t').count(),
+                k.types().split('\t').count()
+            );
         }
         assert_eq!(LogKind::Conn.columns(), 21);
         assert_eq!(LogKind::Dns.columns(), 24);
