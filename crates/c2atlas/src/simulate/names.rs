@@ -24,14 +24,34 @@ pub(crate) const FAMILIES: [&str; 6] = ["Feodo", "Cridex", "Dridex", "Heodo", "T
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// A Zeek-style connection UID: `C` + 17 base-62 characters.
+/// A Zeek-style connection UID: `C` + 17 base-62 characters (10 from one
+/// random word, 7 from another: 62^10 < 2^64, and u64 division is cheap).
 pub(crate) fn uid(rng: &mut ChaCha8Rng, out: &mut String) {
     out.clear();
     out.push('C');
-    let mut x: u128 = rng.random();
-    for _ in 0..17 {
-        out.push(char::from(BASE62[(x % 62) as usize]));
-        x /= 62;
+    for (n, mut x) in [(10, rng.random::<u64>()), (7, rng.random::<u64>())] {
+        for _ in 0..n {
+            out.push(char::from(BASE62[(x % 62) as usize]));
+            x /= 62;
+        }
+    }
+}
+
+/// Appends `ip` in dotted-quad form (faster than `Ipv4Addr`'s `Display`,
+/// which goes through the padding-aware formatter).
+pub(crate) fn push_ipv4(out: &mut String, ip: u32) {
+    for (k, shift) in [24u32, 16, 8, 0].into_iter().enumerate() {
+        if k > 0 {
+            out.push('.');
+        }
+        let o = (ip >> shift) as u8;
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + (o / 10) % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
     }
 }
 
@@ -78,6 +98,15 @@ mod tests {
         }
         assert_ne!(benign_domain(1), benign_domain(33));
         assert!(benign_domain(7).starts_with("www."));
+    }
+
+    #[test]
+    fn ipv4_text_matches_display() {
+        for ip in [0u32, 0x0102_0304, 0xffff_ffff, 0x0a00_630a, 0xc0a8_6401] {
+            let mut s = String::new();
+            push_ipv4(&mut s, ip);
+            assert_eq!(s, std::net::Ipv4Addr::from(ip).to_string());
+        }
     }
 
     #[test]

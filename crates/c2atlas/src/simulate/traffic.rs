@@ -70,6 +70,38 @@ fn secs(us: Micros) -> (i64, i64) {
     (us.div_euclid(1_000_000), us.rem_euclid(1_000_000))
 }
 
+/// Appends `n` in decimal (the hot path avoids `core::fmt`).
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        out.push(char::from(b));
+    }
+}
+
+/// Appends `secs.micros` with 6 fractional digits, as Zeek writes times and intervals.
+fn push_micros(out: &mut String, secs: i64, micros: i64) {
+    if secs < 0 {
+        out.push('-');
+    }
+    push_u64(out, secs.unsigned_abs());
+    out.push('.');
+    let m = micros.unsigned_abs() % 1_000_000;
+    let mut div = 100_000;
+    while div > 0 {
+        out.push(char::from(b'0' + ((m / div) % 10) as u8));
+        div /= 10;
+    }
+}
+
 fn log_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> u64 {
     (lo * (hi / lo).powf(rng.random::<f64>())) as u64
 }
@@ -107,36 +139,47 @@ impl<'a> Writer<'a> {
         let hdr = if c.udp { 28 } else { 40 };
         let l = &mut self.line;
         l.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(
-            l,
-            "{s}.{us:06}\t{}\t{}\t{sport}\t{}\t{}\t{proto}\t{}\t",
-            self.uid,
-            Ipv4Addr::from(c.orig),
-            Ipv4Addr::from(c.resp),
-            c.resp_p,
-            c.service
-        );
+        push_micros(l, s, us);
+        l.push('\t');
+        l.push_str(&self.uid);
+        l.push('\t');
+        names::push_ipv4(l, c.orig);
+        l.push('\t');
+        push_u64(l, u64::from(sport));
+        l.push('\t');
+        names::push_ipv4(l, c.resp);
+        l.push('\t');
+        push_u64(l, u64::from(c.resp_p));
+        l.push('\t');
+        l.push_str(proto);
+        l.push('\t');
+        l.push_str(c.service);
+        l.push('\t');
+        let local_resp = if c.local_resp { "T" } else { "F" };
         if c.answered {
             let opk = 1 + c.orig_bytes / 1400 + u64::from(!c.udp) * 2;
             let rpk = 1 + c.resp_bytes / 1400 + u64::from(!c.udp) * 2;
             let history = if c.udp { "Dd" } else { "ShADadFf" };
-            let _ = write!(
-                l,
-                "{ds}.{dus:06}\t{}\t{}\tSF\tT\t{}\t0\t{history}\t{opk}\t{}\t{rpk}\t{}\t-",
-                c.orig_bytes,
-                c.resp_bytes,
-                if c.local_resp { 'T' } else { 'F' },
-                c.orig_bytes + opk * hdr,
-                c.resp_bytes + rpk * hdr,
-            );
+            push_micros(l, ds, dus);
+            for v in [c.orig_bytes, c.resp_bytes] {
+                l.push('\t');
+                push_u64(l, v);
+            }
+            l.push_str("\tSF\tT\t");
+            l.push_str(local_resp);
+            l.push_str("\t0\t");
+            l.push_str(history);
+            for v in [opk, c.orig_bytes + opk * hdr, rpk, c.resp_bytes + rpk * hdr] {
+                l.push('\t');
+                push_u64(l, v);
+            }
+            l.push_str("\t-");
         } else {
-            let _ = write!(
-                l,
-                "-\t-\t-\tS0\tT\t{}\t0\tS\t1\t{}\t0\t0\t-",
-                if c.local_resp { 'T' } else { 'F' },
-                hdr + 20,
-            );
+            l.push_str("-\t-\t-\tS0\tT\t");
+            l.push_str(local_resp);
+            l.push_str("\t0\tS\t1\t");
+            push_u64(l, hdr + 20);
+            l.push_str("\t0\t0\t-");
         }
         self.counts.conn_rows += 1;
         self.conn.row(c.ts, &self.line)
@@ -317,5 +360,23 @@ impl<'a> Writer<'a> {
         let mut files = self.conn.finish()?;
         files.extend(self.dns.finish()?);
         Ok((files, self.counts))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_text() {
+        let mut s = String::new();
+        push_u64(&mut s, 0);
+        s.push(' ');
+        push_u64(&mut s, u64::MAX);
+        s.push(' ');
+        push_micros(&mut s, 1_338_508_800, 7);
+        s.push(' ');
+        push_micros(&mut s, 0, 999_999);
+        assert_eq!(s, "0 18446744073709551615 1338508800.000007 0.999999");
     }
 }
