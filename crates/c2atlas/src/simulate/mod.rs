@@ -25,7 +25,9 @@
 //!   listed;
 //! - streaming: hosts are generated one at a time (never stored); memory is
 //!   the planted infrastructure plus 8 bytes per relationship, then the
-//!   [`crate::census::RelView`]s of the truth.
+//!   [`crate::census::RelView`]s of the truth (at `national` scale, ~15 M
+//!   views plus `summarize`'s sets: several GB; a streaming summariser would
+//!   remove that peak).
 //!
 //! Country shares follow CNCERT's 2012 figures for the US and a second
 //! country; the tail over ~40 other countries is illustrative (see
