@@ -54,8 +54,7 @@ impl Observer for Progress {
         }
         self.shown_in_input += 1;
         if self.shown_in_input <= SHOWN_PER_INPUT {
-            self.bar
-                .suspend(|| eprintln!("c2atlas: skipped malformed record: {d}"));
+            self.bar.suspend(|| eprintln!("c2atlas: {d}"));
         }
     }
 
@@ -70,7 +69,7 @@ impl Observer for Progress {
 
     fn input_done(&mut self, s: &InputStats) {
         self.done_records += s.records;
-        if s.malformed > SHOWN_PER_INPUT.min(s.malformed) || s.malformed > 0 {
+        if s.malformed > 0 {
             self.bar.suspend(|| {
                 eprintln!(
                     "c2atlas: {}: {} records read, {} malformed records skipped",

@@ -36,6 +36,8 @@ pub struct InputDoc {
     pub format: String,
     pub records: u64,
     pub malformed: u64,
+    /// Well-formed records without IP traffic (e.g. Argus ARP records), not counted in `records`.
+    pub skipped: u64,
     pub sha256: String,
 }
 
@@ -240,6 +242,7 @@ fn input_doc(i: &InputStats) -> InputDoc {
         format: i.format.as_str().to_string(),
         records: i.records,
         malformed: i.malformed,
+        skipped: i.skipped,
         sha256: i.sha256.clone(),
     }
 }

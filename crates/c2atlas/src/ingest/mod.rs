@@ -117,6 +117,9 @@ pub struct InputStats {
     pub records: u64,
     /// Records counted and skipped as malformed.
     pub malformed: u64,
+    /// Well-formed records that carry no IP traffic (Argus `arp`, `llc`, …),
+    /// skipped without being counted as records or as malformed.
+    pub skipped: u64,
     /// Lowercase hex SHA-256 of the file's bytes as stored (compressed if gzip).
     pub sha256: String,
     /// Whether the file was gzip-compressed.
@@ -675,6 +678,7 @@ pub fn read_from<R: Read>(
         format: planned.format,
         records: d.records,
         malformed: d.malformed,
+        skipped: d.not_ip,
         sha256,
         gzip,
     })
