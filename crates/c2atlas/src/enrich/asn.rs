@@ -400,38 +400,35 @@ impl Builder {
     /// one before it is dropped, one that sticks out is clipped to start
     /// just after it. Either way the line is counted and reported.
     /// (`start > end` was rejected at parse time.)
-    fn validate<T: Copy + Ord + Successor>(
-        &mut self,
-        mut staged: Vec<Staged<T>>,
-    ) -> Vec<Range<T>> {
+    fn validate<T: Copy + Ord + Successor>(&mut self, mut staged: Vec<Staged<T>>) -> Vec<Range<T>> {
         staged.sort_by_key(|s| (s.r.start, s.line));
         let mut out: Vec<Range<T>> = Vec::with_capacity(staged.len());
         for mut s in staged {
-            if let Some(prev) = out.last() {
-                if s.r.start <= prev.end {
-                    let file = usize::try_from(s.line >> LINE_BITS)
-                        .ok()
-                        .and_then(|i| self.files.get(i).cloned())
-                        .unwrap_or_default();
-                    // `prev.end < s.r.end` implies `prev.end` has a successor.
-                    let clipped = (prev.end < s.r.end).then(|| prev.end.successor()).flatten();
-                    let reason = match clipped {
-                        Some(start) => format!(
-                            "range overlaps the range before it (which ends at {}): \
-                             clipped to start at {}",
-                            T::display(prev.end),
-                            T::display(start)
-                        ),
-                        None => format!(
-                            "range lies inside the range before it (which ends at {}): skipped",
-                            T::display(prev.end)
-                        ),
-                    };
-                    self.issue(&file, s.line & LINE_MASK, reason);
-                    match clipped {
-                        Some(start) => s.r.start = start,
-                        None => continue,
-                    }
+            if let Some(prev) = out.last()
+                && s.r.start <= prev.end
+            {
+                let file = usize::try_from(s.line >> LINE_BITS)
+                    .ok()
+                    .and_then(|i| self.files.get(i).cloned())
+                    .unwrap_or_default();
+                // `prev.end < s.r.end` implies `prev.end` has a successor.
+                let clipped = (prev.end < s.r.end).then(|| prev.end.successor()).flatten();
+                let reason = match clipped {
+                    Some(start) => format!(
+                        "range overlaps the range before it (which ends at {}): \
+                         clipped to start at {}",
+                        T::display(prev.end),
+                        T::display(start)
+                    ),
+                    None => format!(
+                        "range lies inside the range before it (which ends at {}): skipped",
+                        T::display(prev.end)
+                    ),
+                };
+                self.issue(&file, s.line & LINE_MASK, reason);
+                match clipped {
+                    Some(start) => s.r.start = start,
+                    None => continue,
                 }
             }
             out.push(s.r);
@@ -603,9 +600,15 @@ mod tests {
                     2.0.0.0,2.0.0.255,7,\"The \"\"Q\"\" Co\"\n\
                     3.0.0.0,3.0.0.255,8,Bare, with comma\r\n");
         assert_eq!(d.lookup(ip("1.0.0.7")).map(|a| a.asn), Some(13335));
-        assert_eq!(&*d.lookup(ip("1.0.0.7")).expect("hit").org, "Cloudflare, Inc.");
+        assert_eq!(
+            &*d.lookup(ip("1.0.0.7")).expect("hit").org,
+            "Cloudflare, Inc."
+        );
         assert_eq!(&*d.lookup(ip("2.0.0.0")).expect("hit").org, "The \"Q\" Co");
-        assert_eq!(&*d.lookup(ip("3.0.0.255")).expect("hit").org, "Bare, with comma");
+        assert_eq!(
+            &*d.lookup(ip("3.0.0.255")).expect("hit").org,
+            "Bare, with comma"
+        );
         assert_eq!(d.lookup(ip("1.0.1.0")), None);
         assert_eq!(d.lookup(ip("0.255.255.255")), None);
         assert_eq!(d.malformed(), 0);
@@ -675,8 +678,10 @@ mod tests {
 
     #[test]
     fn ipv6_and_mapped_lookups() {
-        let d = db("2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,2500,WIDE\n\
-                    8.8.8.0,8.8.8.255,15169,Google LLC\n");
+        let d = db(
+            "2001:200::,2001:200:ffff:ffff:ffff:ffff:ffff:ffff,2500,WIDE\n\
+                    8.8.8.0,8.8.8.255,15169,Google LLC\n",
+        );
         assert_eq!(d.lookup(ip("2001:200::1")).map(|a| a.asn), Some(2500));
         assert_eq!(d.lookup(ip("2001:201::")), None);
         assert_eq!(d.lookup(ip("::ffff:8.8.8.8")).map(|a| a.asn), Some(15169));

@@ -113,7 +113,11 @@ pub(crate) fn open_mmdb(
 }
 
 /// `DbInfo` of an open MaxMind DB.
-pub(crate) fn mmdb_info(path: &Path, sha256: String, reader: &maxminddb::Reader<Vec<u8>>) -> DbInfo {
+pub(crate) fn mmdb_info(
+    path: &Path,
+    sha256: String,
+    reader: &maxminddb::Reader<Vec<u8>>,
+) -> DbInfo {
     let m = reader.metadata();
     DbInfo {
         path: path.display().to_string(),
@@ -134,7 +138,11 @@ impl GeoDb {
 
     /// Like [`GeoDb::open`] on bytes already in memory; `path` names them in
     /// errors and in [`DbInfo`].
-    pub fn from_bytes(path: &Path, bytes: Vec<u8>, field: CountryField) -> Result<GeoDb, EnrichError> {
+    pub fn from_bytes(
+        path: &Path,
+        bytes: Vec<u8>,
+        field: CountryField,
+    ) -> Result<GeoDb, EnrichError> {
         let sha256 = super::sha256_hex([bytes.as_slice()]);
         let reader = open_mmdb(path, bytes)?;
         let info = mmdb_info(path, sha256, &reader);
@@ -175,7 +183,10 @@ impl GeoDb {
         let Ok(all_v4) = "0.0.0.0/0".parse() else {
             return out;
         };
-        let Ok(iter) = self.reader.within(all_v4, maxminddb::WithinOptions::default()) else {
+        let Ok(iter) = self
+            .reader
+            .within(all_v4, maxminddb::WithinOptions::default())
+        else {
             return out;
         };
         // Data offset -> whether that record's country is `cc`.
@@ -198,10 +209,10 @@ impl GeoDb {
                 continue;
             }
             let Ok(net) = found.network() else { continue };
-            if let (IpAddr::V4(addr), prefix) = (net.network(), net.prefix()) {
-                if let Ok(n) = ipnet::Ipv4Net::new(addr, prefix) {
-                    out.push(n);
-                }
+            if let IpAddr::V4(addr) = net.network()
+                && let Ok(n) = ipnet::Ipv4Net::new(addr, net.prefix())
+            {
+                out.push(n);
             }
         }
         out.sort_unstable();

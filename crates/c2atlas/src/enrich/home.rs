@@ -99,12 +99,12 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, EnrichError> {
 
 /// `::ffff:a.b.c.d/(96+n)` → `a.b.c.d/n`; other networks unchanged.
 fn canonical_net(net: ipnet::IpNet) -> ipnet::IpNet {
-    if let ipnet::IpNet::V6(n6) = net {
-        if let (Some(v4), true) = (n6.addr().to_ipv4_mapped(), n6.prefix_len() >= 96) {
-            if let Ok(n4) = ipnet::Ipv4Net::new(v4, n6.prefix_len() - 96) {
-                return ipnet::IpNet::V4(n4.trunc());
-            }
-        }
+    if let ipnet::IpNet::V6(n6) = net
+        && let Some(v4) = n6.addr().to_ipv4_mapped()
+        && let Some(len) = n6.prefix_len().checked_sub(96)
+        && let Ok(n4) = ipnet::Ipv4Net::new(v4, len)
+    {
+        return ipnet::IpNet::V4(n4.trunc());
     }
     net
 }
@@ -198,17 +198,45 @@ mod tests {
     #[test]
     fn special_v4_edges() {
         for s in [
-            "0.0.0.0", "10.255.255.255", "100.64.0.0", "100.127.255.255", "127.0.0.1",
-            "169.254.1.1", "172.16.0.0", "172.31.255.255", "192.0.0.8", "192.0.2.1",
-            "192.88.99.1", "192.168.1.1", "198.18.0.1", "198.19.255.255", "198.51.100.7",
-            "203.0.113.9", "224.0.0.1", "239.255.255.255", "240.0.0.1", "255.255.255.255",
+            "0.0.0.0",
+            "10.255.255.255",
+            "100.64.0.0",
+            "100.127.255.255",
+            "127.0.0.1",
+            "169.254.1.1",
+            "172.16.0.0",
+            "172.31.255.255",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.88.99.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.19.255.255",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "239.255.255.255",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(is_special(ip(s)), "{s} should be special");
         }
         for s in [
-            "1.1.1.1", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
-            "172.15.255.255", "172.32.0.0", "192.0.1.0", "192.0.3.0", "192.167.255.255",
-            "192.169.0.0", "198.17.255.255", "198.20.0.0", "223.255.255.255", "8.8.8.8",
+            "1.1.1.1",
+            "9.255.255.255",
+            "11.0.0.0",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.1.0",
+            "192.0.3.0",
+            "192.167.255.255",
+            "192.169.0.0",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+            "8.8.8.8",
         ] {
             assert!(!is_special(ip(s)), "{s} should be public");
         }
@@ -217,15 +245,31 @@ mod tests {
     #[test]
     fn special_v6_edges() {
         for s in [
-            "::", "::1", "::ffff:10.0.0.1", "64:ff9b::8.8.8.8", "100::1", "2001::1",
-            "2001:1ff:ffff::1", "2001:db8::1", "3fff::1", "fc00::1", "fdff::1", "fe80::1",
-            "ff02::1", "5f00::1",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::8.8.8.8",
+            "100::1",
+            "2001::1",
+            "2001:1ff:ffff::1",
+            "2001:db8::1",
+            "3fff::1",
+            "fc00::1",
+            "fdff::1",
+            "fe80::1",
+            "ff02::1",
+            "5f00::1",
         ] {
             assert!(is_special(ip(s)), "{s} should be special");
         }
         for s in [
-            "2001:200::1", "2001:4860:4860::8888", "2400:cb00::1", "2a00:1450::1",
-            "::ffff:8.8.8.8", "2002:c000:0201::1", "3ffe::1",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+            "2400:cb00::1",
+            "2a00:1450::1",
+            "::ffff:8.8.8.8",
+            "2002:c000:0201::1",
+            "3ffe::1",
         ] {
             assert!(!is_special(ip(s)), "{s} should be public");
         }
@@ -233,7 +277,10 @@ mod tests {
 
     #[test]
     fn precedence() {
-        let h = home(&["cn"], &["10.1.2.3/16", "203.0.113.0/24", "2001:db8:1::/48"]);
+        let h = home(
+            &["cn"],
+            &["10.1.2.3/16", "203.0.113.0/24", "2001:db8:1::/48"],
+        );
         assert_eq!(h.networks[0].to_string(), "10.1.0.0/16");
         // Home network beats geolocation and special-ness.
         assert_eq!(h.classify(ip("10.1.9.9"), cc("US")), Locale::Domestic);
@@ -249,7 +296,10 @@ mod tests {
         assert_eq!(h.classify(ip("1.2.3.4"), None), Locale::Unknown);
         // Mapped IPv6 is its IPv4 address.
         assert_eq!(h.classify(ip("::ffff:10.1.0.1"), None), Locale::Domestic);
-        assert_eq!(h.classify(ip("::ffff:192.168.0.1"), cc("US")), Locale::Unknown);
+        assert_eq!(
+            h.classify(ip("::ffff:192.168.0.1"), cc("US")),
+            Locale::Unknown
+        );
         assert_eq!(h.classify(ip("::ffff:1.2.3.4"), cc("US")), Locale::Overseas);
     }
 

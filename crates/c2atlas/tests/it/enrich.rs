@@ -201,7 +201,10 @@ fn maxmind_ipv6_source_json_agrees() {
     }
     let entries = json_entries(&src.join("GeoLite2-ASN-Test.json"));
     let a = AsnDb::open(&dir.join("GeoLite2-ASN-Test.mmdb")).expect("ASN db opens");
-    for e in entries.iter().filter(|e| matches!(e.net, ipnet::IpNet::V6(_))) {
+    for e in entries
+        .iter()
+        .filter(|e| matches!(e.net, ipnet::IpNet::V6(_)))
+    {
         for ip in [e.net.network(), e.net.broadcast()] {
             let want = expected_for(&entries, ip).expect("self contains");
             let got = a.lookup(ip);
@@ -300,7 +303,11 @@ fn broken_databases_never_panic() {
     }
     eprintln!("opened {opened}, rejected {rejected:?}");
     assert!(rejected.iter().any(|n| n == "README.md"));
-    assert!(rejected.iter().any(|n| n == "GeoIP2-City-Test-Invalid-Node-Count.mmdb"));
+    assert!(
+        rejected
+            .iter()
+            .any(|n| n == "GeoIP2-City-Test-Invalid-Node-Count.mmdb")
+    );
     // Lookups in the broken-pointer database answer None instead of panicking.
     let bp = dir.join("MaxMind-DB-test-broken-pointers-24.mmdb");
     if let Ok(g) = GeoDb::open(&bp, CountryField::Country) {
@@ -499,7 +506,9 @@ fn default_asn_csv_matches_its_lines() {
     );
     assert_eq!(a.info().database_type, "ip-location-db asn CSV");
     assert_eq!(a.info().sha256.len(), 64);
-    let cf = a.lookup("1.1.1.1".parse().expect("ip")).expect("Cloudflare");
+    let cf = a
+        .lookup("1.1.1.1".parse().expect("ip"))
+        .expect("Cloudflare");
     assert_eq!((cf.asn, &*cf.org), (13335, "Cloudflare, Inc."));
 
     // Every sampled line, parsed independently with the csv crate, answers
@@ -539,7 +548,12 @@ fn default_asn_csv_matches_its_lines() {
             };
             for ip in [s, mid, e] {
                 let got = a.lookup(ip).unwrap_or_else(|| panic!("no ASN for {ip}"));
-                assert_eq!((got.asn, &*got.org), (asn, &rec[3]), "{name}:{} {ip}", i + 1);
+                assert_eq!(
+                    (got.asn, &*got.org),
+                    (asn, &rec[3]),
+                    "{name}:{} {ip}",
+                    i + 1
+                );
             }
             checked += 1;
         }
