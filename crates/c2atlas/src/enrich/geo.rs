@@ -41,7 +41,10 @@ pub enum CountryField {
     /// `country_code` of the ip-location-db builds.
     #[default]
     Country,
-    /// `registered_country.iso_code`.
+    /// `registered_country.iso_code`. A flat ip-location-db record (only
+    /// `country_code`, derived from registry whois data) answers its
+    /// `country_code`; a GeoIP2-style record without `registered_country`
+    /// answers `None`.
     Registered,
 }
 
