@@ -41,7 +41,10 @@ pub enum CountryField {
     /// `country_code` of the ip-location-db builds.
     #[default]
     Country,
-    /// `registered_country.iso_code`.
+    /// `registered_country.iso_code`. A flat ip-location-db record (only
+    /// `country_code`, derived from registry whois data) answers its
+    /// `country_code`; a GeoIP2-style record without `registered_country`
+    /// answers `None`.
     Registered,
 }
 
@@ -209,10 +212,10 @@ impl GeoDb {
                 continue;
             }
             let Ok(net) = found.network() else { continue };
-            if let (IpAddr::V4(addr), prefix) = (net.network(), net.prefix()) {
-                if let Ok(n) = ipnet::Ipv4Net::new(addr, prefix) {
-                    out.push(n);
-                }
+            if let IpAddr::V4(addr) = net.network()
+                && let Ok(n) = ipnet::Ipv4Net::new(addr, net.prefix())
+            {
+                out.push(n);
             }
         }
         out.sort_unstable();

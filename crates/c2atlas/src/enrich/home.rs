@@ -99,12 +99,12 @@ fn parse_network(value: &str) -> Result<ipnet::IpNet, EnrichError> {
 
 /// `::ffff:a.b.c.d/(96+n)` → `a.b.c.d/n`; other networks unchanged.
 fn canonical_net(net: ipnet::IpNet) -> ipnet::IpNet {
-    if let ipnet::IpNet::V6(n6) = net {
-        if let (Some(v4), true) = (n6.addr().to_ipv4_mapped(), n6.prefix_len() >= 96) {
-            if let Ok(n4) = ipnet::Ipv4Net::new(v4, n6.prefix_len() - 96) {
-                return ipnet::IpNet::V4(n4.trunc());
-            }
-        }
+    if let ipnet::IpNet::V6(n6) = net
+        && let Some(v4) = n6.addr().to_ipv4_mapped()
+        && let Some(len) = n6.prefix_len().checked_sub(96)
+        && let Ok(n4) = ipnet::Ipv4Net::new(v4, len)
+    {
+        return ipnet::IpNet::V4(n4.trunc());
     }
     net
 }

@@ -20,7 +20,8 @@ pub struct DbInfo {
     /// Build time from the database's metadata (mmdb `build_epoch`); for CSV
     /// sources, the file's modification time in seconds since the epoch.
     pub build_epoch: u64,
-    /// Lowercase hex SHA-256 of the file.
+    /// Lowercase hex SHA-256 of the file. For an ASN CSV directory: of the
+    /// IPv4 file's bytes followed by the IPv6 file's bytes.
     pub sha256: String,
     /// e.g. `GeoLite2-Country`, `geo-whois-asn-country`, `ip-location-db asn CSV`.
     pub database_type: String,
