@@ -130,8 +130,9 @@ pub struct SimulateArgs {
     /// Output directory (created).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
-    /// Scale preset: small (≈5,000 hosts), day (≈100,000 hosts), national (the 2012 report: ≈14.2 M victims).
-    #[arg(long, default_value = "small")]
+    /// Scale preset: small (5,000 hosts), day (100,000 hosts), national (the 2012 report: ≈14.2 M victims,
+    /// ≈73,000 overseas controllers; tens of GB).
+    #[arg(long, default_value = "small", value_parser = ["small", "day", "national"])]
     pub scale: String,
     /// Override the number of domestic hosts.
     #[arg(long, value_name = "N")]
@@ -142,6 +143,9 @@ pub struct SimulateArgs {
     /// Home country of the simulated network.
     #[arg(long, value_name = "CC", default_value = "CN")]
     pub home_country: String,
+    /// Override the mean number of background (benign) connections per host.
+    #[arg(long, value_name = "N")]
+    pub background_flows_per_host: Option<f64>,
     /// Gzip the telemetry files.
     #[arg(long)]
     pub gzip: bool,
@@ -162,7 +166,7 @@ pub struct DemoArgs {
     #[arg(long, short = 'o', value_name = "DIR", default_value = "out/demo")]
     pub out: PathBuf,
     /// Scale preset (see `simulate --scale`).
-    #[arg(long, default_value = "small")]
+    #[arg(long, default_value = "small", value_parser = ["small", "day", "national"])]
     pub scale: String,
     /// Random seed.
     #[arg(long, default_value_t = 1)]

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use c2atlas::census::document::{self, CensusDoc, Relationship};
-use c2atlas::enrich::{self, AsnDb, CountryField, GeoDb, Home};
+use c2atlas::enrich::{self, AsnDb, CountryCode, CountryField, GeoDb, Home};
 use c2atlas::ingest::{self, Format, PlannedInput};
 use c2atlas::intel::IntelSet;
 use c2atlas::pipeline::{Pipeline, RunResult};
+use c2atlas::simulate::{CountryRanges, SimConfig, SimOutput};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::{CensusArgs, Cli, Command, ExplainArgs, OutputFormat, RunArgs};
 use crate::progress::Progress;
@@ -297,10 +299,140 @@ fn write_relationship(out: &mut impl Write, r: &Relationship) -> Result<()> {
     Ok(())
 }
 
-pub fn simulate(_a: crate::args::SimulateArgs) -> Result<()> {
-    bail!("simulate: not yet wired")
+/// Runs the simulator with a progress bar; returns its output.
+fn run_simulation(
+    cfg: &SimConfig,
+    country_db: Option<&Path>,
+    asn_db: Option<&Path>,
+    out: &Path,
+    quiet: bool,
+) -> Result<SimOutput> {
+    let p = Progress::new(true, 0);
+    let geo =
+        open_geo(country_db, false, true, &p)?.context("the simulator needs a country database")?;
+    let asn = open_asn(asn_db, &p)?;
+    let ranges = CountryRanges::from_geo(&geo, &cfg.countries())?;
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    };
+    bar.set_style(
+        ProgressStyle::with_template("simulate [{elapsed_precise}] {wide_bar} {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let start = std::time::Instant::now();
+    let output =
+        c2atlas::simulate::simulate(cfg, &ranges, asn.as_ref(), out, &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "c2atlas: simulated {} hosts ({} victims, {} relationships): {} flows, {} DNS queries in {:.1} s",
+        cfg.hosts,
+        output.truth.c2.victims.total,
+        output.truth.c2.relationships,
+        output.flows,
+        output.dns_queries,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(output)
 }
 
-pub fn demo(_a: crate::args::DemoArgs) -> Result<()> {
-    bail!("demo: not yet wired")
+pub fn simulate(a: crate::args::SimulateArgs) -> Result<()> {
+    let mut cfg =
+        SimConfig::scale(&a.scale).with_context(|| format!("unknown --scale {}", a.scale))?;
+    cfg.seed = a.seed;
+    cfg.home_country = CountryCode::parse(&a.home_country).with_context(|| {
+        format!(
+            "--home-country {}: not a two-letter country code",
+            a.home_country
+        )
+    })?;
+    if let Some(h) = a.hosts {
+        cfg.hosts = h;
+    }
+    if let Some(b) = a.background_flows_per_host {
+        cfg.background_flows_per_host = b;
+    }
+    if a.gzip {
+        cfg.gzip = true;
+    }
+    let out = run_simulation(
+        &cfg,
+        a.country_db.as_deref(),
+        a.asn_db.as_deref(),
+        &a.out,
+        a.quiet,
+    )?;
+    println!("telemetry: {}", out.telemetry_dir.display());
+    println!("intel:     {}", out.intel_dir.display());
+    println!("truth:     {}", out.truth_path.display());
+    println!(
+        "census:    c2atlas census --home-country {} --intel {} --intel {} {}",
+        cfg.home_country,
+        out.intel_dir.join("c2-feed.csv").display(),
+        out.intel_dir.join("c2-domains.txt").display(),
+        out.telemetry_dir.display()
+    );
+    Ok(())
+}
+
+/// The simulated data's census arguments.
+fn sim_run_args(cfg: &SimConfig, out: &SimOutput, quiet: bool) -> RunArgs {
+    RunArgs {
+        inputs: vec![out.telemetry_dir.clone()],
+        input_format: None,
+        home_countries: vec![cfg.home_country.to_string()],
+        home_nets: vec![],
+        intel: vec![
+            out.intel_dir.join("c2-feed.csv"),
+            out.intel_dir.join("c2-domains.txt"),
+        ],
+        country_db: None,
+        registered_country: false,
+        asn_db: None,
+        max_evidence: c2atlas::census::state::DEFAULT_EVIDENCE_CAP,
+        quiet,
+    }
+}
+
+pub fn demo(a: crate::args::DemoArgs) -> Result<()> {
+    let mut cfg =
+        SimConfig::scale(&a.scale).with_context(|| format!("unknown --scale {}", a.scale))?;
+    cfg.seed = a.seed;
+    std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let sim_dir = a.out.join("sim");
+    let sim = run_simulation(&cfg, None, None, &sim_dir, false)?;
+    let (_, _, _, doc) = run(&sim_run_args(&cfg, &sim, false))?;
+    let census_path = a.out.join("census.json");
+    let report_path = a.out.join("report.md");
+    std::fs::write(&census_path, to_json(&doc)?)
+        .with_context(|| format!("cannot write {}", census_path.display()))?;
+    let mut report = String::from("# c2atlas demo: a simulated national network\n\n");
+    report.push_str(&format!(
+        "Simulated with `c2atlas simulate --scale {} --seed {}` (telemetry in `{}`, ground truth in `{}`).\n\n",
+        a.scale,
+        a.seed,
+        sim.telemetry_dir.display(),
+        sim.truth_path.display()
+    ));
+    report.push_str(&c2atlas::report::markdown(&doc));
+    std::fs::write(&report_path, report)
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    eprint!("{}", c2atlas::report::summary_text(&doc));
+    let matches = doc.c2 == sim.truth.c2;
+    println!("report:  {}", report_path.display());
+    println!("census:  {}", census_path.display());
+    println!("truth:   {}", sim.truth_path.display());
+    println!(
+        "census equals truth.json: {}",
+        if matches { "yes" } else { "NO" }
+    );
+    if !matches {
+        bail!("the census differs from the simulator's truth.json")
+    }
+    Ok(())
 }

@@ -315,3 +315,79 @@ fn census_without_home_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--home"));
 }
+
+/// A simulated day of a national network with 100,000 hosts: the census over the telemetry equals the
+/// simulator's ground truth exactly (the planted relationships, countries from the ranges they were drawn from).
+#[test]
+fn simulated_day_census_equals_truth() {
+    if db_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sim = tmp.path().join("sim");
+    run_ok(
+        bin()
+            .args([
+                "simulate",
+                "--scale",
+                "day",
+                "--hosts",
+                "100000",
+                "--background-flows-per-host",
+                "2",
+                "--seed",
+                "7",
+                "-q",
+                "--out",
+            ])
+            .arg(&sim),
+    );
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(sim.join("truth.json")).expect("truth.json"))
+            .expect("truth is JSON");
+    assert!(truth["c2"]["victims"]["total"].as_u64().unwrap_or(0) > 1_000);
+    let out = run_ok(
+        bin()
+            .args([
+                "census",
+                "--home-country",
+                "CN",
+                "--format",
+                "json",
+                "-q",
+                "--intel",
+            ])
+            .arg(sim.join("intel/c2-feed.csv"))
+            .arg("--intel")
+            .arg(sim.join("intel/c2-domains.txt"))
+            .arg(sim.join("telemetry")),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+    assert_eq!(doc["c2"], truth["c2"]);
+    let malformed: u64 = doc["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|i| i["malformed"].as_u64().unwrap_or(1))
+        .sum();
+    assert_eq!(malformed, 0);
+}
+
+/// The demo runs end to end and says the census equals the truth.
+#[test]
+fn demo_writes_report_and_census() {
+    if db_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run_ok(bin().args(["demo", "--out"]).arg(tmp.path()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("census equals truth.json: yes"), "{stdout}");
+    let report = std::fs::read_to_string(tmp.path().join("report.md")).expect("report.md");
+    assert!(report.contains("| Rank | Country |"));
+    let census: Value = serde_json::from_slice(
+        &std::fs::read(tmp.path().join("census.json")).expect("census.json"),
+    )
+    .expect("json");
+    assert_eq!(census["schema"], "c2atlas.census/1");
+}
