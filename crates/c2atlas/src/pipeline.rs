@@ -80,7 +80,7 @@ impl Sink for RunSink<'_, '_> {
             None => (ts, ts),
         });
         self.records += 1;
-        if self.records % PROGRESS_EVERY == 0 {
+        if self.records.is_multiple_of(PROGRESS_EVERY) {
             self.obs.progress(self.path, self.records);
         }
         let state = &mut self.state;

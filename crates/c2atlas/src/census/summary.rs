@@ -88,25 +88,24 @@ fn share(n: u64, d: u64) -> f64 {
     }
 }
 
+/// Per-ASN accumulator: organisation, controllers per country, controllers, victims.
+type AsnAcc = (
+    String,
+    BTreeMap<CountryCode, u64>,
+    BTreeSet<IpAddr>,
+    BTreeSet<IpAddr>,
+);
+
 /// Computes the census figures. The result does not depend on the order of `rels`.
 pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
     let mut s = C2Summary::default();
-    let mut controllers: BTreeMap<IpAddr, (Locale, Option<CountryCode>, Option<(u32, String)>)> =
-        BTreeMap::new();
+    let mut controllers: BTreeMap<IpAddr, Locale> = BTreeMap::new();
     let mut victims: BTreeSet<IpAddr> = BTreeSet::new();
     let mut victims_overseas: BTreeSet<IpAddr> = BTreeSet::new();
     let mut victims_home: BTreeSet<IpAddr> = BTreeSet::new();
     let mut by_country: BTreeMap<CountryCode, (BTreeSet<IpAddr>, BTreeSet<IpAddr>)> =
         BTreeMap::new();
-    let mut by_asn: BTreeMap<
-        u32,
-        (
-            String,
-            BTreeMap<CountryCode, u64>,
-            BTreeSet<IpAddr>,
-            BTreeSet<IpAddr>,
-        ),
-    > = BTreeMap::new();
+    let mut by_asn: BTreeMap<u32, AsnAcc> = BTreeMap::new();
     for r in rels {
         s.relationships += 1;
         *s.by_method.entry(r.method.clone()).or_default() += 1;
@@ -115,9 +114,7 @@ pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
             s.unresolved_controllers += 1;
             continue;
         };
-        controllers
-            .entry(cip)
-            .or_insert((r.controller_locale, r.country, r.asn.clone()));
+        controllers.entry(cip).or_insert(r.controller_locale);
         match r.controller_locale {
             Locale::Overseas => {
                 victims_overseas.insert(r.victim);
@@ -130,10 +127,10 @@ pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
                 let e = by_asn
                     .entry(asn)
                     .or_insert_with(|| (org, BTreeMap::new(), BTreeSet::new(), BTreeSet::new()));
-                if e.2.insert(cip) {
-                    if let Some(cc) = r.country {
-                        *e.1.entry(cc).or_default() += 1;
-                    }
+                if e.2.insert(cip)
+                    && let Some(cc) = r.country
+                {
+                    *e.1.entry(cc).or_default() += 1;
                 }
                 e.3.insert(r.victim);
             }
@@ -143,7 +140,7 @@ pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
             Locale::Unknown => {}
         }
     }
-    for (locale, _, _) in controllers.values() {
+    for locale in controllers.values() {
         s.controllers.total += 1;
         match locale {
             Locale::Overseas => s.controllers.overseas += 1,

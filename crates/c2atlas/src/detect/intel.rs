@@ -91,22 +91,22 @@ impl Detector for IntelDetector<'_> {
         match ev {
             Event::Flow(f) => {
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
-                if let Some(ind) = self.intel.match_ip(f.dst) {
-                    if ctx.is_domestic(f.src) {
-                        self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
-                        return;
-                    }
+                if let Some(ind) = self.intel.match_ip(f.dst)
+                    && ctx.is_domestic(f.src)
+                {
+                    self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
+                    return;
                 }
-                if let Some(ind) = self.intel.match_ip(f.src) {
-                    if ctx.is_domestic(f.dst) {
-                        self.emit(out, f.dst, Controller::Ip(f.src), ind, f.ts, 1, bytes, rec);
-                        return;
-                    }
+                if let Some(ind) = self.intel.match_ip(f.src)
+                    && ctx.is_domestic(f.dst)
+                {
+                    self.emit(out, f.dst, Controller::Ip(f.src), ind, f.ts, 1, bytes, rec);
+                    return;
                 }
-                if !self.pairs.is_empty() {
-                    if let Some(&ind) = self.pairs.get(&(f.src, f.dst)) {
-                        self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
-                    }
+                if !self.pairs.is_empty()
+                    && let Some(&ind) = self.pairs.get(&(f.src, f.dst))
+                {
+                    self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
                 }
             }
             Event::Dns(d) => {
@@ -152,18 +152,18 @@ impl Detector for IntelDetector<'_> {
                     .host
                     .as_deref()
                     .and_then(|host| self.name_match(strip_port(host)));
-                if ind.is_none() && self.intel.has_names() {
-                    if let (Some(host), Some(uri)) = (h.host.as_deref(), h.uri.as_deref()) {
-                        if host.len() + uri.len() < MAX_URL_LEN {
-                            self.url_buf.clear();
-                            if !uri.starts_with("http://") && !uri.starts_with("https://") {
-                                self.url_buf.push_str("http://");
-                                self.url_buf.push_str(host);
-                            }
-                            self.url_buf.push_str(uri);
-                            ind = self.intel.match_url(&self.url_buf);
-                        }
+                if ind.is_none()
+                    && self.intel.has_names()
+                    && let (Some(host), Some(uri)) = (h.host.as_deref(), h.uri.as_deref())
+                    && host.len() + uri.len() < MAX_URL_LEN
+                {
+                    self.url_buf.clear();
+                    if !uri.starts_with("http://") && !uri.starts_with("https://") {
+                        self.url_buf.push_str("http://");
+                        self.url_buf.push_str(host);
                     }
+                    self.url_buf.push_str(uri);
+                    ind = self.intel.match_url(&self.url_buf);
                 }
                 let Some(ind) = ind else { return };
                 if ctx.is_domestic(h.src) {
