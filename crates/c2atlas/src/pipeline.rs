@@ -136,6 +136,7 @@ impl Pipeline {
             ..
         } = sink;
         detector.finish(&ctx, &mut |f| state.add(&f));
+        state.drop_resolved_names();
         Ok(RunResult {
             inputs,
             state,

@@ -169,6 +169,27 @@ impl CensusState {
         self.rels.len()
     }
 
+    /// Drops name-only relationships (a C2 name queried without an address
+    /// answer, e.g. an AAAA query) when the same victim also has a relationship
+    /// with an address through the same indicator: the controller is then known
+    /// by its address, and counting the name as well would count it twice.
+    /// Per victim, so it commutes with sharding by victim. Returns how many were dropped.
+    pub fn drop_resolved_names(&mut self) -> usize {
+        let resolved: std::collections::HashSet<(IpAddr, IndicatorId)> = self
+            .rels
+            .iter()
+            .filter(|(k, _)| matches!(k.controller, Controller::Ip(_)))
+            .filter_map(|(k, v)| v.indicator.map(|i| (k.victim, i)))
+            .collect();
+        let before = self.rels.len();
+        self.rels.retain(|k, v| {
+            !(matches!(k.controller, Controller::Name(_))
+                && v.indicator
+                    .is_some_and(|i| resolved.contains(&(k.victim, i))))
+        });
+        before - self.rels.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rels.is_empty()
     }
