@@ -45,7 +45,7 @@ fn domain_indicator_matches_http_dns_and_the_connections_that_followed() {
         geo,
     );
     let mut warnings = Vec::new();
-    let planned = plan_inputs(&[dir.clone()], None, &mut warnings).expect("plan");
+    let planned = plan_inputs(std::slice::from_ref(&dir), None, &mut warnings).expect("plan");
     let run = p.run(&planned, &mut Silent).expect("run");
     let (rels, views) = document::relationships(&p, &run);
 
