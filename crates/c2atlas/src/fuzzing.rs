@@ -7,6 +7,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
     match target {
         // Each parser module adds its arm here, e.g.:
         // "binetflow" => crate::ingest::binetflow::fuzz(data),
+        "weblog" => crate::ingest::weblog::fuzz(data),
+        "web_decode" => crate::detect::web::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]
