@@ -54,7 +54,10 @@ pub fn web_scan(a: WebScanArgs) -> Result<()> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut flagged = 0u64;
     for path in &a.logs {
-        let fallback = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let fallback = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut det = WebDetector::new(WebDetectorConfig::default());
         let mut err: Option<std::io::Error> = None;
         let mut shown = 0u64;
@@ -127,9 +130,14 @@ pub fn web_scan(a: WebScanArgs) -> Result<()> {
 }
 
 pub fn eval_web(a: EvalWebArgs) -> Result<()> {
-    let dir = a.data.unwrap_or_else(|| PathBuf::from("../shared/data/web"));
+    let dir = a
+        .data
+        .unwrap_or_else(|| PathBuf::from("../shared/data/web"));
     if !dir.exists() {
-        bail!("evaluation data {} is absent (pass --data DIR)", dir.display());
+        bail!(
+            "evaluation data {} is absent (pass --data DIR)",
+            dir.display()
+        );
     }
     let rep = eval::run(&dir)?;
     let text = match a.format {

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use crate::model::{Event, RecordRef};
 
 pub mod binetflow;
-pub mod zeek;
 pub mod weblog;
+pub mod zeek;
 
 /// A telemetry format c2atlas can read. The string names (`as_str`) are a
 /// contract: they appear in the census JSON (`inputs[].format`) and are what

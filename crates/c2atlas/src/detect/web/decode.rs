@@ -39,12 +39,16 @@ pub fn url_decode_once(s: &str, plus: bool) -> Cow<'_, str> {
             out.push(b' ');
             i += 1;
         } else if c == b'%' {
-            if let (Some(h), Some(l)) = (b.get(i + 1).and_then(|x| hexval(*x)), b.get(i + 2).and_then(|x| hexval(*x))) {
+            if let (Some(h), Some(l)) = (
+                b.get(i + 1).and_then(|x| hexval(*x)),
+                b.get(i + 2).and_then(|x| hexval(*x)),
+            ) {
                 out.push((h * 16 + l) as u8);
                 i += 3;
             } else if matches!(b.get(i + 1), Some(b'u' | b'U'))
                 && let Some(v) = b.get(i + 2..i + 6).and_then(|h| {
-                    h.iter().try_fold(0u32, |a, x| hexval(*x).map(|d| a * 16 + d))
+                    h.iter()
+                        .try_fold(0u32, |a, x| hexval(*x).map(|d| a * 16 + d))
                 })
             {
                 let ch = char::from_u32(fold_fullwidth(v)).unwrap_or('\u{FFFD}');
@@ -65,7 +69,11 @@ pub fn url_decode_once(s: &str, plus: bool) -> Cow<'_, str> {
 
 /// Fullwidth ASCII forms (U+FF01–U+FF5E, used by IIS `%u` evasion) → ASCII.
 fn fold_fullwidth(v: u32) -> u32 {
-    if (0xFF01..=0xFF5E).contains(&v) { v - 0xFEE0 } else { v }
+    if (0xFF01..=0xFF5E).contains(&v) {
+        v - 0xFEE0
+    } else {
+        v
+    }
 }
 
 /// Bytes → text: valid UTF-8 kept, overlong 2- and 3-byte encodings of ASCII
@@ -109,11 +117,35 @@ pub fn bytes_to_text(b: &[u8]) -> String {
 }
 
 const NAMED: &[(&str, char)] = &[
-    ("lt", '<'), ("gt", '>'), ("quot", '"'), ("apos", '\''), ("amp", '&'), ("colon", ':'),
-    ("lpar", '('), ("rpar", ')'), ("tab", '\t'), ("newline", '\n'), ("sol", '/'), ("bsol", '\\'),
-    ("grave", '`'), ("lbrace", '{'), ("rbrace", '}'), ("equals", '='), ("plus", '+'),
-    ("period", '.'), ("comma", ','), ("semi", ';'), ("excl", '!'), ("quest", '?'), ("nbsp", ' '),
-    ("lsqb", '['), ("rsqb", ']'), ("num", '#'), ("dollar", '$'), ("percnt", '%'), ("ast", '*'),
+    ("lt", '<'),
+    ("gt", '>'),
+    ("quot", '"'),
+    ("apos", '\''),
+    ("amp", '&'),
+    ("colon", ':'),
+    ("lpar", '('),
+    ("rpar", ')'),
+    ("tab", '\t'),
+    ("newline", '\n'),
+    ("sol", '/'),
+    ("bsol", '\\'),
+    ("grave", '`'),
+    ("lbrace", '{'),
+    ("rbrace", '}'),
+    ("equals", '='),
+    ("plus", '+'),
+    ("period", '.'),
+    ("comma", ','),
+    ("semi", ';'),
+    ("excl", '!'),
+    ("quest", '?'),
+    ("nbsp", ' '),
+    ("lsqb", '['),
+    ("rsqb", ']'),
+    ("num", '#'),
+    ("dollar", '$'),
+    ("percnt", '%'),
+    ("ast", '*'),
 ];
 
 /// HTML character references: `&#60;`, `&#x3c;` (leading zeros, optional
@@ -141,8 +173,13 @@ pub fn html_decode(s: &str) -> Cow<'_, str> {
             }
             let start = j;
             let mut v: u32 = 0;
-            while let Some(d) = b.get(j).and_then(|c| (*c as char).to_digit(if hex { 16 } else { 10 })) {
-                v = v.saturating_mul(if hex { 16 } else { 10 }).saturating_add(d);
+            while let Some(d) = b
+                .get(j)
+                .and_then(|c| (*c as char).to_digit(if hex { 16 } else { 10 }))
+            {
+                v = v
+                    .saturating_mul(if hex { 16 } else { 10 })
+                    .saturating_add(d);
                 j += 1;
             }
             if j > start {
@@ -190,13 +227,21 @@ pub fn js_decode(s: &str) -> Cow<'_, str> {
         }
         let parsed = match b[i + 1] {
             b'x' => b.get(i + 2..i + 4).and_then(|h| {
-                std::str::from_utf8(h).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).map(|v| (v, 4))
+                std::str::from_utf8(h)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .map(|v| (v, 4))
             }),
             b'u' if b.get(i + 2) == Some(&b'{') => s[i + 3..].find('}').and_then(|e| {
-                u32::from_str_radix(&s[i + 3..i + 3 + e], 16).ok().map(|v| (v, e + 4))
+                u32::from_str_radix(&s[i + 3..i + 3 + e], 16)
+                    .ok()
+                    .map(|v| (v, e + 4))
             }),
             b'u' => b.get(i + 2..i + 6).and_then(|h| {
-                std::str::from_utf8(h).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).map(|v| (v, 6))
+                std::str::from_utf8(h)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .map(|v| (v, 6))
             }),
             _ => None,
         };
@@ -233,7 +278,11 @@ pub fn normalize_counted(s: &str, plus: bool) -> (Cow<'_, str>, usize) {
             let b = html_decode(&a);
             let c = js_decode(&b);
             match c {
-                Cow::Borrowed(_) if matches!(b, Cow::Borrowed(_)) && matches!(a, Cow::Borrowed(_)) => None,
+                Cow::Borrowed(_)
+                    if matches!(b, Cow::Borrowed(_)) && matches!(a, Cow::Borrowed(_)) =>
+                {
+                    None
+                }
                 other => Some(other.into_owned()),
             }
         };
@@ -298,7 +347,10 @@ pub fn base64_text(s: &str) -> Option<String> {
         return None;
     }
     let b = base64(s)?;
-    let printable = b.iter().filter(|c| (0x20..0x7f).contains(*c) || matches!(c, b'\n' | b'\r' | b'\t')).count();
+    let printable = b
+        .iter()
+        .filter(|c| (0x20..0x7f).contains(*c) || matches!(c, b'\n' | b'\r' | b'\t'))
+        .count();
     if printable * 10 >= b.len() * 9 && !b.is_empty() {
         Some(String::from_utf8_lossy(&b).into_owned())
     } else {
@@ -373,17 +425,27 @@ mod tests {
         assert_eq!(normalize("&#x3C;svg&#62;&lt;&colon;", true), "<svg><:");
         assert_eq!(normalize("&#0000060script", true), "<script");
         assert_eq!(normalize("\\x3cimg\\u003e\\u{2f}", true), "<img>/");
-        assert_eq!(normalize("%252525252e", true), "%2e", "capped at MAX_ROUNDS");
+        assert_eq!(
+            normalize("%252525252e", true),
+            "%2e",
+            "capped at MAX_ROUNDS"
+        );
         assert_eq!(normalize("%zz%", true), "%zz%");
         assert_eq!(normalize("%ff", true), "\u{FFFD}");
     }
 
     #[test]
     fn base64_and_sql() {
-        assert_eq!(base64_text("YWRtaW46cGFzc3dvcmQ=").as_deref(), Some("admin:password"));
+        assert_eq!(
+            base64_text("YWRtaW46cGFzc3dvcmQ=").as_deref(),
+            Some("admin:password")
+        );
         assert_eq!(base64_text("short"), None);
         assert_eq!(base64_text("////////////"), None);
-        assert_eq!(sql_fold("UnIoN/**/SeLeCt/*!50000cOnCaT*/(1)--x"), "union select concat (1)--x");
+        assert_eq!(
+            sql_fold("UnIoN/**/SeLeCt/*!50000cOnCaT*/(1)--x"),
+            "union select concat (1)--x"
+        );
         assert_eq!(sql_fold("a \t\n b"), "a b");
     }
 

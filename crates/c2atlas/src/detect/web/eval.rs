@@ -93,7 +93,10 @@ pub struct EvalReport {
 }
 
 fn class_of_folder(name: &str) -> Option<(&'static str, Class)> {
-    CRS_GROUPS.iter().find(|(g, _)| name.contains(&format!("-{g}-"))).map(|(g, c)| (*g, *c))
+    CRS_GROUPS
+        .iter()
+        .find(|(g, _)| name.contains(&format!("-{g}-")))
+        .map(|(g, c)| (*g, *c))
 }
 
 fn ystr(y: &Yaml) -> Option<String> {
@@ -121,7 +124,9 @@ pub fn crs_request(input: &Yaml) -> Option<WebRequest<'static>> {
     };
     if let Some(h) = input["headers"].as_hash() {
         for (k, v) in h {
-            let (Some(k), Some(v)) = (ystr(k), ystr(v)) else { continue };
+            let (Some(k), Some(v)) = (ystr(k), ystr(v)) else {
+                continue;
+            };
             set_header(&mut r, k, v);
         }
     }
@@ -140,14 +145,21 @@ fn set_header(r: &mut WebRequest<'static>, k: String, v: String) {
 
 /// A request from raw HTTP text (request line, headers, blank line, body).
 pub fn raw_request(raw: &str) -> Option<WebRequest<'static>> {
-    let (head, body) = raw.split_once("\r\n\r\n").or_else(|| raw.split_once("\n\n")).unwrap_or((raw, ""));
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .or_else(|| raw.split_once("\n\n"))
+        .unwrap_or((raw, ""));
     let mut lines = head.lines();
     let first = lines.next()?;
     let mut it = first.splitn(3, ' ');
     let mut r = WebRequest {
         method: Cow::Owned(it.next()?.to_owned()),
         uri: Cow::Owned(it.next().unwrap_or("/").to_owned()),
-        body: if body.is_empty() { None } else { Some(Cow::Owned(body.to_owned())) },
+        body: if body.is_empty() {
+            None
+        } else {
+            Some(Cow::Owned(body.to_owned()))
+        },
         ..WebRequest::default()
     };
     for l in lines {
@@ -159,7 +171,10 @@ pub fn raw_request(raw: &str) -> Option<WebRequest<'static>> {
 }
 
 fn files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> Result<(), EvalError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| EvalError::Io { path: dir.to_path_buf(), source })?;
+    let rd = std::fs::read_dir(dir).map_err(|source| EvalError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
     v.sort();
     for p in v {
@@ -178,21 +193,47 @@ pub fn eval_crs(dir: &Path) -> Result<Vec<GroupScore>, EvalError> {
     files(dir, "yaml", &mut paths)?;
     let mut scores: Vec<GroupScore> = CRS_GROUPS
         .iter()
-        .map(|(g, c)| GroupScore { group: (*g).to_owned(), class: Some(*c), ..GroupScore::default() })
+        .map(|(g, c)| GroupScore {
+            group: (*g).to_owned(),
+            class: Some(*c),
+            ..GroupScore::default()
+        })
         .collect();
     for p in paths {
-        let folder = p.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let Some((g, class)) = class_of_folder(&folder) else { continue };
-        let Some(score) = scores.iter_mut().find(|s| s.group == g) else { continue };
-        let text = std::fs::read_to_string(&p).map_err(|source| EvalError::Io { path: p.clone(), source })?;
-        let docs = YamlLoader::load_from_str(&text).map_err(|e| EvalError::Yaml { path: p.clone(), reason: e.to_string() })?;
+        let folder = p
+            .parent()
+            .and_then(|d| d.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some((g, class)) = class_of_folder(&folder) else {
+            continue;
+        };
+        let Some(score) = scores.iter_mut().find(|s| s.group == g) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&p).map_err(|source| EvalError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        let docs = YamlLoader::load_from_str(&text).map_err(|e| EvalError::Yaml {
+            path: p.clone(),
+            reason: e.to_string(),
+        })?;
         for doc in &docs {
-            let Some(tests) = doc["tests"].as_vec() else { continue };
+            let Some(tests) = doc["tests"].as_vec() else {
+                continue;
+            };
             for t in tests {
-                let Some(stages) = t["stages"].as_vec() else { continue };
+                let Some(stages) = t["stages"].as_vec() else {
+                    continue;
+                };
                 for st in stages {
                     // Older files nest under `stage:`.
-                    let st = if st["stage"].is_badvalue() { st } else { &st["stage"] };
+                    let st = if st["stage"].is_badvalue() {
+                        st
+                    } else {
+                        &st["stage"]
+                    };
                     let log = &st["output"]["log"];
                     let pos = !log["expect_ids"].is_badvalue();
                     let neg = !log["no_expect_ids"].is_badvalue();
@@ -204,6 +245,18 @@ pub fn eval_crs(dir: &Path) -> Result<Vec<GroupScore>, EvalError> {
                         continue;
                     };
                     let hit = classify(&req).is_some_and(|v| v.has(class));
+                    if std::env::var_os("C2ATLAS_EVAL_MISSES").is_some() && (pos != hit) {
+                        eprintln!(
+                            "{} {g} {}: {} {} body={:?} hdr={:?} ua={:?}",
+                            if pos { "MISS" } else { "FP" },
+                            p.display(),
+                            req.method,
+                            req.uri,
+                            req.body,
+                            req.headers,
+                            req.user_agent
+                        );
+                    }
                     if pos {
                         score.positives += 1;
                         score.detected += hit as u64;
@@ -224,11 +277,26 @@ pub fn eval_crs(dir: &Path) -> Result<Vec<GroupScore>, EvalError> {
 pub fn eval_libinjection(dir: &Path) -> Result<Vec<ListScore>, EvalError> {
     let mut paths = Vec::new();
     files(dir, "txt", &mut paths)?;
-    let mut sqli = ListScore { name: "libinjection sqli-*.txt".into(), class: Some(Class::Sqli), ..Default::default() };
-    let mut xss = ListScore { name: "libinjection xss-*.txt".into(), class: Some(Class::Xss), ..Default::default() };
-    let mut fp = ListScore { name: "libinjection false_positives.txt".into(), class: None, ..Default::default() };
+    let mut sqli = ListScore {
+        name: "libinjection sqli-*.txt".into(),
+        class: Some(Class::Sqli),
+        ..Default::default()
+    };
+    let mut xss = ListScore {
+        name: "libinjection xss-*.txt".into(),
+        class: Some(Class::Xss),
+        ..Default::default()
+    };
+    let mut fp = ListScore {
+        name: "libinjection false_positives.txt".into(),
+        class: None,
+        ..Default::default()
+    };
     for p in paths {
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let score = if name.starts_with("sqli-") {
             &mut sqli
         } else if name.starts_with("xss-") {
@@ -238,14 +306,20 @@ pub fn eval_libinjection(dir: &Path) -> Result<Vec<ListScore>, EvalError> {
         } else {
             continue;
         };
-        let bytes = std::fs::read(&p).map_err(|source| EvalError::Io { path: p.clone(), source })?;
+        let bytes = std::fs::read(&p).map_err(|source| EvalError::Io {
+            path: p.clone(),
+            source,
+        })?;
         for line in bytes.split(|b| *b == b'\n') {
             let line = String::from_utf8_lossy(line);
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
             }
-            let req = WebRequest { uri: Cow::Owned(format!("/?q={line}")), ..WebRequest::default() };
+            let req = WebRequest {
+                uri: Cow::Owned(format!("/?q={line}")),
+                ..WebRequest::default()
+            };
             let v = classify(&req);
             let hit = match score.class {
                 Some(c) => v.is_some_and(|v| v.has(c)),
@@ -288,8 +362,19 @@ impl EvalReport {
         }
         s.push_str("\n### libinjection payload lists\n\n| list | inputs | flagged | rate | target |\n|---|---:|---:|---:|---|\n");
         for l in &self.lists {
-            let target = if l.class.is_some() { "recall ≥ 0.97" } else { "flagged ≤ 0.01" };
-            s.push_str(&format!("| {} | {} | {} | {:.4} | {} |\n", l.name, l.inputs, l.flagged, l.rate(), target));
+            let target = if l.class.is_some() {
+                "recall ≥ 0.97"
+            } else {
+                "flagged ≤ 0.01"
+            };
+            s.push_str(&format!(
+                "| {} | {} | {} | {:.4} | {} |\n",
+                l.name,
+                l.inputs,
+                l.flagged,
+                l.rate(),
+                target
+            ));
         }
         s
     }
@@ -310,7 +395,13 @@ impl EvalReport {
             ));
         }
         for l in &self.lists {
-            s.push_str(&format!("{:<36} {:>6} inputs {:>6} flagged  rate {:.4}\n", l.name, l.inputs, l.flagged, l.rate()));
+            s.push_str(&format!(
+                "{:<36} {:>6} inputs {:>6} flagged  rate {:.4}\n",
+                l.name,
+                l.inputs,
+                l.flagged,
+                l.rate()
+            ));
         }
         s
     }

@@ -116,11 +116,17 @@ pub struct Verdict {
 impl Verdict {
     /// Flagged classes (hits at or above [`FLAG_THRESHOLD`]), strongest first.
     pub fn classes(&self) -> Vec<Class> {
-        self.hits.iter().filter(|h| h.confidence >= FLAG_THRESHOLD).map(|h| h.class).collect()
+        self.hits
+            .iter()
+            .filter(|h| h.confidence >= FLAG_THRESHOLD)
+            .map(|h| h.class)
+            .collect()
     }
     /// Whether `c` is among the flagged classes.
     pub fn has(&self, c: Class) -> bool {
-        self.hits.iter().any(|h| h.class == c && h.confidence >= FLAG_THRESHOLD)
+        self.hits
+            .iter()
+            .any(|h| h.class == c && h.confidence >= FLAG_THRESHOLD)
     }
     /// Highest confidence.
     pub fn confidence(&self) -> f32 {
@@ -137,15 +143,33 @@ struct Acc {
 }
 
 impl Acc {
-    fn add(&mut self, class: Class, (confidence, rule): (f32, &'static str), evidence: &str, loc: &Location) {
+    fn add(
+        &mut self,
+        class: Class,
+        (confidence, rule): (f32, &'static str),
+        evidence: &str,
+        loc: &Location,
+    ) {
         if let Some(h) = self.hits.iter_mut().find(|h| h.class == class) {
             if h.confidence >= confidence {
                 return;
             }
-            *h = Hit { class, confidence, rule, evidence: ev(evidence), location: loc.clone() };
+            *h = Hit {
+                class,
+                confidence,
+                rule,
+                evidence: ev(evidence),
+                location: loc.clone(),
+            };
             return;
         }
-        self.hits.push(Hit { class, confidence, rule, evidence: ev(evidence), location: loc.clone() });
+        self.hits.push(Hit {
+            class,
+            confidence,
+            rule,
+            evidence: ev(evidence),
+            location: loc.clone(),
+        });
     }
 }
 
@@ -157,13 +181,121 @@ fn ev(s: &str) -> String {
     }
 }
 
+/// Words that make a value worth the full analysis even without special
+/// characters (class names, SQL verbs, shell and PHP function names, URL
+/// schemes). Matched case-insensitively with one Aho-Corasick automaton.
+const TRIGGERS: &[&str] = &[
+    "java",
+    "jndi",
+    "runtime",
+    "processbuilder",
+    "classloader",
+    "select",
+    "union",
+    "sleep",
+    "benchmark",
+    "waitfor",
+    "exec",
+    "eval",
+    "system",
+    "passthru",
+    "phpinfo",
+    "passwd",
+    "cmd",
+    "/bin/",
+    "wget",
+    "curl",
+    "ognl",
+    "ro0ab",
+    "aced0005",
+    "script",
+    "alert",
+    "onerror",
+    "onload",
+    "whoami",
+    "information_schema",
+    "xp_",
+    "php",
+    "file:",
+    "http:",
+    "https:",
+    "ftp:",
+    "ldap",
+    "gopher",
+    "dict:",
+    "expect:",
+    "phar:",
+    "zip:",
+    "data:",
+    "constructor",
+    "cnvudgltz",
+    "hjvy2vzc2j1awxkzxi",
+    "etc/",
+    "win.ini",
+    "boot.ini",
+    "proc/self",
+    ".ht",
+    "web-inf",
+    "shell",
+    "assert",
+    "include",
+    "require",
+    "base64",
+    "sysobjects",
+    "drop",
+    "insert",
+    "delete",
+    "update",
+    "declare",
+    "shutdown",
+    "concat",
+    "char",
+    "version",
+    "database",
+];
+
+static TRIGGER_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(TRIGGERS)
+            .ok()
+    });
+
 /// Bytes that can start or shape an attack; a value with none of them (and
-/// no suspicious word) is only checked by the cheap path/UA rules.
+/// no trigger word) is only checked by the cheap path/UA rules.
 fn suspicious(s: &str) -> bool {
+    suspicious_bytes(s) || s.len() >= 3 && TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
+}
+
+fn suspicious_bytes(s: &str) -> bool {
     s.bytes().any(|c| {
         matches!(
             c,
-            b'\'' | b'"' | b'<' | b'>' | b'(' | b')' | b';' | b'|' | b'`' | b'$' | b'{' | b'}' | b'\\' | b'%' | b'&' | b'#' | b'*' | b'@' | b'!' | b'^' | b'[' | b'\n' | b'\r' | b'\0'
+            b'\''
+                | b'"'
+                | b'<'
+                | b'>'
+                | b'('
+                | b')'
+                | b';'
+                | b'|'
+                | b'`'
+                | b'$'
+                | b'{'
+                | b'}'
+                | b'\\'
+                | b'%'
+                | b'&'
+                | b'#'
+                | b'*'
+                | b'@'
+                | b'!'
+                | b'^'
+                | b'['
+                | b'\n'
+                | b'\r'
+                | b'\0'
         ) || c >= 0x80
     }) || s.contains("..")
         || s.contains("://")
@@ -202,16 +334,22 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
 
 /// Splits `a=1&b=2` (also `;`-separated) into raw (name, value) pairs.
 fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
-    q.split('&').filter(|p| !p.is_empty()).map(|p| match p.split_once('=') {
-        Some((k, v)) => (k, v),
-        None => ("", p),
-    })
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k, v),
+            None => ("", p),
+        })
 }
 
 /// Classifies one request on its own. `None` when nothing reaches [`FLAG_THRESHOLD`].
 pub fn classify(r: &WebRequest<'_>) -> Option<Verdict> {
     let v = analyse(r);
-    if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) { Some(v) } else { None }
+    if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) {
+        Some(v)
+    } else {
+        None
+    }
 }
 
 /// All hits of one request, flagged or not.
@@ -232,10 +370,17 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             acc.add(Class::Traversal, v, &path_dec, &loc);
         }
         // Path segments can carry injections too (`/item/1' or 1=1`, `/${jndi:…}`).
-        let last = path_dec.rsplit('/').next().unwrap_or(&path_dec);
-        value(&mut acc, "", last, path, &loc, site);
-        if last.len() != path_dec.len() {
-            for (c, v) in [(Class::Java, sigs::java(path, &path_l)), (Class::Rce, sigs::rce(&path_l)), (Class::Php, sigs::php(&path_l)), (Class::Xss, xss::detect(&path_dec))] {
+        for seg in path_dec.split('/').filter(|x| suspicious(x)) {
+            let seg = seg.replace('+', " ");
+            value(&mut acc, "", &seg, &seg, &loc, site);
+        }
+        if path_dec.matches('/').count() > 1 {
+            for (c, v) in [
+                (Class::Java, sigs::java(path, &path_l)),
+                (Class::Rce, sigs::rce(&path_l)),
+                (Class::Php, sigs::php(&path_l)),
+                (Class::Xss, xss::detect(&path_dec)),
+            ] {
                 if let Some(v) = v {
                     acc.add(c, v, &path_dec, &loc);
                 }
@@ -248,7 +393,11 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
         for (k, v) in pairs(q) {
             let kd = decode::normalize(k, true);
             let vd = decode::normalize(v, true);
-            let loc = if body { Location::Body } else { Location::Query(ev(&kd)) };
+            let loc = if body {
+                Location::Body
+            } else {
+                Location::Query(ev(&kd))
+            };
             let kl = kd.to_lowercase();
             if suspicious(v) || vd.as_ref() != v {
                 value(acc, &kl, &vd, v, &loc, site);
@@ -293,7 +442,10 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
         let loc = Location::Header(name.to_owned());
         let n = name.to_ascii_lowercase();
         if n == "authorization" {
-            if let Some(b) = v.trim().strip_prefix("Basic ").or_else(|| v.trim().strip_prefix("basic "))
+            if let Some(b) = v
+                .trim()
+                .strip_prefix("Basic ")
+                .or_else(|| v.trim().strip_prefix("basic "))
                 && let Some(t) = decode::base64_text(b.trim())
             {
                 let pw = t.split_once(':').map(|x| x.1).unwrap_or(&t);
@@ -328,7 +480,11 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                 if suspicious(v) {
                     let d = decode::normalize(v, true);
                     let loc = Location::Header("Referer".into());
-                    for (c, x) in [(Class::Sqli, sqli::detect(&d)), (Class::Xss, xss::detect(&d)), (Class::Java, sigs::java(v, &d.to_lowercase()))] {
+                    for (c, x) in [
+                        (Class::Sqli, sqli::detect(&d)),
+                        (Class::Xss, xss::detect(&d)),
+                        (Class::Java, sigs::java(v, &d.to_lowercase())),
+                    ] {
                         if let Some(x) = x {
                             acc.add(c, x, &d, &loc);
                         }
@@ -351,20 +507,55 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     }
     let ua_l = r.user_agent.as_deref().map(str::to_lowercase);
     if let Some(v) = sigs::scanner(ua_l.as_deref(), &path_l) {
-        let e = if v.1 == "scanner user agent" { r.user_agent.as_deref().unwrap_or("") } else { &path_dec };
-        let loc = if v.1 == "scanner user agent" { Location::Header("User-Agent".into()) } else { Location::Path };
+        let e = if v.1 == "scanner user agent" {
+            r.user_agent.as_deref().unwrap_or("")
+        } else {
+            &path_dec
+        };
+        let loc = if v.1 == "scanner user agent" {
+            Location::Header("User-Agent".into())
+        } else {
+            Location::Path
+        };
         acc.add(Class::Scanner, v, e, &loc);
     }
-    if !r.method.is_empty() && !r.method.bytes().all(|c| c.is_ascii_uppercase()) || r.method.is_empty() && !r.uri.is_empty() && !r.uri.starts_with('/') {
-        acc.add(Class::Scanner, (0.5, "malformed request line"), &r.uri, &Location::Request);
+    if !r.method.is_empty() && !r.method.bytes().all(|c| c.is_ascii_uppercase())
+        || r.method.is_empty() && !r.uri.is_empty() && !r.uri.starts_with('/')
+    {
+        acc.add(
+            Class::Scanner,
+            (0.5, "malformed request line"),
+            &r.uri,
+            &Location::Request,
+        );
     }
     let mut hits = acc.hits;
-    hits.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.class.cmp(&b.class)));
+    hits.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.class.cmp(&b.class))
+    });
     Verdict { hits }
 }
 
 /// Login endpoints (lower-cased path suffixes / substrings).
-const LOGIN_PATHS: &[&str] = &["wp-login.php", "xmlrpc.php", "/login", "/signin", "/sign-in", "/logon", "/auth", "/user/login", "/admin", "/administrator/index.php", "/j_security_check", "/session", "/account/login", "/owa/auth", "/phpmyadmin/index.php"];
+const LOGIN_PATHS: &[&str] = &[
+    "wp-login.php",
+    "xmlrpc.php",
+    "/login",
+    "/signin",
+    "/sign-in",
+    "/logon",
+    "/auth",
+    "/user/login",
+    "/admin",
+    "/administrator/index.php",
+    "/j_security_check",
+    "/session",
+    "/account/login",
+    "/owa/auth",
+    "/phpmyadmin/index.php",
+];
 
 /// Tunables of the stateful detectors (defaults with their reasons).
 #[derive(Clone, Debug)]
@@ -432,21 +623,33 @@ pub struct WebDetector {
 
 impl WebDetector {
     pub fn new(cfg: WebDetectorConfig) -> Self {
-        WebDetector { cfg, sources: HashMap::new(), sites: HashMap::new(), scripts: HashMap::new() }
+        WebDetector {
+            cfg,
+            sources: HashMap::new(),
+            sites: HashMap::new(),
+            scripts: HashMap::new(),
+        }
     }
 
     /// Classifies `r` (per-request classes plus the stateful ones). `fallback_site`
     /// names the site when the request does not (the log file's name).
     pub fn observe(&mut self, r: &WebRequest<'_>, fallback_site: &str) -> Option<Verdict> {
         let mut v = analyse(r);
-        let site: Cow<'_, str> = r.site.as_deref().map(|s| Cow::Owned(s.to_ascii_lowercase())).unwrap_or(Cow::Borrowed(fallback_site));
+        let site: Cow<'_, str> = r
+            .site
+            .as_deref()
+            .map(|s| Cow::Owned(s.to_ascii_lowercase()))
+            .unwrap_or(Cow::Borrowed(fallback_site));
         let path = r.uri.split('?').next().unwrap_or("").to_ascii_lowercase();
         let seen = self.sites.entry(site.to_string()).or_insert(0);
         *seen += 1;
         let seen_now = *seen;
         let st = self.sources.entry((site.to_string(), r.src)).or_default();
         if r.ts - st.start > self.cfg.window {
-            *st = SrcState { start: r.ts, ..SrcState::default() };
+            *st = SrcState {
+                start: r.ts,
+                ..SrcState::default()
+            };
         }
         let post = r.method.eq_ignore_ascii_case("POST");
         if post && LOGIN_PATHS.iter().any(|p| path.contains(p)) {
@@ -454,32 +657,69 @@ impl WebDetector {
             if st.login_posts >= self.cfg.bruteforce_posts {
                 let conf = if st.flagged_bf { 0.9 } else { 0.8 };
                 st.flagged_bf = true;
-                v.hits.push(Hit { class: Class::Bruteforce, confidence: conf, rule: "repeated login POSTs", evidence: format!("{} POSTs to {path}", st.login_posts), location: Location::Request });
+                v.hits.push(Hit {
+                    class: Class::Bruteforce,
+                    confidence: conf,
+                    rule: "repeated login POSTs",
+                    evidence: format!("{} POSTs to {path}", st.login_posts),
+                    location: Location::Request,
+                });
             }
         }
-        if r.status == Some(404) && (sigs::probe_path(&path) || v.hits.iter().any(|h| h.class != Class::Scanner && h.confidence >= FLAG_THRESHOLD)) {
+        if r.status == Some(404)
+            && (sigs::probe_path(&path)
+                || v.hits
+                    .iter()
+                    .any(|h| h.class != Class::Scanner && h.confidence >= FLAG_THRESHOLD))
+        {
             st.probe_404s += 1;
             if st.probe_404s >= self.cfg.scan_404s {
                 st.flagged_scan = true;
                 v.hits.retain(|h| h.class != Class::Scanner);
-                v.hits.push(Hit { class: Class::Scanner, confidence: 0.9, rule: "burst of 404s on sensitive paths", evidence: format!("{} 404s; {path}", st.probe_404s), location: Location::Request });
+                v.hits.push(Hit {
+                    class: Class::Scanner,
+                    confidence: 0.9,
+                    rule: "burst of 404s on sensitive paths",
+                    evidence: format!("{} 404s; {path}", st.probe_404s),
+                    location: Location::Request,
+                });
             }
         }
         // Backdoor: scripts first seen after warm-up, receiving 2xx POSTs.
-        let script = [".php", ".asp", ".aspx", ".jsp", ".jspx", ".cgi", ".pl", ".ashx", ".phtml"].iter().any(|e| path.ends_with(e));
+        let script = [
+            ".php", ".asp", ".aspx", ".jsp", ".jspx", ".cgi", ".pl", ".ashx", ".phtml",
+        ]
+        .iter()
+        .any(|e| path.ends_with(e));
         if script {
-            let s = self.scripts.entry((site.to_string(), path.clone())).or_insert_with(|| ScriptState { first_seen_at: seen_now, ..ScriptState::default() });
+            let s = self
+                .scripts
+                .entry((site.to_string(), path.clone()))
+                .or_insert_with(|| ScriptState {
+                    first_seen_at: seen_now,
+                    ..ScriptState::default()
+                });
             if post && r.status.is_some_and(|c| (200..300).contains(&c)) {
                 s.posts_ok += 1;
-                if !s.controllers.contains(&r.src) && s.controllers.len() <= self.cfg.backdoor_max_controllers {
+                if !s.controllers.contains(&r.src)
+                    && s.controllers.len() <= self.cfg.backdoor_max_controllers
+                {
                     s.controllers.push(r.src);
                 }
             } else {
                 s.gets += 1;
             }
         }
-        v.hits.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then(a.class.cmp(&b.class)));
-        if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) { Some(v) } else { None }
+        v.hits.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.class.cmp(&b.class))
+        });
+        if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) {
+            Some(v)
+        } else {
+            None
+        }
     }
 
     /// Scripts that appeared after the warm-up, got successful POSTs from at
@@ -488,8 +728,19 @@ impl WebDetector {
         let mut out: Vec<Backdoor> = self
             .scripts
             .iter()
-            .filter(|(_, s)| s.first_seen_at > self.cfg.backdoor_warmup && s.posts_ok >= 3 && !s.controllers.is_empty() && s.controllers.len() <= self.cfg.backdoor_max_controllers && s.gets <= s.posts_ok / 4)
-            .map(|((site, path), s)| Backdoor { site: site.clone(), path: path.clone(), controller_ips: s.controllers.clone(), posts: s.posts_ok })
+            .filter(|(_, s)| {
+                s.first_seen_at > self.cfg.backdoor_warmup
+                    && s.posts_ok >= 3
+                    && !s.controllers.is_empty()
+                    && s.controllers.len() <= self.cfg.backdoor_max_controllers
+                    && s.gets <= s.posts_ok / 4
+            })
+            .map(|((site, path), s)| Backdoor {
+                site: site.clone(),
+                path: path.clone(),
+                controller_ips: s.controllers.clone(),
+                posts: s.posts_ok,
+            })
             .collect();
         out.sort_by(|a, b| (&a.site, &a.path).cmp(&(&b.site, &b.path)));
         out
@@ -501,7 +752,13 @@ pub fn fuzz(data: &[u8]) {
     let s = String::from_utf8_lossy(data);
     let (n, _) = decode::normalize_counted(&s, true);
     let _ = decode::sql_fold(&n);
-    let r = WebRequest { uri: Cow::Borrowed(&s), body: Some(Cow::Borrowed(&s)), user_agent: Some(Cow::Borrowed(&s)), headers: vec![(Cow::Borrowed("Cookie"), Cow::Borrowed(&s))], ..WebRequest::default() };
+    let r = WebRequest {
+        uri: Cow::Borrowed(&s),
+        body: Some(Cow::Borrowed(&s)),
+        user_agent: Some(Cow::Borrowed(&s)),
+        headers: vec![(Cow::Borrowed("Cookie"), Cow::Borrowed(&s))],
+        ..WebRequest::default()
+    };
     let v = analyse(&r);
     for h in &v.hits {
         assert!((0.0..=1.0).contains(&h.confidence));

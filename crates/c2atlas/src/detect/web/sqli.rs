@@ -17,7 +17,9 @@ pub const MAX_TOKENS: usize = 64;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tk {
     /// `s` string literal; `closed` when its closing quote was seen.
-    Str { closed: bool },
+    Str {
+        closed: bool,
+    },
     /// `1` number (decimal, hex `0x..`, float).
     Num,
     /// `n` bare word (identifier, unknown word).
@@ -50,36 +52,214 @@ pub enum Tk {
 }
 
 const KEYWORDS: &[&str] = &[
-    "from", "where", "into", "like", "is", "not", "null", "between", "as", "case", "when", "then",
-    "else", "end", "limit", "offset", "having", "values", "set", "table", "database", "procedure",
-    "exists", "all", "distinct", "outfile", "dumpfile", "top", "delay", "collate", "escape", "join",
-    "on", "regexp", "rlike", "sounds", "true", "false", "in", "div", "mod", "binary", "analyse",
-    "information_schema", "sysobjects", "mysql", "char", "nvarchar", "varchar", "int", "columns",
-    "tables", "schema",
+    "from",
+    "where",
+    "into",
+    "like",
+    "is",
+    "not",
+    "null",
+    "between",
+    "as",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "limit",
+    "offset",
+    "having",
+    "values",
+    "set",
+    "table",
+    "database",
+    "procedure",
+    "exists",
+    "all",
+    "distinct",
+    "outfile",
+    "dumpfile",
+    "top",
+    "delay",
+    "collate",
+    "escape",
+    "join",
+    "on",
+    "regexp",
+    "rlike",
+    "sounds",
+    "true",
+    "false",
+    "in",
+    "div",
+    "mod",
+    "binary",
+    "analyse",
+    "information_schema",
+    "sysobjects",
+    "mysql",
+    "char",
+    "nvarchar",
+    "varchar",
+    "int",
+    "columns",
+    "tables",
+    "schema",
 ];
 const STMTS: &[&str] = &[
-    "select", "insert", "update", "delete", "drop", "create", "alter", "truncate", "exec",
-    "execute", "declare", "shutdown", "waitfor", "grant", "revoke", "load", "handler", "rename",
-    "merge", "dbcc", "backup", "restore", "bulk", "openrowset", "kill", "use",
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "create",
+    "alter",
+    "truncate",
+    "exec",
+    "execute",
+    "declare",
+    "shutdown",
+    "waitfor",
+    "grant",
+    "revoke",
+    "load",
+    "handler",
+    "rename",
+    "merge",
+    "dbcc",
+    "backup",
+    "restore",
+    "bulk",
+    "openrowset",
+    "kill",
+    "use",
 ];
 /// Functions that have little business in ordinary input.
 const SQL_FUNCS: &[&str] = &[
-    "sleep", "benchmark", "pg_sleep", "extractvalue", "updatexml", "load_file", "group_concat",
-    "concat", "concat_ws", "char", "chr", "ascii", "substring", "substr", "mid", "version",
-    "database", "user", "current_user", "system_user", "session_user", "schema", "hex", "unhex",
-    "md5", "sha1", "if", "ifnull", "iif", "isnull", "nullif", "coalesce", "count", "length",
-    "len", "cast", "convert", "ord", "exp", "floor", "rand", "randomblob", "sqlite_version",
-    "xp_cmdshell", "sp_executesql", "sp_password", "utl_inaddr", "utl_http", "receive_message",
-    "dbms_pipe", "sysdate", "now", "waitfor", "elt", "make_set", "json_keys", "name_const",
-    "row", "gtid_subset", "polygon", "multipoint", "geometrycollection", "linestring",
-    "exists", "not", "in", "select", "case", "instr", "locate", "position", "reverse",
-    "lower", "upper", "trim", "replace", "left", "right", "least", "greatest", "db_name",
-    "host_name", "suser_name", "user_name", "object_id", "table_name", "column_name",
-    "dbms_xmlgen", "xmltype", "to_char", "tochar", "bitand", "lpad", "rpad", "sum", "avg",
-    "min", "max", "abs", "sqrt", "pi", "power", "round", "strcmp", "soundex", "crc32",
-    "uuid", "last_insert_id", "connection_id", "found_rows", "row_count", "charset",
-    "collation", "coercibility", "current_database", "pg_read_file", "lo_import",
-    "generate_series", "string_agg", "array_agg", "dump", "ctxsys", "openquery", "getdate",
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "extractvalue",
+    "updatexml",
+    "load_file",
+    "group_concat",
+    "concat",
+    "concat_ws",
+    "char",
+    "chr",
+    "ascii",
+    "substring",
+    "substr",
+    "mid",
+    "version",
+    "database",
+    "user",
+    "current_user",
+    "system_user",
+    "session_user",
+    "schema",
+    "hex",
+    "unhex",
+    "md5",
+    "sha1",
+    "if",
+    "ifnull",
+    "iif",
+    "isnull",
+    "nullif",
+    "coalesce",
+    "count",
+    "length",
+    "len",
+    "cast",
+    "convert",
+    "ord",
+    "exp",
+    "floor",
+    "rand",
+    "randomblob",
+    "sqlite_version",
+    "xp_cmdshell",
+    "sp_executesql",
+    "sp_password",
+    "utl_inaddr",
+    "utl_http",
+    "receive_message",
+    "dbms_pipe",
+    "sysdate",
+    "now",
+    "waitfor",
+    "elt",
+    "make_set",
+    "json_keys",
+    "name_const",
+    "row",
+    "gtid_subset",
+    "polygon",
+    "multipoint",
+    "geometrycollection",
+    "linestring",
+    "exists",
+    "not",
+    "in",
+    "select",
+    "case",
+    "instr",
+    "locate",
+    "position",
+    "reverse",
+    "lower",
+    "upper",
+    "trim",
+    "replace",
+    "left",
+    "right",
+    "least",
+    "greatest",
+    "db_name",
+    "host_name",
+    "suser_name",
+    "user_name",
+    "object_id",
+    "table_name",
+    "column_name",
+    "dbms_xmlgen",
+    "xmltype",
+    "to_char",
+    "tochar",
+    "bitand",
+    "lpad",
+    "rpad",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "abs",
+    "sqrt",
+    "pi",
+    "power",
+    "round",
+    "strcmp",
+    "soundex",
+    "crc32",
+    "uuid",
+    "last_insert_id",
+    "connection_id",
+    "found_rows",
+    "row_count",
+    "charset",
+    "collation",
+    "coercibility",
+    "current_database",
+    "pg_read_file",
+    "lo_import",
+    "generate_series",
+    "string_agg",
+    "array_agg",
+    "dump",
+    "ctxsys",
+    "openquery",
+    "getdate",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +276,10 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
     let mut i = 0;
     if let Some(q) = quote {
         let (end, closed) = string_end(b, 0, q);
-        out.push(Token { kind: Tk::Str { closed }, text: &s[..end.min(s.len())] });
+        out.push(Token {
+            kind: Tk::Str { closed },
+            text: &s[..end.min(s.len())],
+        });
         i = if closed { end + 1 } else { b.len() };
     }
     while i < b.len() && out.len() < MAX_TOKENS {
@@ -110,7 +293,11 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
             b'\'' | b'"' | b'`' => {
                 let (end, closed) = string_end(b, i + 1, c);
                 i = if closed { end + 1 } else { b.len() };
-                if c == b'`' { Tk::Word } else { Tk::Str { closed } }
+                if c == b'`' {
+                    Tk::Word
+                } else {
+                    Tk::Str { closed }
+                }
             }
             b'[' => {
                 // MSSQL [identifier]
@@ -142,7 +329,10 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                     }
                     continue;
                 }
-                i = s[i + 2..].find("*/").map(|e| i + 2 + e + 2).unwrap_or(b.len());
+                i = s[i + 2..]
+                    .find("*/")
+                    .map(|e| i + 2 + e + 2)
+                    .unwrap_or(b.len());
                 Tk::Comment
             }
             b'*' if b.get(i + 1) == Some(&b'/') => {
@@ -150,11 +340,15 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 continue;
             }
             b'-' if b.get(i + 1) == Some(&b'-') => {
-                i = memchr::memchr(b'\n', &b[i..]).map(|e| i + e).unwrap_or(b.len());
+                i = memchr::memchr(b'\n', &b[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(b.len());
                 Tk::Comment
             }
             b'#' => {
-                i = memchr::memchr(b'\n', &b[i..]).map(|e| i + e).unwrap_or(b.len());
+                i = memchr::memchr(b'\n', &b[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(b.len());
                 Tk::Comment
             }
             b'@' => {
@@ -162,7 +356,12 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 if b.get(i) == Some(&b'@') {
                     i += 1;
                 }
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'.' || b[i] == b'$') {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || b[i] == b'.'
+                        || b[i] == b'$')
+                {
                     i += 1;
                 }
                 Tk::Var
@@ -210,7 +409,9 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                 Tk::Op(false)
             }
             c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 => {
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$') || b[i] >= 0x80) {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$') || b[i] >= 0x80)
+                {
                     i += 1;
                 }
                 word_kind(&s[start..i], b, i)
@@ -224,7 +425,10 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
         while i < b.len() && !s.is_char_boundary(i) {
             i += 1;
         }
-        out.push(Token { kind, text: &s[start..i.min(s.len())] });
+        out.push(Token {
+            kind,
+            text: &s[start..i.min(s.len())],
+        });
     }
     fold(out)
 }
@@ -260,7 +464,11 @@ fn number_end(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
         i += 1;
     }
-    if i < b.len() && matches!(b[i], b'e' | b'E') && b.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == b'-' || *d == b'+') {
+    if i < b.len()
+        && matches!(b[i], b'e' | b'E')
+        && b.get(i + 1)
+            .is_some_and(|d| d.is_ascii_digit() || *d == b'-' || *d == b'+')
+    {
         i += 2;
         while i < b.len() && b[i].is_ascii_digit() {
             i += 1;
@@ -282,7 +490,13 @@ fn word_kind(w: &str, b: &[u8], end: usize) -> Tk {
         "like" | "rlike" | "regexp" | "is" | "between" | "sounds" => Tk::Op(true),
         "div" | "mod" => Tk::Op(false),
         "in" if call => Tk::Op(true),
-        _ if call && (SQL_FUNCS.contains(&l.as_str()) || l.starts_with("xp_") || l.starts_with("sp_")) => Tk::Func(true),
+        _ if call
+            && (SQL_FUNCS.contains(&l.as_str())
+                || l.starts_with("xp_")
+                || l.starts_with("sp_")) =>
+        {
+            Tk::Func(true)
+        }
         _ if STMTS.contains(&l.as_str()) => Tk::Stmt,
         _ if call => Tk::Func(false),
         "order" | "group" => Tk::By,
@@ -308,11 +522,17 @@ fn fold(v: Vec<Token<'_>>) -> Vec<Token<'_>> {
 }
 
 fn is_operand(k: Tk) -> bool {
-    matches!(k, Tk::Str { .. } | Tk::Num | Tk::Word | Tk::Var | Tk::Func(_) | Tk::Open | Tk::Kw)
+    matches!(
+        k,
+        Tk::Str { .. } | Tk::Num | Tk::Word | Tk::Var | Tk::Func(_) | Tk::Open | Tk::Kw
+    )
 }
 
 fn is_value(k: Tk) -> bool {
-    matches!(k, Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Func(_) | Tk::Open)
+    matches!(
+        k,
+        Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Func(_) | Tk::Open
+    )
 }
 
 /// Verdict of the grammar on one context: confidence and the rule's name.
@@ -338,8 +558,24 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             && let Some(Tk::Stmt | Tk::Func(true)) = at(i + 1)
         {
             let verb = t[i + 1].text.to_ascii_lowercase();
-            let rest_sql = k[i + 2..].iter().any(|x| matches!(x, Tk::Kw | Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { closed: true } | Tk::Stmt | Tk::Comment));
-            if rest_sql || matches!(verb.as_str(), "shutdown" | "waitfor" | "drop" | "exec" | "declare") {
+            let rest_sql = k[i + 2..].iter().any(|x| {
+                matches!(
+                    x,
+                    Tk::Kw
+                        | Tk::Func(_)
+                        | Tk::Var
+                        | Tk::Num
+                        | Tk::Str { closed: true }
+                        | Tk::Stmt
+                        | Tk::Comment
+                )
+            });
+            if rest_sql
+                || matches!(
+                    verb.as_str(),
+                    "shutdown" | "waitfor" | "drop" | "exec" | "declare"
+                )
+            {
                 return Some((0.9, "stacked statement"));
             }
         }
@@ -347,9 +583,26 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     // (SELECT … / SELECT x FROM
     for i in 0..n {
         if k[i] == Tk::Stmt && t[i].text.eq_ignore_ascii_case("select") {
-            let prev_ok = i == 0 || matches!(k[i - 1], Tk::Open | Tk::Semi | Tk::Str { closed: true } | Tk::Logic | Tk::Op(_) | Tk::Comma);
-            let from = k[i + 1..].iter().zip(&t[i + 1..]).any(|(kk, tt)| *kk == Tk::Kw && tt.text.eq_ignore_ascii_case("from"));
-            let val = at(i + 1).is_some_and(|x| matches!(x, Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { .. } | Tk::Op(false)));
+            let prev_ok = i == 0
+                || matches!(
+                    k[i - 1],
+                    Tk::Open
+                        | Tk::Semi
+                        | Tk::Str { closed: true }
+                        | Tk::Logic
+                        | Tk::Op(_)
+                        | Tk::Comma
+                );
+            let from = k[i + 1..]
+                .iter()
+                .zip(&t[i + 1..])
+                .any(|(kk, tt)| *kk == Tk::Kw && tt.text.eq_ignore_ascii_case("from"));
+            let val = at(i + 1).is_some_and(|x| {
+                matches!(
+                    x,
+                    Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { .. } | Tk::Op(false)
+                )
+            });
             if prev_ok && (from || val) && (i > 0 || from) {
                 return Some((0.9, "subquery select"));
             }
@@ -368,10 +621,17 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             Some(Tk::Semi) if matches!(at(s + 1), None | Some(Tk::Comment)) => {
                 return Some((0.8, "string break + statement end"));
             }
-            Some(Tk::By) if at(s + 1).is_some_and(|x| matches!(x, Tk::Num | Tk::Word | Tk::Func(_))) => {
+            Some(Tk::By)
+                if at(s + 1).is_some_and(|x| matches!(x, Tk::Num | Tk::Word | Tk::Func(_))) =>
+            {
                 return Some((0.85, "string break + order/group by"));
             }
-            Some(Tk::Kw) if matches!(t[s].text.to_ascii_lowercase().as_str(), "into" | "having" | "limit" | "procedure" | "where" | "collate") && at(s + 1).is_some() => {
+            Some(Tk::Kw)
+                if matches!(
+                    t[s].text.to_ascii_lowercase().as_str(),
+                    "into" | "having" | "limit" | "procedure" | "where" | "collate"
+                ) && at(s + 1).is_some() =>
+            {
                 return Some((0.8, "string break + clause"));
             }
             Some(Tk::Logic) => {
@@ -387,11 +647,18 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             Some(Tk::Op(_)) => {
                 if let Some(x) = at(s + 1)
                     && is_value(x)
-                    && (n > s + 2 || !matches!(x, Tk::Str { closed: false }) || t[s].text == "=" || t[s].text == "||")
-                    && t[s].text != "-" && t[s].text != "/" && t[s].text != ":"
+                    && (n > s + 2
+                        || !matches!(x, Tk::Str { closed: false })
+                        || t[s].text == "="
+                        || t[s].text == "||")
+                    && t[s].text != "-"
+                    && t[s].text != "/"
+                    && t[s].text != ":"
                 {
-                    let closed_tail = matches!(at(s + 2), None | Some(Tk::Comment | Tk::Logic | Tk::Op(_) | Tk::Semi))
-                        || matches!(x, Tk::Str { closed: false });
+                    let closed_tail = matches!(
+                        at(s + 2),
+                        None | Some(Tk::Comment | Tk::Logic | Tk::Op(_) | Tk::Semi)
+                    ) || matches!(x, Tk::Str { closed: false });
                     if closed_tail {
                         return Some((0.75, "string break + operator"));
                     }
@@ -406,7 +673,12 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
         if k[i] != Tk::Logic || t[i].text == "||" && !broke {
             continue;
         }
-        let lhs_ok = i > 0 && matches!(k[i - 1], Tk::Num | Tk::Close | Tk::Str { closed: true } | Tk::Var) || (broke && i == s);
+        let lhs_ok = i > 0
+            && matches!(
+                k[i - 1],
+                Tk::Num | Tk::Close | Tk::Str { closed: true } | Tk::Var
+            )
+            || (broke && i == s);
         if !lhs_ok {
             continue;
         }
@@ -426,7 +698,10 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                 {
                     return Some((0.85, "boolean tautology"));
                 }
-                if matches!(x, Tk::Num | Tk::Var) && matches!(at(j + 1), None | Some(Tk::Comment | Tk::Semi | Tk::Close)) && (i > 0 && k[i-1] != Tk::Num || at(j+1).is_some()) {
+                if matches!(x, Tk::Num | Tk::Var)
+                    && matches!(at(j + 1), None | Some(Tk::Comment | Tk::Semi | Tk::Close))
+                    && (i > 0 && k[i - 1] != Tk::Num || at(j + 1).is_some())
+                {
                     return Some((0.7, "boolean constant"));
                 }
             }
@@ -439,10 +714,27 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             let name = t[i].text.to_ascii_lowercase();
             if matches!(
                 name.as_str(),
-                "sleep" | "benchmark" | "pg_sleep" | "extractvalue" | "updatexml" | "load_file"
-                    | "group_concat" | "xp_cmdshell" | "sp_executesql" | "utl_inaddr" | "utl_http"
-                    | "receive_message" | "randomblob" | "name_const" | "make_set" | "gtid_subset"
-                    | "dbms_xmlgen" | "pg_read_file" | "lo_import" | "openquery" | "concat_ws"
+                "sleep"
+                    | "benchmark"
+                    | "pg_sleep"
+                    | "extractvalue"
+                    | "updatexml"
+                    | "load_file"
+                    | "group_concat"
+                    | "xp_cmdshell"
+                    | "sp_executesql"
+                    | "utl_inaddr"
+                    | "utl_http"
+                    | "receive_message"
+                    | "randomblob"
+                    | "name_const"
+                    | "make_set"
+                    | "gtid_subset"
+                    | "dbms_xmlgen"
+                    | "pg_read_file"
+                    | "lo_import"
+                    | "openquery"
+                    | "concat_ws"
             ) || (name.starts_with("xp_") && name.len() > 3)
             {
                 return Some((0.85, "SQL function call"));
@@ -451,7 +743,10 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     }
     // WAITFOR DELAY '…'
     for i in 0..n.saturating_sub(1) {
-        if k[i] == Tk::Stmt && t[i].text.eq_ignore_ascii_case("waitfor") && t[i + 1].text.eq_ignore_ascii_case("delay") {
+        if k[i] == Tk::Stmt
+            && t[i].text.eq_ignore_ascii_case("waitfor")
+            && t[i + 1].text.eq_ignore_ascii_case("delay")
+        {
             return Some((0.9, "waitfor delay"));
         }
     }
@@ -471,7 +766,11 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     // @@version, information_schema and friends.
     for x in t {
         let l = x.text.to_ascii_lowercase();
-        if (x.kind == Tk::Var && matches!(l.as_str(), "@@version" | "@@datadir" | "@@hostname" | "@@basedir" | "@@servername"))
+        if (x.kind == Tk::Var
+            && matches!(
+                l.as_str(),
+                "@@version" | "@@datadir" | "@@hostname" | "@@basedir" | "@@servername"
+            ))
             || l == "information_schema"
             || (l == "sysobjects" || l == "syscolumns" || l == "pg_shadow" || l == "mysql.user")
         {
@@ -483,8 +782,27 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
 
 /// Whether `s` is worth tokenising (cheap prefilter: SQL needs one of these).
 fn candidate(s: &str) -> bool {
-    s.bytes().any(|c| matches!(c, b'\'' | b'"' | b'(' | b')' | b';' | b'#' | b'=' | b'<' | b'>' | b'@' | b'`' | b'|' | b'&' | b'-' | b'/' | b'*'))
-        || s.len() > 8
+    s.bytes().any(|c| {
+        matches!(
+            c,
+            b'\''
+                | b'"'
+                | b'('
+                | b')'
+                | b';'
+                | b'#'
+                | b'='
+                | b'<'
+                | b'>'
+                | b'@'
+                | b'`'
+                | b'|'
+                | b'&'
+                | b'-'
+                | b'/'
+                | b'*'
+        )
+    }) || s.len() > 8
 }
 
 /// Classifies one decoded value: `Some((confidence, rule, evidence))` when it
@@ -532,7 +850,11 @@ mod tests {
             "1 AND extractvalue(1,concat(0x7e,version()))",
             "x\" or \"a\"=\"a",
         ] {
-            assert!(detect(a).is_some(), "missed {a:?}: {:?}", tokenize(a, Some(b'\'')));
+            assert!(
+                detect(a).is_some(),
+                "missed {a:?}: {:?}",
+                tokenize(a, Some(b'\''))
+            );
         }
     }
 

@@ -5,12 +5,62 @@
 
 /// Tags that run script or load active content by themselves.
 const ACTIVE_TAGS: &[&str] = &[
-    "script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "meta", "xml",
-    "import", "isindex", "svg", "math", "link", "style", "vmlframe", "xss", "template", "portal",
-    "animate", "set", "handler", "listener", "layer", "ilayer", "bgsound", "xmp", "plaintext",
-    "noscript", "keygen", "form", "param", "image", "img", "video", "audio", "source", "body",
-    "html", "marquee", "details", "input", "button", "textarea", "select", "a", "div", "table",
-    "td", "span", "br", "p", "b", "i", "u",
+    "script",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "base",
+    "meta",
+    "xml",
+    "import",
+    "isindex",
+    "svg",
+    "math",
+    "link",
+    "style",
+    "vmlframe",
+    "xss",
+    "template",
+    "portal",
+    "animate",
+    "set",
+    "handler",
+    "listener",
+    "layer",
+    "ilayer",
+    "bgsound",
+    "xmp",
+    "plaintext",
+    "noscript",
+    "keygen",
+    "form",
+    "param",
+    "image",
+    "img",
+    "video",
+    "audio",
+    "source",
+    "body",
+    "html",
+    "marquee",
+    "details",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "a",
+    "div",
+    "table",
+    "td",
+    "span",
+    "br",
+    "p",
+    "b",
+    "i",
+    "u",
 ];
 
 /// Tags dangerous even without attributes.
@@ -30,24 +80,61 @@ fn strip_noise(s: &str) -> String {
 
 fn script_url(v: &str) -> bool {
     let v = strip_noise(v);
-    let v = v.trim_start_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '`' || (c as u32) < 0x20);
-    v.starts_with("javascript:") || v.starts_with("vbscript:") || v.starts_with("livescript:") || v.starts_with("data:text/html") || v.starts_with("data:image/svg") || v.starts_with("data:application/x")
+    let v = v.trim_start_matches(|c: char| {
+        c.is_whitespace() || c == '"' || c == '\'' || c == '`' || (c as u32) < 0x20
+    });
+    v.starts_with("javascript:")
+        || v.starts_with("vbscript:")
+        || v.starts_with("livescript:")
+        || v.starts_with("data:text/html")
+        || v.starts_with("data:image/svg")
+        || v.starts_with("data:application/x")
 }
 
 const JS_SINKS: &[&str] = &[
-    "alert", "prompt", "confirm", "eval", "settimeout", "setinterval", "fromcharcode", "atob",
-    "document.cookie", "document.write", "document.domain", "document.location", "window.location",
-    "location.href", "innerhtml", "outerhtml", "execscript", "msgbox", "import(", "constructor",
-    "top[", "self[", "window[", "parent[", "this[", "fetch(", "xmlhttprequest", "onerror=", ".src=",
+    "alert",
+    "prompt",
+    "confirm",
+    "eval",
+    "settimeout",
+    "setinterval",
+    "fromcharcode",
+    "atob",
+    "document.cookie",
+    "document.write",
+    "document.domain",
+    "document.location",
+    "window.location",
+    "location.href",
+    "innerhtml",
+    "outerhtml",
+    "execscript",
+    "msgbox",
+    "import(",
+    "constructor",
+    "top[",
+    "self[",
+    "window[",
+    "parent[",
+    "this[",
+    "fetch(",
+    "xmlhttprequest",
+    "onerror=",
+    ".src=",
 ];
 
 fn has_js_sink(l: &str) -> Option<&'static str> {
-    JS_SINKS.iter().find(|k| {
-        l.match_indices(*k).any(|(i, m)| {
-            let after = l[i + m.len()..].trim_start();
-            m.ends_with(['(', '[', '=']) || after.starts_with(['(', '`', '=', '[']) || m.contains('.') && !after.starts_with(char::is_alphanumeric)
+    JS_SINKS
+        .iter()
+        .find(|k| {
+            l.match_indices(*k).any(|(i, m)| {
+                let after = l[i + m.len()..].trim_start();
+                m.ends_with(['(', '[', '='])
+                    || after.starts_with(['(', '`', '=', '['])
+                    || m.contains('.') && !after.starts_with(char::is_alphanumeric)
+            })
         })
-    }).copied()
+        .copied()
 }
 
 /// Classifies one decoded value as XSS: `(confidence, rule)`.
@@ -73,14 +160,22 @@ pub fn detect(s: &str) -> Option<(f32, &'static str)> {
             if !before_ok {
                 continue;
             }
-            let name_end = i + 2 + lb[i + 2..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
+            let name_end = i
+                + 2
+                + lb[i + 2..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .count();
             if name_end - i < 5 {
                 continue;
             }
             let rest = l[name_end..].trim_start();
             if let Some(v) = rest.strip_prefix('=') {
                 let quoted_break = l[..i].contains(['"', '\'']) || i == 0;
-                if quoted_break && (has_js_sink(v).is_some() || v.trim_start().starts_with(['"', '\'']) && v.contains('(')) {
+                if quoted_break
+                    && (has_js_sink(v).is_some()
+                        || v.trim_start().starts_with(['"', '\'']) && v.contains('('))
+                {
                     return Some((0.85, "event handler attribute"));
                 }
             }
@@ -101,14 +196,26 @@ pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     if has_paren {
         if let Some(sink) = has_js_sink(&l) {
             let breaks = l.contains(['"', '\'', ';', '}', ')', '`']) || l.starts_with(sink);
-            if breaks && (l.contains("alert") || l.contains("prompt") || l.contains("confirm") || l.contains("eval") || l.contains("fromcharcode") || l.contains("document.") || l.contains("constructor") || l.contains("atob") || l.contains("import(")) {
+            if breaks
+                && (l.contains("alert")
+                    || l.contains("prompt")
+                    || l.contains("confirm")
+                    || l.contains("eval")
+                    || l.contains("fromcharcode")
+                    || l.contains("document.")
+                    || l.contains("constructor")
+                    || l.contains("atob")
+                    || l.contains("import("))
+            {
                 return Some((0.75, "script sink call"));
             }
         }
         if l.contains("expression(") && (l.contains("style") || l.contains(':')) {
             return Some((0.8, "CSS expression"));
         }
-        if l.contains("{{") && (l.contains("constructor") || l.contains("$eval") || l.contains("$on")) {
+        if l.contains("{{")
+            && (l.contains("constructor") || l.contains("$eval") || l.contains("$on"))
+        {
             return Some((0.8, "template injection"));
         }
     }
@@ -132,7 +239,10 @@ fn tags(l: &str) -> Option<(f32, &'static str)> {
         if b.get(j) == Some(&b'!') && l[j..].starts_with("![cdata[") {
             return Some((0.6, "CDATA section"));
         }
-        if b.get(j) == Some(&b'?') && l[j..].starts_with("?xml") && (l.contains("<!entity") || l.contains("stylesheet")) {
+        if b.get(j) == Some(&b'?')
+            && l[j..].starts_with("?xml")
+            && (l.contains("<!entity") || l.contains("stylesheet"))
+        {
             return Some((0.6, "XML processing instruction"));
         }
         let ns = j;
@@ -145,7 +255,9 @@ fn tags(l: &str) -> Option<(f32, &'static str)> {
         let name = &l[ns..j];
         let name = name.rsplit(':').next().unwrap_or(name);
         // Attributes up to `>` (or end of input: a truncated tag still runs).
-        let end = memchr::memchr(b'>', &b[j..]).map(|e| j + e).unwrap_or(b.len());
+        let end = memchr::memchr(b'>', &b[j..])
+            .map(|e| j + e)
+            .unwrap_or(b.len());
         let attrs = &l[j..end];
         if SCRIPT_TAGS.contains(&name) && (end < b.len() || !attrs.is_empty() || p + 1 < ns) {
             return Some((0.9, "script-capable tag"));
@@ -154,9 +266,14 @@ fn tags(l: &str) -> Option<(f32, &'static str)> {
         // on* attribute: `<x onclick=…>`, `<svg/onload=…>`.
         let ab = attrs.as_bytes();
         for (k, _) in attrs.match_indices("on") {
-            let before_ok = k == 0 || matches!(ab[k - 1], b' ' | b'/' | b'"' | b'\'' | b'\n' | b'\t' | b'`');
-            let name_len = ab[k + 2..].iter().take_while(|c| c.is_ascii_alphabetic()).count();
-            if before_ok && name_len >= 3 && attrs[k + 2 + name_len..].trim_start().starts_with('=') {
+            let before_ok =
+                k == 0 || matches!(ab[k - 1], b' ' | b'/' | b'"' | b'\'' | b'\n' | b'\t' | b'`');
+            let name_len = ab[k + 2..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .count();
+            if before_ok && name_len >= 3 && attrs[k + 2 + name_len..].trim_start().starts_with('=')
+            {
                 return Some((0.95, "event handler attribute"));
             }
         }
@@ -165,10 +282,21 @@ fn tags(l: &str) -> Option<(f32, &'static str)> {
                 return Some((0.9, "script URL attribute"));
             }
         }
-        if attrs.contains("style") && (attrs.contains("expression(") || attrs.contains("javascript:") || attrs.contains("-moz-binding") || attrs.contains("behavior")) {
+        if attrs.contains("style")
+            && (attrs.contains("expression(")
+                || attrs.contains("javascript:")
+                || attrs.contains("-moz-binding")
+                || attrs.contains("behavior"))
+        {
             return Some((0.85, "script in style"));
         }
-        if known && (attrs.contains("src=") || attrs.contains("href=") || attrs.contains("action=") || attrs.contains("formaction")) && has_js_sink(attrs).is_some() {
+        if known
+            && (attrs.contains("src=")
+                || attrs.contains("href=")
+                || attrs.contains("action=")
+                || attrs.contains("formaction"))
+            && has_js_sink(attrs).is_some()
+        {
             return Some((0.8, "active tag with script"));
         }
     }
@@ -194,7 +322,14 @@ mod tests {
         ] {
             assert!(detect(a).is_some(), "missed {a:?}");
         }
-        for b in ["a < b", "x=1 & y=2", "<b>bold</b>", "money (in dollars)", "one onion=3", "http://ex.com/a?b=c"] {
+        for b in [
+            "a < b",
+            "x=1 & y=2",
+            "<b>bold</b>",
+            "money (in dollars)",
+            "one onion=3",
+            "http://ex.com/a?b=c",
+        ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }
     }

@@ -84,7 +84,9 @@ pub fn unescape(s: &str) -> Cow<'_, str> {
                 out.push(it.next().map(|p| p.1).unwrap_or('\\'));
             }
             Some('x') => {
-                let hex = s.get(i + 2..i + 4).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = s
+                    .get(i + 2..i + 4)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(v) if v < 0x80 => {
                         out.push(v as char);
@@ -111,7 +113,12 @@ pub fn parse(line: &str, rec: u64) -> Result<WebRequest<'_>, LineError> {
     let (vhost, hpos) = match tpos {
         3 => (None, 0),
         4 => (Some(t[0].1), 1),
-        _ => return Err(syntax(format!("[time] is field {} (expected 4 or 5)", tpos + 1))),
+        _ => {
+            return Err(syntax(format!(
+                "[time] is field {} (expected 4 or 5)",
+                tpos + 1
+            )));
+        }
     };
     if t[..tpos].iter().any(|(k, _)| *k != Kind::Bare) {
         return Err(syntax("quoted field before [time]"));
@@ -155,7 +162,11 @@ pub fn parse(line: &str, rec: u64) -> Result<WebRequest<'_>, LineError> {
     let (method, target) = split_request(request);
     let site = vhost.and_then(opt).map(|v| {
         // `%v:%p`: drop the port.
-        let (h, _) = if v.starts_with('[') { (v, None) } else { split1(v, ':') };
+        let (h, _) = if v.starts_with('[') {
+            (v, None)
+        } else {
+            split1(v, ':')
+        };
         Cow::Borrowed(h)
     });
     Ok(WebRequest {
@@ -194,10 +205,16 @@ fn split_request(r: Cow<'_, str>) -> (Cow<'_, str>, Cow<'_, str>) {
     match r {
         Cow::Borrowed(s) => match parts(s) {
             Some((a, b, c)) => (Cow::Borrowed(&s[..a]), Cow::Borrowed(&s[b..c])),
-            None => (Cow::Borrowed(""), Cow::Borrowed(if s == "-" { "" } else { s })),
+            None => (
+                Cow::Borrowed(""),
+                Cow::Borrowed(if s == "-" { "" } else { s }),
+            ),
         },
         Cow::Owned(s) => match parts(&s) {
-            Some((a, b, c)) => (Cow::Owned(s[..a].to_owned()), Cow::Owned(s[b..c].to_owned())),
+            Some((a, b, c)) => (
+                Cow::Owned(s[..a].to_owned()),
+                Cow::Owned(s[b..c].to_owned()),
+            ),
             None => (Cow::Borrowed(""), Cow::Owned(s)),
         },
     }

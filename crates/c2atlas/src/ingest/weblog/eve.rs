@@ -13,22 +13,30 @@ pub fn looks_like_eve(v: &Value) -> bool {
 }
 
 fn s(v: Option<&Value>) -> Option<String> {
-    v.and_then(|x| x.as_str()).filter(|x| !x.is_empty()).map(str::to_owned)
+    v.and_then(|x| x.as_str())
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
 }
 
 /// Parses one eve line.
 pub fn parse(line: &str, rec: u64) -> Result<Parsed<'static>, LineError> {
     if !line.starts_with('{') {
-        return Err(LineError::OtherFormat { expected: "Suricata eve.json" });
+        return Err(LineError::OtherFormat {
+            expected: "Suricata eve.json",
+        });
     }
     let v: Value = serde_json::from_str(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
     if !looks_like_eve(&v) {
-        return Err(LineError::OtherFormat { expected: "Suricata eve.json" });
+        return Err(LineError::OtherFormat {
+            expected: "Suricata eve.json",
+        });
     }
     if v.get("event_type").and_then(|e| e.as_str()) != Some("http") {
         return Ok(Parsed::Skip);
     }
-    let http = v.get("http").ok_or_else(|| syntax("http event without \"http\" object"))?;
+    let http = v
+        .get("http")
+        .ok_or_else(|| syntax("http event without \"http\" object"))?;
     let src = parse_ip(v.get("src_ip").and_then(|x| x.as_str()).unwrap_or(""))?;
     let ts = v
         .get("timestamp")

@@ -14,8 +14,24 @@ use serde_json::Value;
 
 use super::{LineError, Parsed, WebRequest, parse_ip, short, stamp, syntax};
 
-const ADDR: &[&str] = &["remote_addr", "client_ip", "remote_ip", "clientip", "ip", "client", "src_ip"];
-const TIME: &[&str] = &["time_iso8601", "@timestamp", "timestamp", "time", "time_local", "ts", "msec"];
+const ADDR: &[&str] = &[
+    "remote_addr",
+    "client_ip",
+    "remote_ip",
+    "clientip",
+    "ip",
+    "client",
+    "src_ip",
+];
+const TIME: &[&str] = &[
+    "time_iso8601",
+    "@timestamp",
+    "timestamp",
+    "time",
+    "time_local",
+    "ts",
+    "msec",
+];
 const HOST: &[&str] = &["host", "http_host", "server_name", "vhost", "hostname"];
 const UA: &[&str] = &["http_user_agent", "user_agent", "useragent", "ua", "agent"];
 const REF: &[&str] = &["http_referer", "referer", "referrer"];
@@ -42,7 +58,9 @@ fn text(v: &Value) -> Option<String> {
 fn time(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => stamp::epoch(&n.to_string()),
-        Value::String(s) => stamp::iso(s).or_else(|| stamp::clf(s)).or_else(|| stamp::epoch(s)),
+        Value::String(s) => stamp::iso(s)
+            .or_else(|| stamp::clf(s))
+            .or_else(|| stamp::epoch(s)),
         _ => None,
     }
 }
@@ -50,21 +68,28 @@ fn time(v: &Value) -> Option<i64> {
 /// Whether a JSON object looks like a web access-log record.
 pub fn looks_like_access(v: &Value) -> bool {
     let r = v.get("request").filter(|r| r.is_object()).unwrap_or(v);
-    get(r, ADDR).is_some() && (get(r, URI).is_some() || v.get("request").is_some_and(|x| x.is_string()))
+    get(r, ADDR).is_some()
+        && (get(r, URI).is_some() || v.get("request").is_some_and(|x| x.is_string()))
 }
 
 /// Parses one JSON access-log line.
 pub fn parse(line: &str, rec: u64) -> Result<Parsed<'static>, LineError> {
     if !line.starts_with('{') {
-        return Err(LineError::OtherFormat { expected: "JSON access-log" });
+        return Err(LineError::OtherFormat {
+            expected: "JSON access-log",
+        });
     }
     let v: Value = serde_json::from_str(line).map_err(|e| syntax(format!("invalid JSON: {e}")))?;
     // Caddy: the request is an object; nginx: `request` is the request line.
     let caddy = v.get("request").filter(|r| r.is_object());
     let r = caddy.unwrap_or(&v);
-    let addr = get(r, ADDR).and_then(text).ok_or_else(|| syntax("no client address field"))?;
+    let addr = get(r, ADDR)
+        .and_then(text)
+        .ok_or_else(|| syntax("no client address field"))?;
     let src = parse_ip(&addr)?;
-    let ts = get(&v, TIME).and_then(time).ok_or_else(|| syntax("no valid time field"))?;
+    let ts = get(&v, TIME)
+        .and_then(time)
+        .ok_or_else(|| syntax("no valid time field"))?;
     let (mut method, mut uri) = (get(r, METHOD).and_then(text), get(r, URI).and_then(text));
     if caddy.is_none() {
         if let Some(line) = v.get("request").and_then(|x| x.as_str()) {

@@ -99,7 +99,11 @@ impl WebRequest<'_> {
             referer: self.referer.map(o),
             user_agent: self.user_agent.map(o),
             body: self.body.map(o),
-            headers: self.headers.into_iter().map(|(k, v)| (o(k), o(v))).collect(),
+            headers: self
+                .headers
+                .into_iter()
+                .map(|(k, v)| (o(k), o(v)))
+                .collect(),
             rec: self.rec,
         }
     }
@@ -207,7 +211,10 @@ pub fn detect(first_lines: &[&[u8]]) -> Option<WebLogFormat> {
             votes[0] += 1;
         }
     }
-    let (best, n) = votes.iter().enumerate().max_by_key(|(i, n)| (**n, 3 - *i))?;
+    let (best, n) = votes
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, 3 - *i))?;
     if *n == 0 {
         return None;
     }
@@ -520,7 +527,10 @@ pub(crate) fn opt(s: &str) -> Option<&str> {
 
 pub(crate) fn parse_ip(s: &str) -> Result<IpAddr, LineError> {
     let t = s.trim();
-    let t = t.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(t);
+    let t = t
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(t);
     t.parse()
         .map_err(|_| syntax(format!("invalid client address {:?}", short(s))))
 }

@@ -85,7 +85,11 @@ pub fn clf(s: &str) -> Option<Micros> {
 /// ISO 8601 / RFC 3339 date-time, `T` or space separated, optional fraction and offset.
 pub fn iso(s: &str) -> Option<Micros> {
     let s = s.trim();
-    if s.len() < 19 || !s.is_char_boundary(10) || !matches!(s.as_bytes()[10], b'T' | b' ' | b't') || !s.is_char_boundary(19) {
+    if s.len() < 19
+        || !s.is_char_boundary(10)
+        || !matches!(s.as_bytes()[10], b'T' | b' ' | b't')
+        || !s.is_char_boundary(19)
+    {
         return None;
     }
     let (date, rest) = (&s[..10], &s[11..]);
@@ -111,7 +115,11 @@ pub fn iso(s: &str) -> Option<Micros> {
 /// Unix epoch seconds, possibly fractional (`1646861401.5241024`).
 pub fn epoch(s: &str) -> Option<Micros> {
     let (i, f) = s.split_once('.').unwrap_or((s, ""));
-    let i: i64 = if i.len() <= 12 { i.parse().ok()? } else { return None };
+    let i: i64 = if i.len() <= 12 {
+        i.parse().ok()?
+    } else {
+        return None;
+    };
     Some(i * 1_000_000 + frac(f)?)
 }
 
@@ -131,7 +139,10 @@ mod tests {
         assert_eq!(a, iso("2000-10-10T13:55:36-07:00"));
         assert_eq!(a, w3c("2000-10-10", "20:55:36"));
         assert_eq!(a, epoch("971211336"));
-        assert_eq!(iso("2021-12-10T10:00:00.123456+0000"), Some(1_639_130_400_123_456));
+        assert_eq!(
+            iso("2021-12-10T10:00:00.123456+0000"),
+            Some(1_639_130_400_123_456)
+        );
         assert_eq!(clf("99/Oct/2000:13:55:36 -0700"), None);
         assert_eq!(clf("10/Foo/2000:13:55:36 -0700"), None);
         assert_eq!(iso("2021-12-10é10:00:00"), None);

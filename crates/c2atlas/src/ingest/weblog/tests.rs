@@ -1,6 +1,9 @@
 use super::*;
 
-fn one(format: WebLogFormat, text: &str) -> (Vec<WebRequest<'static>>, Vec<(u64, String)>, WebLogStats) {
+fn one(
+    format: WebLogFormat,
+    text: &str,
+) -> (Vec<WebRequest<'static>>, Vec<(u64, String)>, WebLogStats) {
     let mut reqs = Vec::new();
     let mut diags = Vec::new();
     let st = read_bytes(
@@ -54,8 +57,12 @@ fn bad_lines_are_counted_and_good_ones_kept() {
     let mut text = Vec::new();
     text.extend_from_slice(COMBINED.as_bytes());
     text.extend_from_slice(b"\n203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /x HTTP/1.1\n"); // unbalanced quote
-    text.extend_from_slice(b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /\xff HTTP/1.1\" 200 1\n"); // bad UTF-8
-    text.extend_from_slice(b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /\0 HTTP/1.1\" 200 1\n"); // NUL
+    text.extend_from_slice(
+        b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /\xff HTTP/1.1\" 200 1\n",
+    ); // bad UTF-8
+    text.extend_from_slice(
+        b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /\0 HTTP/1.1\" 200 1\n",
+    ); // NUL
     text.extend_from_slice(b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\"\n"); // truncated
     text.extend_from_slice(b"{\"remote_addr\":\"1.2.3.4\"}\n"); // other format
     text.extend_from_slice(&vec![b'a'; MAX_LINE + 10]); // overlong
@@ -74,8 +81,16 @@ fn bad_lines_are_counted_and_good_ones_kept() {
     assert!(matches!(diags[2].1, LineError::Nul(_)));
     assert!(matches!(diags[4].1, LineError::OtherFormat { .. }));
     assert_eq!(diags[5].1, LineError::Overlong);
-    assert!(diags[0].1.to_string().contains("unbalanced"), "{}", diags[0].1);
-    assert!(diags[3].1.to_string().contains("truncated"), "{}", diags[3].1);
+    assert!(
+        diags[0].1.to_string().contains("unbalanced"),
+        "{}",
+        diags[0].1
+    );
+    assert!(
+        diags[3].1.to_string().contains("truncated"),
+        "{}",
+        diags[3].1
+    );
 }
 
 #[test]
@@ -143,20 +158,33 @@ fn detection() {
     let l = |s: &'static str| s.as_bytes();
     assert_eq!(detect(&[l(COMBINED)]), Some(WebLogFormat::Clf));
     assert_eq!(
-        detect(&[l("#Software: Microsoft Internet Information Services 10.0"), l("#Fields: date time c-ip cs-method")]),
+        detect(&[
+            l("#Software: Microsoft Internet Information Services 10.0"),
+            l("#Fields: date time c-ip cs-method")
+        ]),
         Some(WebLogFormat::W3c)
     );
     assert_eq!(
-        detect(&[l(r#"{"timestamp":"2021-12-10T10:00:00+0000","event_type":"dns","src_ip":"1.2.3.4"}"#)]),
+        detect(&[l(
+            r#"{"timestamp":"2021-12-10T10:00:00+0000","event_type":"dns","src_ip":"1.2.3.4"}"#
+        )]),
         Some(WebLogFormat::SuricataEve)
     );
     assert_eq!(
-        detect(&[l(r#"{"remote_addr":"1.2.3.4","request":"GET / HTTP/1.1","time_iso8601":"x"}"#)]),
+        detect(&[l(
+            r#"{"remote_addr":"1.2.3.4","request":"GET / HTTP/1.1","time_iso8601":"x"}"#
+        )]),
         Some(WebLogFormat::JsonAccess)
     );
     // Zeek logs are not web logs.
-    assert_eq!(detect(&[l("#separator \\x09"), l("#fields\tts\tuid\tid.orig_h")]), None);
-    assert_eq!(detect(&[l(r#"{"ts":1.0,"uid":"C1","id.orig_h":"1.2.3.4"}"#)]), None);
+    assert_eq!(
+        detect(&[l("#separator \\x09"), l("#fields\tts\tuid\tid.orig_h")]),
+        None
+    );
+    assert_eq!(
+        detect(&[l(r#"{"ts":1.0,"uid":"C1","id.orig_h":"1.2.3.4"}"#)]),
+        None
+    );
     assert_eq!(detect(&[]), None);
 }
 
@@ -165,7 +193,10 @@ fn gzip_file_is_read() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("access.log.gz");
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&p).unwrap(), flate2::Compression::fast());
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&p).unwrap(),
+        flate2::Compression::fast(),
+    );
     writeln!(gz, "{COMBINED}\n{COMBINED}").unwrap();
     gz.finish().unwrap();
     let mut n = 0;

@@ -68,7 +68,9 @@ impl W3cState {
             return Ok(Parsed::Skip);
         }
         if line.starts_with('{') || line.contains('"') && line.contains('[') {
-            return Err(LineError::OtherFormat { expected: "IIS W3C" });
+            return Err(LineError::OtherFormat {
+                expected: "IIS W3C",
+            });
         }
         if self.cols.is_empty() {
             return Err(syntax("data line before any #Fields: directive"));
@@ -118,8 +120,9 @@ impl W3cState {
         }
         r.src = parse_ip(ip.ok_or_else(|| syntax("empty c-ip"))?)?;
         r.ts = match (date, time) {
-            (Some(d), Some(t)) => stamp::w3c(d, t)
-                .ok_or_else(|| syntax(format!("invalid date/time {d:?} {t:?}")))?,
+            (Some(d), Some(t)) => {
+                stamp::w3c(d, t).ok_or_else(|| syntax(format!("invalid date/time {d:?} {t:?}")))?
+            }
             _ => return Err(syntax("no date/time fields")),
         };
         let stem = stem.ok_or_else(|| syntax("no cs-uri-stem"))?;
