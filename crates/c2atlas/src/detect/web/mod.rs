@@ -441,18 +441,17 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     let hdr = |acc: &mut Acc, name: &str, v: &str| {
         let loc = Location::Header(name.to_owned());
         let n = name.to_ascii_lowercase();
-        if n == "authorization" {
-            if let Some(b) = v
+        if n == "authorization"
+            && let Some(b) = v
                 .trim()
                 .strip_prefix("Basic ")
                 .or_else(|| v.trim().strip_prefix("basic "))
-                && let Some(t) = decode::base64_text(b.trim())
-            {
-                let pw = t.split_once(':').map(|x| x.1).unwrap_or(&t);
-                value(acc, "", pw, pw, &loc, site);
-                if let Some(user) = t.split_once(':').map(|x| x.0) {
-                    value(acc, "", user, user, &loc, site);
-                }
+            && let Some(t) = decode::base64_text(b.trim())
+        {
+            let pw = t.split_once(':').map(|x| x.1).unwrap_or(&t);
+            value(acc, "", pw, pw, &loc, site);
+            if let Some(user) = t.split_once(':').map(|x| x.0) {
+                value(acc, "", user, user, &loc, site);
             }
         }
         if n == "cookie" {

@@ -849,9 +849,9 @@ pub fn fold_lookups(l: &str) -> String {
             .or_else(|| inner.strip_prefix("upper:"))
         {
             x.to_owned()
-        } else if inner.starts_with("jndi:") {
+        } else if let Some(x) = inner.strip_prefix("jndi:") {
             // Keep jndi lookups; mark so the loop ends.
-            format!("\u{1}jndi:{}", &inner[5..])
+            format!("\u{1}jndi:{x}")
         } else if let Some(x) = inner.strip_prefix("date:") {
             x.trim_matches('\'').to_owned()
         } else {

@@ -541,8 +541,8 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     let n = k.len();
     let at = |i: usize| k.get(i).copied();
     // UNION [ALL|DISTINCT] [(] SELECT
-    for i in 0..n {
-        if k[i] == Tk::Union {
+    for (i, _) in k.iter().enumerate().filter(|(_, x)| **x == Tk::Union) {
+        {
             let mut j = i + 1;
             while matches!(at(j), Some(Tk::Kw | Tk::Comment | Tk::Open)) {
                 j += 1;

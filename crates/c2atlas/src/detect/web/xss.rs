@@ -147,10 +147,8 @@ pub fn detect(s: &str) -> Option<(f32, &'static str)> {
         return None;
     }
     let l = strip_noise(s);
-    if lt {
-        if let Some(v) = tags(&l) {
-            return Some(v);
-        }
+    if lt && let Some(v) = tags(&l) {
+        return Some(v);
     }
     // Attribute context: `" onmouseover="…`, `' autofocus onfocus=…`, `/onload=…`.
     if has_eq_or_colon {

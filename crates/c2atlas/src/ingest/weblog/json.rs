@@ -91,8 +91,10 @@ pub fn parse(line: &str, rec: u64) -> Result<Parsed<'static>, LineError> {
         .and_then(time)
         .ok_or_else(|| syntax("no valid time field"))?;
     let (mut method, mut uri) = (get(r, METHOD).and_then(text), get(r, URI).and_then(text));
-    if caddy.is_none() {
-        if let Some(line) = v.get("request").and_then(|x| x.as_str()) {
+    if caddy.is_none()
+        && let Some(line) = v.get("request").and_then(|x| x.as_str())
+    {
+        {
             let mut it = line.splitn(3, ' ');
             let m = it.next().unwrap_or("");
             let u = it.next();
