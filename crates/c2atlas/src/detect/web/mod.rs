@@ -299,11 +299,34 @@ fn suspicious_bytes(s: &str) -> bool {
         ) || c >= 0x80
     }) || s.contains("..")
         || s.contains("://")
-        || s.contains(" ")
-        || s.contains('+')
         || s.contains("--")
-        || s.contains("/etc/")
         || s.len() > 120
+}
+
+/// For headers whose normal values contain `(`, `;` and spaces (user agents):
+/// only characters that have no business there, or a trigger word.
+fn header_suspicious(s: &str) -> bool {
+    s.bytes().any(|c| {
+        matches!(
+            c,
+            b'\''
+                | b'"'
+                | b'<'
+                | b'>'
+                | b'$'
+                | b'`'
+                | b'{'
+                | b'}'
+                | b'|'
+                | b'\\'
+                | b'%'
+                | b'\0'
+                | b'\n'
+                | b'&'
+                | b'@'
+        )
+    }) || s.contains("..")
+        || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
 /// Runs the value detectors on one decoded value.
@@ -364,7 +387,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     // Path.
     let path_dec = decode::normalize(path, false);
     let path_l = path_dec.to_lowercase();
-    if suspicious(path) || path_dec.as_ref() != path {
+    if suspicious(&path_dec) || path_dec.contains(char::is_whitespace) {
         let loc = Location::Path;
         if let Some(v) = sigs::traversal(&path_l) {
             acc.add(Class::Traversal, v, &path_dec, &loc);
@@ -399,7 +422,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                 Location::Query(ev(&kd))
             };
             let kl = kd.to_lowercase();
-            if suspicious(v) || vd.as_ref() != v {
+            if suspicious(&vd) {
                 value(acc, &kl, &vd, v, &loc, site);
             } else if let Some(t) = decode::base64_text(v) {
                 value(acc, &kl, &t, v, &loc, site);
@@ -464,7 +487,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             }
             return;
         }
-        if suspicious(v) {
+        if header_suspicious(v) {
             let d = decode::normalize(v, false);
             value(acc, &n, &d, v, &loc, site);
         }
