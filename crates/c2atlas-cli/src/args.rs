@@ -33,6 +33,10 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Simulate a small day, run the census on it, and write report.md and census.json.
     Demo(DemoArgs),
+    /// Classify the requests of web access logs; print the ones flagged as attacks.
+    WebScan(crate::web::WebScanArgs),
+    /// Replay labelled web-attack sets (OWASP CRS tests, libinjection lists) and print recall / FP rates.
+    EvalWeb(crate::web::EvalWebArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

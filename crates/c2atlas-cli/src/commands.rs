@@ -22,6 +22,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Explain(a) => explain(a),
         Command::Simulate(a) => crate::commands::simulate(a),
         Command::Demo(a) => crate::commands::demo(a),
+        Command::WebScan(a) => crate::web::web_scan(a),
+        Command::EvalWeb(a) => crate::web::eval_web(a),
     }
 }
 

@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod progress;
+mod web;
 
 use clap::Parser;
 

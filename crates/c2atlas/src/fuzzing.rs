@@ -11,6 +11,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "zeek" => crate::ingest::zeek::fuzz(data),
         "asn_csv" => crate::enrich::asn::fuzz(data),
         "intel_feed" => crate::intel::fuzz(data),
+        "weblog" => crate::ingest::weblog::fuzz(data),
+        "web_decode" => crate::detect::web::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

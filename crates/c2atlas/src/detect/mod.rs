@@ -14,6 +14,7 @@ use crate::intel::IndicatorId;
 use crate::model::{Event, Micros, RecordRef};
 
 pub mod intel;
+pub mod web;
 
 /// The other end of a control relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -22,6 +22,7 @@ use crate::model::{Event, RecordRef};
 
 pub mod binetflow;
 mod field;
+pub mod weblog;
 pub mod zeek;
 
 /// Longest line accepted, in bytes. Real records are < 2 KiB (binetflow with

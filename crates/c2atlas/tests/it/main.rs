@@ -7,3 +7,4 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
+mod web;

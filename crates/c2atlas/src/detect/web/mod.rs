@@ -1,0 +1,790 @@
+//! Web attack classification: one [`WebRequest`] → an optional [`Verdict`]
+//! (classes, confidence, evidence), plus a stateful [`WebDetector`] over a
+//! stream of requests (scanner bursts, credential brute force, suspected
+//! backdoors).
+//!
+//! Pipeline of one request: the target is split into path and parameters;
+//! each value (and the body, cookies, user agent, referer, other headers) is
+//! decoded as attackers encode ([`decode`]); each decoded value goes through
+//! the class detectors: a SQL tokenizer/grammar ([`sqli`]), an HTML tag
+//! scanner ([`xss`]) and structural signatures ([`sigs`]). Evidence is the
+//! decoded fragment that matched.
+//!
+//! Invariant: classification is total (any input, no panic) and
+//! deterministic; confidences are in [0, 1].
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::ingest::weblog::WebRequest;
+use crate::model::Micros;
+
+pub mod decode;
+pub mod eval;
+pub mod sigs;
+pub mod sqli;
+pub mod xss;
+
+/// A request is flagged when one of its hits has at least this confidence.
+pub const FLAG_THRESHOLD: f32 = 0.5;
+
+/// Longest evidence string kept (characters).
+pub const MAX_EVIDENCE: usize = 200;
+
+/// Attack classes. Names (`as_str`) are a contract (`by_class` keys, `web-scan` output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Class {
+    Sqli,
+    Xss,
+    Traversal,
+    Rfi,
+    Rce,
+    Php,
+    Java,
+    Ssrf,
+    Webshell,
+    Scanner,
+    Bruteforce,
+    /// Suspected backdoor (stateful: a new script receiving POSTs from few foreign IPs).
+    Backdoor,
+}
+
+impl Class {
+    pub const ALL: [Class; 12] = [
+        Class::Sqli,
+        Class::Xss,
+        Class::Traversal,
+        Class::Rfi,
+        Class::Rce,
+        Class::Php,
+        Class::Java,
+        Class::Ssrf,
+        Class::Webshell,
+        Class::Scanner,
+        Class::Bruteforce,
+        Class::Backdoor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Sqli => "sqli",
+            Class::Xss => "xss",
+            Class::Traversal => "traversal",
+            Class::Rfi => "rfi",
+            Class::Rce => "rce",
+            Class::Php => "php",
+            Class::Java => "java",
+            Class::Ssrf => "ssrf",
+            Class::Webshell => "webshell",
+            Class::Scanner => "scanner",
+            Class::Bruteforce => "bruteforce",
+            Class::Backdoor => "backdoor",
+        }
+    }
+}
+
+/// Where in the request a hit was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    Path,
+    Query(String),
+    Body,
+    Header(String),
+    Request,
+}
+
+/// One class hit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    pub class: Class,
+    /// In [0, 1].
+    pub confidence: f32,
+    /// The rule that matched, e.g. `union select`.
+    pub rule: &'static str,
+    /// The decoded value that matched (cut to [`MAX_EVIDENCE`] characters).
+    pub evidence: String,
+    pub location: Location,
+}
+
+/// Everything flagged about one request; hits sorted by confidence desc, one per class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    pub hits: Vec<Hit>,
+}
+
+impl Verdict {
+    /// Flagged classes (hits at or above [`FLAG_THRESHOLD`]), strongest first.
+    pub fn classes(&self) -> Vec<Class> {
+        self.hits
+            .iter()
+            .filter(|h| h.confidence >= FLAG_THRESHOLD)
+            .map(|h| h.class)
+            .collect()
+    }
+    /// Whether `c` is among the flagged classes.
+    pub fn has(&self, c: Class) -> bool {
+        self.hits
+            .iter()
+            .any(|h| h.class == c && h.confidence >= FLAG_THRESHOLD)
+    }
+    /// Highest confidence.
+    pub fn confidence(&self) -> f32 {
+        self.hits.first().map(|h| h.confidence).unwrap_or(0.0)
+    }
+    /// Evidence of the strongest hit.
+    pub fn evidence(&self) -> &str {
+        self.hits.first().map(|h| h.evidence.as_str()).unwrap_or("")
+    }
+}
+
+struct Acc {
+    hits: Vec<Hit>,
+}
+
+impl Acc {
+    fn add(
+        &mut self,
+        class: Class,
+        (confidence, rule): (f32, &'static str),
+        evidence: &str,
+        loc: &Location,
+    ) {
+        if let Some(h) = self.hits.iter_mut().find(|h| h.class == class) {
+            if h.confidence >= confidence {
+                return;
+            }
+            *h = Hit {
+                class,
+                confidence,
+                rule,
+                evidence: ev(evidence),
+                location: loc.clone(),
+            };
+            return;
+        }
+        self.hits.push(Hit {
+            class,
+            confidence,
+            rule,
+            evidence: ev(evidence),
+            location: loc.clone(),
+        });
+    }
+}
+
+fn ev(s: &str) -> String {
+    let s = s.trim();
+    match s.char_indices().nth(MAX_EVIDENCE) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// Words that make a value worth the full analysis even without special
+/// characters (class names, SQL verbs, shell and PHP function names, URL
+/// schemes). Matched case-insensitively with one Aho-Corasick automaton.
+const TRIGGERS: &[&str] = &[
+    "java",
+    "jndi",
+    "runtime",
+    "processbuilder",
+    "classloader",
+    "select",
+    "union",
+    "sleep",
+    "benchmark",
+    "waitfor",
+    "exec",
+    "eval",
+    "system",
+    "passthru",
+    "phpinfo",
+    "passwd",
+    "cmd",
+    "/bin/",
+    "wget",
+    "curl",
+    "ognl",
+    "ro0ab",
+    "aced0005",
+    "script",
+    "alert",
+    "onerror",
+    "onload",
+    "whoami",
+    "information_schema",
+    "xp_",
+    "php",
+    "file:",
+    "http:",
+    "https:",
+    "ftp:",
+    "ldap",
+    "gopher",
+    "dict:",
+    "expect:",
+    "phar:",
+    "zip:",
+    "data:",
+    "constructor",
+    "cnvudgltz",
+    "hjvy2vzc2j1awxkzxi",
+    "etc/",
+    "win.ini",
+    "boot.ini",
+    "proc/self",
+    ".ht",
+    "web-inf",
+    "shell",
+    "assert",
+    "include",
+    "require",
+    "base64",
+    "sysobjects",
+    "drop",
+    "insert",
+    "delete",
+    "update",
+    "declare",
+    "shutdown",
+    "concat",
+    "char",
+    "version",
+    "database",
+];
+
+static TRIGGER_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(TRIGGERS)
+            .ok()
+    });
+
+/// Bytes that can start or shape an attack; a value with none of them (and
+/// no trigger word) is only checked by the cheap path/UA rules.
+fn suspicious(s: &str) -> bool {
+    suspicious_bytes(s) || s.len() >= 3 && TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
+}
+
+fn suspicious_bytes(s: &str) -> bool {
+    s.bytes().any(|c| {
+        matches!(
+            c,
+            b'\''
+                | b'"'
+                | b'<'
+                | b'>'
+                | b'('
+                | b')'
+                | b';'
+                | b'|'
+                | b'`'
+                | b'$'
+                | b'{'
+                | b'}'
+                | b'\\'
+                | b'%'
+                | b'&'
+                | b'#'
+                | b'*'
+                | b'@'
+                | b'!'
+                | b'^'
+                | b'['
+                | b'\n'
+                | b'\r'
+                | b'\0'
+        ) || c >= 0x80
+    }) || s.contains("..")
+        || s.contains("://")
+        || s.contains("--")
+        || s.len() > 120
+}
+
+/// For headers whose normal values contain `(`, `;` and spaces (user agents):
+/// only characters that have no business there, or a trigger word.
+fn header_suspicious(s: &str) -> bool {
+    s.bytes().any(|c| {
+        matches!(
+            c,
+            b'\''
+                | b'"'
+                | b'<'
+                | b'>'
+                | b'$'
+                | b'`'
+                | b'{'
+                | b'}'
+                | b'|'
+                | b'\\'
+                | b'%'
+                | b'\0'
+                | b'\n'
+                | b'&'
+                | b'@'
+        )
+    }) || s.contains("..")
+        || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
+}
+
+/// Runs the value detectors on one decoded value.
+fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: Option<&str>) {
+    let l = dec.to_lowercase();
+    if let Some(v) = sqli::detect(dec) {
+        acc.add(Class::Sqli, v, dec, loc);
+    }
+    if let Some(v) = xss::detect(dec) {
+        acc.add(Class::Xss, v, dec, loc);
+    }
+    if let Some(v) = sigs::traversal(&l) {
+        acc.add(Class::Traversal, v, dec, loc);
+    }
+    for (c, conf, rule) in sigs::url_param(name, &l, site) {
+        acc.add(c, (conf, rule), dec, loc);
+    }
+    if let Some(v) = sigs::rce(&l) {
+        acc.add(Class::Rce, v, dec, loc);
+    }
+    if let Some(v) = sigs::php(&l) {
+        acc.add(Class::Php, v, dec, loc);
+    }
+    if let Some(v) = sigs::java(raw, &l) {
+        acc.add(Class::Java, v, dec, loc);
+    }
+}
+
+/// Splits `a=1&b=2` (also `;`-separated) into raw (name, value) pairs.
+fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k, v),
+            None => ("", p),
+        })
+}
+
+/// Classifies one request on its own. `None` when nothing reaches [`FLAG_THRESHOLD`].
+pub fn classify(r: &WebRequest<'_>) -> Option<Verdict> {
+    let v = analyse(r);
+    if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) {
+        Some(v)
+    } else {
+        None
+    }
+}
+
+/// All hits of one request, flagged or not.
+pub fn analyse(r: &WebRequest<'_>) -> Verdict {
+    let mut acc = Acc { hits: Vec::new() };
+    let site = r.site.as_deref();
+    let uri = decode::cut(&r.uri, decode::MAX_DECODE);
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    };
+    // Path.
+    let path_dec = decode::normalize(path, false);
+    let path_l = path_dec.to_lowercase();
+    if suspicious(&path_dec) || path_dec.contains(char::is_whitespace) {
+        let loc = Location::Path;
+        if let Some(v) = sigs::traversal(&path_l) {
+            acc.add(Class::Traversal, v, &path_dec, &loc);
+        }
+        // Path segments can carry injections too (`/item/1' or 1=1`, `/${jndi:…}`).
+        for seg in path_dec.split('/').filter(|x| suspicious(x)) {
+            let seg = seg.replace('+', " ");
+            value(&mut acc, "", &seg, &seg, &loc, site);
+        }
+        if path_dec.matches('/').count() > 1 {
+            for (c, v) in [
+                (Class::Java, sigs::java(path, &path_l)),
+                (Class::Rce, sigs::rce(&path_l)),
+                (Class::Php, sigs::php(&path_l)),
+                (Class::Xss, xss::detect(&path_dec)),
+            ] {
+                if let Some(v) = v {
+                    acc.add(c, v, &path_dec, &loc);
+                }
+            }
+        }
+    }
+    // Query parameters.
+    let mut params: Vec<(String, String)> = Vec::new();
+    let mut do_params = |acc: &mut Acc, q: &str, body: bool| {
+        for (k, v) in pairs(q) {
+            let kd = decode::normalize(k, true);
+            let vd = decode::normalize(v, true);
+            let loc = if body {
+                Location::Body
+            } else {
+                Location::Query(ev(&kd))
+            };
+            let kl = kd.to_lowercase();
+            if suspicious(&vd) {
+                value(acc, &kl, &vd, v, &loc, site);
+            } else if let Some(t) = decode::base64_text(v) {
+                value(acc, &kl, &t, v, &loc, site);
+            }
+            if suspicious(k) {
+                value(acc, "", &kd, k, &loc, site);
+            }
+            params.push((kl, vd.to_lowercase()));
+        }
+    };
+    if let Some(q) = query {
+        do_params(&mut acc, q, false);
+        // Whole query too: payloads that span `&` (`&&`, `a=1&b=' or 1=1`).
+        if q.contains("&&") || q.contains("&;") || !q.contains('=') {
+            let qd = decode::normalize(q, true);
+            value(&mut acc, "", &qd, q, &Location::Query(String::new()), site);
+        }
+    }
+    // Body.
+    if let Some(b) = r.body.as_deref() {
+        let b = decode::cut(b, decode::MAX_DECODE);
+        let t = b.trim_start();
+        let form = !t.starts_with(['{', '[', '<']) && t.contains('=');
+        if form {
+            do_params(&mut acc, b, true);
+        }
+        if !form || b.contains("&&") || b.contains("&;") {
+            let bd = decode::normalize(b, form);
+            value(&mut acc, "", &bd, b, &Location::Body, site);
+            if !form {
+                // JSON/XML values individually: strings between quotes or tags.
+                for part in bd.split(['"', '<', '>']).filter(|p| p.len() > 2) {
+                    value(&mut acc, "", part, part, &Location::Body, site);
+                }
+            }
+        }
+    }
+    // Headers.
+    let hdr = |acc: &mut Acc, name: &str, v: &str| {
+        let loc = Location::Header(name.to_owned());
+        let n = name.to_ascii_lowercase();
+        if n == "authorization"
+            && let Some(b) = v
+                .trim()
+                .strip_prefix("Basic ")
+                .or_else(|| v.trim().strip_prefix("basic "))
+            && let Some(t) = decode::base64_text(b.trim())
+        {
+            let pw = t.split_once(':').map(|x| x.1).unwrap_or(&t);
+            value(acc, "", pw, pw, &loc, site);
+            if let Some(user) = t.split_once(':').map(|x| x.0) {
+                value(acc, "", user, user, &loc, site);
+            }
+        }
+        if n == "cookie" {
+            for c in v.split(';') {
+                let (_, cv) = c.split_once('=').unwrap_or(("", c));
+                if suspicious(cv) {
+                    let d = decode::normalize(cv.trim(), true);
+                    value(acc, "", &d, cv, &loc, site);
+                }
+            }
+            return;
+        }
+        if header_suspicious(v) {
+            let d = decode::normalize(v, false);
+            value(acc, &n, &d, v, &loc, site);
+        }
+    };
+    if let Some(ua) = r.user_agent.as_deref() {
+        hdr(&mut acc, "User-Agent", ua);
+    }
+    if let Some(rf) = r.referer.as_deref() {
+        // A referer is a URL: check its query only (URLs in it are normal).
+        if let Some((_, q)) = rf.split_once('?') {
+            for (_, v) in pairs(q) {
+                if suspicious(v) {
+                    let d = decode::normalize(v, true);
+                    let loc = Location::Header("Referer".into());
+                    for (c, x) in [
+                        (Class::Sqli, sqli::detect(&d)),
+                        (Class::Xss, xss::detect(&d)),
+                        (Class::Java, sigs::java(v, &d.to_lowercase())),
+                    ] {
+                        if let Some(x) = x {
+                            acc.add(c, x, &d, &loc);
+                        }
+                    }
+                }
+            }
+        } else if rf.contains("${") {
+            let l = rf.to_lowercase();
+            if let Some(x) = sigs::java(rf, &l) {
+                acc.add(Class::Java, x, rf, &Location::Header("Referer".into()));
+            }
+        }
+    }
+    for (k, v) in &r.headers {
+        hdr(&mut acc, k, v);
+    }
+    // Webshell and scanner.
+    if let Some(v) = sigs::webshell(&path_l, &params) {
+        acc.add(Class::Webshell, v, &path_dec, &Location::Path);
+    }
+    let ua_l = r.user_agent.as_deref().map(str::to_lowercase);
+    if let Some(v) = sigs::scanner(ua_l.as_deref(), &path_l) {
+        let e = if v.1 == "scanner user agent" {
+            r.user_agent.as_deref().unwrap_or("")
+        } else {
+            &path_dec
+        };
+        let loc = if v.1 == "scanner user agent" {
+            Location::Header("User-Agent".into())
+        } else {
+            Location::Path
+        };
+        acc.add(Class::Scanner, v, e, &loc);
+    }
+    if !r.method.is_empty() && !r.method.bytes().all(|c| c.is_ascii_uppercase())
+        || r.method.is_empty() && !r.uri.is_empty() && !r.uri.starts_with('/')
+    {
+        acc.add(
+            Class::Scanner,
+            (0.5, "malformed request line"),
+            &r.uri,
+            &Location::Request,
+        );
+    }
+    let mut hits = acc.hits;
+    hits.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.class.cmp(&b.class))
+    });
+    Verdict { hits }
+}
+
+/// Login endpoints (lower-cased path suffixes / substrings).
+const LOGIN_PATHS: &[&str] = &[
+    "wp-login.php",
+    "xmlrpc.php",
+    "/login",
+    "/signin",
+    "/sign-in",
+    "/logon",
+    "/auth",
+    "/user/login",
+    "/admin",
+    "/administrator/index.php",
+    "/j_security_check",
+    "/session",
+    "/account/login",
+    "/owa/auth",
+    "/phpmyadmin/index.php",
+];
+
+/// Tunables of the stateful detectors (defaults with their reasons).
+#[derive(Clone, Debug)]
+pub struct WebDetectorConfig {
+    /// Window for counting per-source events.
+    pub window: Micros,
+    /// POSTs to login endpoints by one source within `window` that make a brute force
+    /// (humans retry a handful of times; tools hundreds).
+    pub bruteforce_posts: u32,
+    /// 404s on probe paths by one source within `window` that make a scan.
+    pub scan_404s: u32,
+    /// A script is "new" when first seen after this many requests to its site (warm-up).
+    pub backdoor_warmup: u64,
+    /// At most this many distinct sources POST to a suspected backdoor.
+    pub backdoor_max_controllers: usize,
+}
+
+impl Default for WebDetectorConfig {
+    fn default() -> Self {
+        WebDetectorConfig {
+            window: 10 * 60 * 1_000_000,
+            bruteforce_posts: 20,
+            scan_404s: 10,
+            backdoor_warmup: 1000,
+            backdoor_max_controllers: 3,
+        }
+    }
+}
+
+#[derive(Default)]
+struct SrcState {
+    start: Micros,
+    login_posts: u32,
+    probe_404s: u32,
+    flagged_bf: bool,
+    flagged_scan: bool,
+}
+
+#[derive(Default)]
+struct ScriptState {
+    first_seen_at: u64,
+    gets: u64,
+    posts_ok: u64,
+    controllers: Vec<IpAddr>,
+}
+
+/// A suspected backdoor: a script path, new on its site, receiving successful POSTs from few sources.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Backdoor {
+    pub site: String,
+    pub path: String,
+    pub controller_ips: Vec<IpAddr>,
+    pub posts: u64,
+}
+
+/// Stateful detection over a stream of requests (per site, per source).
+/// Feed requests in time order with [`WebDetector::observe`]; call
+/// [`WebDetector::backdoors`] at the end.
+pub struct WebDetector {
+    cfg: WebDetectorConfig,
+    sources: HashMap<(String, IpAddr), SrcState>,
+    sites: HashMap<String, u64>,
+    scripts: HashMap<(String, String), ScriptState>,
+}
+
+impl WebDetector {
+    pub fn new(cfg: WebDetectorConfig) -> Self {
+        WebDetector {
+            cfg,
+            sources: HashMap::new(),
+            sites: HashMap::new(),
+            scripts: HashMap::new(),
+        }
+    }
+
+    /// Classifies `r` (per-request classes plus the stateful ones). `fallback_site`
+    /// names the site when the request does not (the log file's name).
+    pub fn observe(&mut self, r: &WebRequest<'_>, fallback_site: &str) -> Option<Verdict> {
+        let mut v = analyse(r);
+        let site: Cow<'_, str> = r
+            .site
+            .as_deref()
+            .map(|s| Cow::Owned(s.to_ascii_lowercase()))
+            .unwrap_or(Cow::Borrowed(fallback_site));
+        let path = r.uri.split('?').next().unwrap_or("").to_ascii_lowercase();
+        let seen = self.sites.entry(site.to_string()).or_insert(0);
+        *seen += 1;
+        let seen_now = *seen;
+        let st = self.sources.entry((site.to_string(), r.src)).or_default();
+        if r.ts - st.start > self.cfg.window {
+            *st = SrcState {
+                start: r.ts,
+                ..SrcState::default()
+            };
+        }
+        let post = r.method.eq_ignore_ascii_case("POST");
+        if post && LOGIN_PATHS.iter().any(|p| path.contains(p)) {
+            st.login_posts += 1;
+            if st.login_posts >= self.cfg.bruteforce_posts {
+                let conf = if st.flagged_bf { 0.9 } else { 0.8 };
+                st.flagged_bf = true;
+                v.hits.push(Hit {
+                    class: Class::Bruteforce,
+                    confidence: conf,
+                    rule: "repeated login POSTs",
+                    evidence: format!("{} POSTs to {path}", st.login_posts),
+                    location: Location::Request,
+                });
+            }
+        }
+        if r.status == Some(404)
+            && (sigs::probe_path(&path)
+                || v.hits
+                    .iter()
+                    .any(|h| h.class != Class::Scanner && h.confidence >= FLAG_THRESHOLD))
+        {
+            st.probe_404s += 1;
+            if st.probe_404s >= self.cfg.scan_404s {
+                st.flagged_scan = true;
+                v.hits.retain(|h| h.class != Class::Scanner);
+                v.hits.push(Hit {
+                    class: Class::Scanner,
+                    confidence: 0.9,
+                    rule: "burst of 404s on sensitive paths",
+                    evidence: format!("{} 404s; {path}", st.probe_404s),
+                    location: Location::Request,
+                });
+            }
+        }
+        // Backdoor: scripts first seen after warm-up, receiving 2xx POSTs.
+        let script = [
+            ".php", ".asp", ".aspx", ".jsp", ".jspx", ".cgi", ".pl", ".ashx", ".phtml",
+        ]
+        .iter()
+        .any(|e| path.ends_with(e));
+        if script {
+            let s = self
+                .scripts
+                .entry((site.to_string(), path.clone()))
+                .or_insert_with(|| ScriptState {
+                    first_seen_at: seen_now,
+                    ..ScriptState::default()
+                });
+            if post && r.status.is_some_and(|c| (200..300).contains(&c)) {
+                s.posts_ok += 1;
+                if !s.controllers.contains(&r.src)
+                    && s.controllers.len() <= self.cfg.backdoor_max_controllers
+                {
+                    s.controllers.push(r.src);
+                }
+            } else {
+                s.gets += 1;
+            }
+        }
+        v.hits.sort_by(|a, b| {
+            b.confidence
+                .total_cmp(&a.confidence)
+                .then(a.class.cmp(&b.class))
+        });
+        if v.hits.iter().any(|h| h.confidence >= FLAG_THRESHOLD) {
+            Some(v)
+        } else {
+            None
+        }
+    }
+
+    /// Scripts that appeared after the warm-up, got successful POSTs from at
+    /// most `backdoor_max_controllers` sources and (almost) no GETs from others.
+    pub fn backdoors(&self) -> Vec<Backdoor> {
+        let mut out: Vec<Backdoor> = self
+            .scripts
+            .iter()
+            .filter(|(_, s)| {
+                s.first_seen_at > self.cfg.backdoor_warmup
+                    && s.posts_ok >= 3
+                    && !s.controllers.is_empty()
+                    && s.controllers.len() <= self.cfg.backdoor_max_controllers
+                    && s.gets <= s.posts_ok / 4
+            })
+            .map(|((site, path), s)| Backdoor {
+                site: site.clone(),
+                path: path.clone(),
+                controller_ips: s.controllers.clone(),
+                posts: s.posts_ok,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.site, &a.path).cmp(&(&b.site, &b.path)));
+        out
+    }
+}
+
+/// Fuzz entry point: decoding and classification of arbitrary bytes as a URI, body and UA.
+pub fn fuzz(data: &[u8]) {
+    let s = String::from_utf8_lossy(data);
+    let (n, _) = decode::normalize_counted(&s, true);
+    let _ = decode::sql_fold(&n);
+    let r = WebRequest {
+        uri: Cow::Borrowed(&s),
+        body: Some(Cow::Borrowed(&s)),
+        user_agent: Some(Cow::Borrowed(&s)),
+        headers: vec![(Cow::Borrowed("Cookie"), Cow::Borrowed(&s))],
+        ..WebRequest::default()
+    };
+    let v = analyse(&r);
+    for h in &v.hits {
+        assert!((0.0..=1.0).contains(&h.confidence));
+    }
+    let mut d = WebDetector::new(WebDetectorConfig::default());
+    let _ = d.observe(&r, "fuzz");
+}

