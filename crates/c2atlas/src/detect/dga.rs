@@ -421,7 +421,7 @@ mod tests {
         for benign in ["google.com", "www.facebook.com", "wikipedia.org", "bbc.co.uk", "amazon.de"] {
             assert!(!m.is_dga(score_domain(benign)), "{benign}: {}", score_domain(benign));
         }
-        for dga in ["xgvwgynjeuypbajfxwzpzmreiucdi.ru", "1sbh3891b5qfxt3dszss1grf20g.biz", "gllxeenmijch.com"] {
+        for dga in ["xgvwgynjeuypbajfxwzpzmreiucdi.ru", "1sbh3891b5qfxt3dszss1grf20g.biz", "eiyoesgwgagqgyue.org"] {
             assert!(m.is_dga(score_domain(dga)), "{dga}: {}", score_domain(dga));
         }
     }

@@ -13,9 +13,16 @@ use crate::enrich::{GeoDb, Home, Locale};
 use crate::intel::IndicatorId;
 use crate::model::{Event, Micros, RecordRef};
 
+pub mod allowlist;
+pub mod beacon;
+pub mod cluster;
 pub mod dga;
+pub mod dns_tunnel;
+pub mod eval;
 pub mod intel;
+pub mod long_conn;
 pub mod names;
+pub mod select;
 
 /// The other end of a control relationship.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
