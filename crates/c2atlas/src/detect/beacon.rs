@@ -28,6 +28,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::activity::HostActivity;
 use super::names::{is_controller, is_victim, normalise, strip_port};
 use super::{Context, Controller, Detector, Finding, Method};
 use crate::model::{Event, Micros, RecordRef};
@@ -45,6 +46,10 @@ const DISPERSION_SCALE: f32 = 0.35;
 /// Minimum gaps kept after setting sleeps apart (RITA requires 4 timestamps).
 const MIN_GAPS: usize = 4;
 const MICROS: f64 = 1e6;
+/// Share of the periodicity score a beacon finding gets without corroborating
+/// host activity: a perfect but lone beacon stays below the default minimum
+/// confidence (0.6), since benign software beacons just as regularly.
+pub const UNCORROBORATED: f64 = 0.6;
 
 type Hasher = foldhash::fast::FixedState;
 
@@ -358,6 +363,7 @@ pub struct BeaconDetector {
     domains: Vec<Arc<str>>,
     domain_ids: Map<Arc<str>, u32>,
     window: Option<(Micros, Micros)>,
+    activity: Map<IpAddr, HostActivity>,
     pub stats: BeaconStats,
 }
 
@@ -371,6 +377,7 @@ impl BeaconDetector {
             domains: Vec::new(),
             domain_ids: Map::default(),
             window: None,
+            activity: Map::default(),
             stats: BeaconStats::default(),
         }
     }
@@ -447,6 +454,14 @@ impl Detector for BeaconDetector {
                 if !is_victim(ctx, f.src) || !is_controller(ctx, f.dst) {
                     return;
                 }
+                if let Some(a) = self.activity.get_mut(&f.src) {
+                    a.add(f);
+                } else if self.activity.len() < self.cfg.max_pairs {
+                    self.activity.entry(f.src).or_default().add(f);
+                }
+                if HostActivity::is_mail_port(f.dport) {
+                    return; // spam is activity, not contact with a controller
+                }
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
                 Self::feed(&mut self.ip_pairs, &self.cfg, &mut self.stats, (f.src, f.dst), f.ts, bytes, rec);
                 if let Some(&id) = self.resolved.get(&(f.src, f.dst)) {
@@ -492,7 +507,7 @@ impl Detector for BeaconDetector {
     fn finish(&mut self, _ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
         let floor = self.cfg.min_score;
         for c in self.candidates(floor) {
-            c.emit(Method::Beacon, c.score.score, None, out);
+            c.emit(Method::Beacon, c.confidence(), None, out);
         }
     }
 }
@@ -508,14 +523,25 @@ pub struct Candidate {
     /// All internal hosts seen with external contacts.
     pub total_hosts: u32,
     pub sketch: PairSketch,
+    /// Evidence of malicious activity of the victim (spam, scanning) in [0, 1].
+    pub activity: f64,
+    /// What that evidence is, for explanations.
+    pub activity_text: String,
 }
 
 impl Candidate {
+    /// Confidence of a beacon finding: periodicity alone earns at most
+    /// [`UNCORROBORATED`] of the score (benign software beacons too); the
+    /// victim's malicious activity earns the rest.
+    pub fn confidence(&self) -> f64 {
+        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * self.activity)).clamp(0.0, 1.0)
+    }
+
     /// The findings of this candidate: one at its first record (carrying the
     /// flows and bytes) and one at its last (for last-seen).
     pub fn emit(&self, method: Method, confidence: f64, extra: Option<&str>, out: &mut dyn FnMut(Finding)) {
         let s = &self.sketch;
-        let mut text = self.score.explain(s, self.hosts);
+        let mut text = format!("{}; {}", self.score.explain(s, self.hosts), self.activity_text);
         if let Some(e) = extra {
             text = format!("{e}; {text}");
         }
@@ -590,6 +616,8 @@ impl BeaconDetector {
                 hosts,
                 total_hosts: total,
                 sketch: s.clone(),
+                activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                activity_text: self.activity.get(&src).map_or_else(String::new, HostActivity::describe),
             });
         }
         let mut named: Vec<_> = self.name_pairs.iter().collect();
@@ -612,6 +640,8 @@ impl BeaconDetector {
                 hosts,
                 total_hosts: total,
                 sketch: s.clone(),
+                activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                activity_text: self.activity.get(&src).map_or_else(String::new, HostActivity::describe),
             });
         }
         found.sort_by(|a, b| (a.victim, &a.controller).cmp(&(b.victim, &b.controller)));

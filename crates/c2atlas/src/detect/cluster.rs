@@ -5,7 +5,9 @@
 //!
 //! The detector wraps a [`BeaconDetector`] run with a low floor, groups its
 //! candidates by controller, and emits one `cluster` finding per member with
-//! the cluster size in the explanation. When `beacon` is also selected it
+//! the cluster size in the explanation. As in BotMiner, a communication
+//! cluster needs a member with malicious activity (A-plane, see
+//! [`super::activity`]) unless it has at least [`LARGE_CLUSTER`] hosts. When `beacon` is also selected it
 //! emits the beacon findings too (one pass, one state).
 
 use super::beacon::{BeaconConfig, BeaconDetector, Candidate};
@@ -16,6 +18,12 @@ use crate::model::{Event, RecordRef};
 pub const CLUSTER_FLOOR: f64 = 0.3;
 /// Fewest hosts in a cluster.
 pub const MIN_CLUSTER: usize = 2;
+/// A member with at least this activity evidence vouches for its cluster.
+pub const ACTIVE_MEMBER: f64 = 0.5;
+/// A cluster this large counts without activity evidence.
+pub const LARGE_CLUSTER: usize = 10;
+/// Confidence gain per doubling of the cluster size.
+pub const CLUSTER_GAIN: f64 = 0.05;
 /// Members' periods within this fraction of the cluster's median period.
 pub const PERIOD_TOLERANCE: f64 = 0.25;
 /// Members' median beat sizes within this factor of the cluster's median.
@@ -70,8 +78,16 @@ pub fn clusters(cands: &[Candidate]) -> Vec<Cluster> {
         if members.len() < MIN_CLUSTER {
             continue;
         }
+        // BotMiner's cross-plane rule: a communication cluster counts when one
+        // of its members also shows malicious activity (spam), or when it is
+        // large; a handful of hosts polling one service alike is common and benign.
+        let active = members.iter().any(|&i| cands[i].activity >= ACTIVE_MEMBER);
+        if !active && members.len() < LARGE_CLUSTER {
+            continue;
+        }
         let mean = members.iter().map(|&i| cands[i].score.score).sum::<f64>() / members.len() as f64;
-        let confidence = (mean + 0.1 * (members.len() as f64).log2()).min(0.95);
+        let factor = 1.0 + CLUSTER_GAIN * (members.len() as f64 / MIN_CLUSTER as f64).log2();
+        let confidence = (mean * factor).min(0.95);
         out.push(Cluster { members, period, confidence });
     }
     out
@@ -103,8 +119,8 @@ impl Detector for ClusterDetector {
     fn finish(&mut self, _ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
         let cands = self.beacon.candidates(CLUSTER_FLOOR);
         if let Some(min) = self.beacon_min {
-            for c in cands.iter().filter(|c| c.score.score >= min) {
-                c.emit(Method::Beacon, c.score.score, None, out);
+            for c in cands.iter().filter(|c| c.confidence() >= min) {
+                c.emit(Method::Beacon, c.confidence(), None, out);
             }
         }
         for cl in clusters(&cands) {

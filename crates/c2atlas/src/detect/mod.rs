@@ -13,6 +13,7 @@ use crate::enrich::{GeoDb, Home, Locale};
 use crate::intel::IndicatorId;
 use crate::model::{Event, Micros, RecordRef};
 
+pub mod activity;
 pub mod allowlist;
 pub mod beacon;
 pub mod cluster;

@@ -6,3 +6,4 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
+mod behave;
