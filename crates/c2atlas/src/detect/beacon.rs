@@ -43,6 +43,8 @@ const FOLD_TOLERANCE: f32 = 0.2;
 const MAX_FOLD: f32 = 4.0;
 /// Dispersion (MAD / median) at which the interval or size score falls to 1/e.
 const DISPERSION_SCALE: f32 = 0.35;
+/// Interquartile range below this fraction of the median is no spread at all.
+const NEGLIGIBLE_SPREAD: f32 = 0.02;
 /// Minimum gaps kept after setting sleeps apart (RITA requires 4 timestamps).
 const MIN_GAPS: usize = 4;
 const MICROS: f64 = 1e6;
@@ -85,8 +87,24 @@ pub struct PairSketch {
     flows: u32,
     beats: u32,
     late: u32,
-    gaps: [f32; GAP_SLOTS],
-    sizes: [f32; SIZE_SLOTS],
+    /// Gap samples (seconds) and beat sizes (bytes), log-quantised ([`quantise`]).
+    gaps: [u16; GAP_SLOTS],
+    sizes: [u16; SIZE_SLOTS],
+}
+
+/// Codes per natural-log unit of `1 + v`: relative resolution 0.07 %, and
+/// `u64::MAX` bytes (ln ≈ 44.4) still fits in a `u16`.
+const LOG_SCALE: f64 = 1400.0;
+
+/// `v ≥ 0` → `round(ln(1 + v) · LOG_SCALE)`, saturating.
+pub fn quantise(v: f64) -> u16 {
+    let c = (v.max(0.0).ln_1p() * LOG_SCALE).round();
+    if c >= f64::from(u16::MAX) { u16::MAX } else { c as u16 }
+}
+
+/// Inverse of [`quantise`] (to its resolution).
+pub fn dequantise(c: u16) -> f32 {
+    ((f64::from(c) / LOG_SCALE).exp_m1()) as f32
 }
 
 fn mix(x: u64) -> u64 {
@@ -97,7 +115,7 @@ fn mix(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn reservoir<const N: usize>(slots: &mut [f32; N], k: u32, salt: u64, v: f32) {
+fn reservoir<const N: usize>(slots: &mut [u16; N], k: u32, salt: u64, v: u16) {
     let k = k as usize;
     if k < N {
         slots[k] = v;
@@ -123,8 +141,8 @@ impl PairSketch {
             flows: 1,
             beats: 1,
             late: 0,
-            gaps: [0.0; GAP_SLOTS],
-            sizes: [0.0; SIZE_SLOTS],
+            gaps: [0; GAP_SLOTS],
+            sizes: [0; SIZE_SLOTS],
         }
     }
 
@@ -151,8 +169,8 @@ impl PairSketch {
         }
         let closed = self.beats - 1; // beats closed so far, also gaps so far
         let salt = self.first as u64;
-        reservoir(&mut self.sizes, closed, salt, self.beat_bytes as f32);
-        reservoir(&mut self.gaps, closed, salt ^ 1, (ts.saturating_sub(self.beat_start) as f64 / MICROS) as f32);
+        reservoir(&mut self.sizes, closed, salt, quantise(self.beat_bytes as f64));
+        reservoir(&mut self.gaps, closed, salt ^ 1, quantise(ts.saturating_sub(self.beat_start) as f64 / MICROS));
         self.beats = self.beats.saturating_add(1);
         self.beat_start = ts;
         self.last = ts;
@@ -205,8 +223,11 @@ fn dispersion_score(d: f32) -> f32 {
 /// The scored features of one pair.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BeaconScore {
-    /// Overall score in [0, 1].
+    /// Overall score in [0, 1]: periodicity × popularity.
     pub score: f64,
+    /// The pair's periodicity alone (interval, size, duration, support), the
+    /// figure comparable to RITA's beacon score.
+    pub periodicity: f64,
     pub interval: f64,
     pub size: f64,
     pub duration: f64,
@@ -264,7 +285,10 @@ pub fn score_pair(
         return None;
     }
     let n = (s.beats as usize - 1).min(GAP_SLOTS);
-    let mut raw = s.gaps;
+    let mut raw = [0f32; GAP_SLOTS];
+    for (r, &c) in raw.iter_mut().zip(&s.gaps) {
+        *r = dequantise(c);
+    }
     let raw = &mut raw[..n];
     let (m0, ..) = robust(raw);
     if !(m0 > 0.0) {
@@ -297,7 +321,13 @@ pub fn score_pair(
     }
     let (m, q1, q3, mad) = robust(&mut kept[..k]);
     let jitter = if m > 0.0 { mad / m } else { 1.0 };
-    let bowley = if q3 > q1 { ((q1 + q3 - 2.0 * m) / (q3 - q1)).clamp(-1.0, 1.0) } else { 0.0 };
+    // Skew is noise when the spread is negligible (RITA's weak spot: a 0.1 s
+    // wobble around a 30 min period flips the sign of Bowley's skew).
+    let bowley = if q3 - q1 > NEGLIGIBLE_SPREAD * m {
+        ((q1 + q3 - 2.0 * m) / (q3 - q1)).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
     let penalty = 1.0 - 0.5 * (folded + sleeps) as f32 / n as f32;
     let interval = f64::from((0.8 * dispersion_score(jitter) + 0.2 * (1.0 - bowley.abs())) * penalty);
 
@@ -305,7 +335,10 @@ pub fn score_pair(
     let (size, beat_bytes) = if ns == 0 {
         (0.0, s.beat_bytes as f64)
     } else {
-        let mut sizes = s.sizes;
+        let mut sizes = [0f32; SIZE_SLOTS];
+        for (r, &c) in sizes.iter_mut().zip(&s.sizes) {
+            *r = dequantise(c);
+        }
         let (ms, _, _, mads) = robust(&mut sizes[..ns]);
         let d = if ms > 0.0 { mads / ms } else { 0.0 };
         (f64::from(dispersion_score(d)), f64::from(ms))
@@ -329,6 +362,7 @@ pub fn score_pair(
     let raw_score = 0.55 * interval + 0.25 * size + 0.2 * duration;
     Some(BeaconScore {
         score: (raw_score * support * popularity).clamp(0.0, 1.0),
+        periodicity: (raw_score * support).clamp(0.0, 1.0),
         interval,
         size,
         duration,
@@ -454,12 +488,15 @@ impl Detector for BeaconDetector {
                 if !is_victim(ctx, f.src) || !is_controller(ctx, f.dst) {
                     return;
                 }
-                if let Some(a) = self.activity.get_mut(&f.src) {
-                    a.add(f);
-                } else if self.activity.len() < self.cfg.max_pairs {
-                    self.activity.entry(f.src).or_default().add(f);
+                let mail = HostActivity::is_mail_port(f.dport);
+                if mail || f.dst_bytes == 0 {
+                    if let Some(a) = self.activity.get_mut(&f.src) {
+                        a.add(f);
+                    } else if self.activity.len() < self.cfg.max_pairs {
+                        self.activity.entry(f.src).or_default().add(f);
+                    }
                 }
-                if HostActivity::is_mail_port(f.dport) {
+                if mail {
                     return; // spam is activity, not contact with a controller
                 }
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
@@ -523,10 +560,10 @@ pub struct Candidate {
     /// All internal hosts seen with external contacts.
     pub total_hosts: u32,
     pub sketch: PairSketch,
-    /// Evidence of malicious activity of the victim (spam, scanning) in [0, 1].
+    /// Evidence of malicious activity of the victim (spam) in [0, 1].
     pub activity: f64,
-    /// What that evidence is, for explanations.
-    pub activity_text: String,
+    /// The victim's activity record, for explanations.
+    pub host: Option<HostActivity>,
 }
 
 impl Candidate {
@@ -541,7 +578,10 @@ impl Candidate {
     /// flows and bytes) and one at its last (for last-seen).
     pub fn emit(&self, method: Method, confidence: f64, extra: Option<&str>, out: &mut dyn FnMut(Finding)) {
         let s = &self.sketch;
-        let mut text = format!("{}; {}", self.score.explain(s, self.hosts), self.activity_text);
+        let mut text = self.score.explain(s, self.hosts);
+        if let Some(h) = &self.host {
+            text = format!("{text}; {}", h.describe());
+        }
         if let Some(e) = extra {
             text = format!("{e}; {text}");
         }
@@ -617,7 +657,7 @@ impl BeaconDetector {
                 total_hosts: total,
                 sketch: s.clone(),
                 activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
-                activity_text: self.activity.get(&src).map_or_else(String::new, HostActivity::describe),
+                host: self.activity.get(&src).cloned(),
             });
         }
         let mut named: Vec<_> = self.name_pairs.iter().collect();
@@ -641,7 +681,7 @@ impl BeaconDetector {
                 total_hosts: total,
                 sketch: s.clone(),
                 activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
-                activity_text: self.activity.get(&src).map_or_else(String::new, HostActivity::describe),
+                host: self.activity.get(&src).cloned(),
             });
         }
         found.sort_by(|a, b| (a.victim, &a.controller).cmp(&(b.victim, &b.controller)));
@@ -730,7 +770,7 @@ mod tests {
         assert_eq!(sk.beats(), 24);
         let sc = score_pair(&sk, (0, ts[ts.len() - 1]), 1, 10, 6).unwrap();
         assert!(sc.score >= 0.9, "{sc:?}");
-        assert!((sc.period - 10800.0).abs() < 1.0);
+        assert!((sc.period - 10800.0).abs() < 0.002 * 10800.0, "{}", sc.period);
     }
 
     #[test]
@@ -744,9 +784,20 @@ mod tests {
     }
 
     #[test]
+    fn quantisation_is_fine_and_total() {
+        for v in [0.0, 0.5, 1.0, 33.3, 3600.0, 86_400.0 * 30.0, 1e12] {
+            let back = f64::from(dequantise(quantise(v)));
+            assert!((back - v).abs() <= 1e-3 * v.max(1.0), "{v} -> {back}");
+        }
+        assert_eq!(quantise(-5.0), 0);
+        assert_eq!(quantise(f64::MAX), u16::MAX);
+        assert_eq!(quantise(f64::NAN), 0);
+    }
+
+    #[test]
     fn sketch_is_small() {
         let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>();
-        assert!(entry <= 240, "{entry}");
+        assert!(entry <= 176, "{entry}");
     }
 
     proptest! {

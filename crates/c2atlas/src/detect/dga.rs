@@ -46,8 +46,8 @@ const MAX_LABEL: usize = 63;
 pub const NX_BURST_MIN: u32 = 20;
 /// …within this window (one hour: the CTU-13 evaluation window).
 pub const NX_WINDOW: Micros = 3_600_000_000;
-/// …of which at least this fraction score as DGA (a typo or a dead site is not a burst).
-pub const NX_DGA_FRACTION: f64 = 0.5;
+/// …for at least this many distinct registered domains (one dead site retried is not a burst).
+pub const NX_DISTINCT_MIN: f64 = 15.0;
 /// At most this many hosts tracked for NXDOMAIN bursts (then new hosts are counted, not tracked).
 pub const MAX_NX_HOSTS: usize = 1 << 20;
 
@@ -279,9 +279,13 @@ struct NxState {
     window_start: Micros,
     in_window: u32,
     dga_in_window: u32,
-    /// Best window so far: (count, DGA-like count).
-    best: (u32, u32),
+    /// Distinct registered domains that failed in the window (linear counting).
+    domains: [u64; 4],
+    /// Best window so far: (count, DGA-like count, distinct registered domains).
+    best: (u32, u32, f64),
     top_name: Option<(f64, Arc<str>)>,
+    /// The first failed name (shown when none looks generated).
+    any_name: Option<(f64, Arc<str>)>,
     first: (Micros, RecordRef),
     last: Micros,
 }
@@ -334,8 +338,10 @@ impl Detector for DgaDetector {
                 window_start: d.ts,
                 in_window: 0,
                 dga_in_window: 0,
-                best: (0, 0),
+                domains: [0; 4],
+                best: (0, 0, 0.0),
                 top_name: None,
+                any_name: None,
                 first: (d.ts, rec),
                 last: d.ts,
             });
@@ -343,13 +349,22 @@ impl Detector for DgaDetector {
                 st.window_start = d.ts;
                 st.in_window = 0;
                 st.dga_in_window = 0;
+                st.domains = [0; 4];
             }
-            st.in_window += 1;
-            st.dga_in_window += u32::from(dga);
+            st.in_window = st.in_window.saturating_add(1);
+            st.dga_in_window = st.dga_in_window.saturating_add(u32::from(dga));
+            let reg = super::names::registered_domain(&name).unwrap_or(&name);
+            let slot = (reg.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)) >> 56) as usize;
+            st.domains[slot / 64] |= 1 << (slot % 64);
             if st.in_window > st.best.0 {
-                st.best = (st.in_window, st.dga_in_window);
+                let zeros: u32 = st.domains.iter().map(|w| w.count_zeros()).sum();
+                let distinct = if zeros == 0 { 1420.0 } else { -256.0 * (f64::from(zeros) / 256.0).ln() };
+                st.best = (st.in_window, st.dga_in_window, distinct);
             }
             st.last = st.last.max(d.ts);
+            if st.any_name.is_none() {
+                st.any_name = Some((score, Arc::from(name.as_str())));
+            }
             if dga && st.top_name.as_ref().is_none_or(|(s, _)| score > *s) {
                 st.top_name = Some((score, Arc::from(name.as_str())));
             }
@@ -383,15 +398,18 @@ impl Detector for DgaDetector {
         let mut hosts: Vec<_> = self.nx.iter().collect();
         hosts.sort_by_key(|(ip, _)| **ip);
         for (&victim, st) in hosts {
-            let (count, dga) = st.best;
-            if count < NX_BURST_MIN || f64::from(dga) < NX_DGA_FRACTION * f64::from(count) {
+            let (count, dga, distinct) = st.best;
+            if count < NX_BURST_MIN || distinct < NX_DISTINCT_MIN {
                 continue;
             }
-            let Some((top, name)) = &st.top_name else { continue };
+            let Some((top, name)) = st.top_name.as_ref().or(st.any_name.as_ref()) else { continue };
             let frac = f64::from(dga) / f64::from(count);
-            // Confidence grows with the burst size and the DGA-like share.
-            let size = 1.0 - (-f64::from(count) / f64::from(NX_BURST_MIN)).exp();
-            let confidence = (frac * size * top).clamp(0.0, 1.0);
+            // Many distinct registered domains failing is the DGA signature in
+            // itself (benign clients fail on a few names, retried); a DGA-like
+            // share raises confidence. 0.6 for a bare burst of distinct names,
+            // up to 0.95 when they also look generated.
+            let size = 1.0 - (-distinct / NX_DISTINCT_MIN).exp();
+            let confidence = (size * (0.65 + 0.3 * frac)).clamp(0.0, 1.0);
             out(Finding {
                 victim,
                 controller: Controller::Name(name.clone()),
@@ -403,7 +421,7 @@ impl Detector for DgaDetector {
                 bytes: 0,
                 rec: st.first.1,
                 explanation: Some(Arc::from(format!(
-                    "burst of {count} NXDOMAIN answers within an hour, {dga} of them DGA-like; most DGA-like: {name} ({top:.2})"
+                    "burst of {count} NXDOMAIN answers within an hour for ≈{distinct:.0} registered domains, {dga} of them DGA-like; e.g. {name} ({top:.2})"
                 ))),
             });
         }

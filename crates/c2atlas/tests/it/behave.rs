@@ -364,7 +364,7 @@ fn ctu13_list_beacons() {
     let mut c = d.candidates(0.3);
     c.sort_by(|a, b| b.confidence().total_cmp(&a.confidence()));
     for x in c.iter().take(15).chain(c.iter().filter(|x| x.victim == ip("147.32.84.165"))) {
-        eprintln!("{} -> {} {:.2} {:.2} {} {}", x.victim, x.controller, x.confidence(), x.score.score, x.score.explain(&x.sketch, x.hosts), x.activity_text);
+        eprintln!("{} -> {} {:.2} {:.2} {} {:?}", x.victim, x.controller, x.confidence(), x.score.score, x.score.explain(&x.sketch, x.hosts), x.host.as_ref().map(|h| h.describe()));
     }
     eprintln!("bytes/pair {:.0}", d.bytes_per_pair());
 }
@@ -379,4 +379,81 @@ fn synthetic_list_clusters() {
     for f in run(&mut d, &events, &ctx) {
         eprintln!("{} -> {} {} {:.2} {}", f.victim, f.controller, f.method.as_str(), f.confidence, f.explanation.as_deref().unwrap_or(""));
     }
+}
+
+// ---- RITA's own test data (http.log), test-local Zeek TSV reader ----
+
+fn zeek_http(text: &str) -> Vec<Event<'_>> {
+    let mut cols: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(f) = line.strip_prefix("#fields\t") {
+            cols = f.split('\t').collect();
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let v: Vec<&str> = line.split('\t').collect();
+        let get = |name: &str| cols.iter().position(|c| *c == name).and_then(|i| v.get(i)).copied();
+        let num = |name: &str| get(name).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+        let (Some(ts), Some(src), Some(dst)) = (
+            get("ts").and_then(|t| t.parse::<f64>().ok()),
+            get("id.orig_h").and_then(|x| x.parse().ok()),
+            get("id.resp_h").and_then(|x| x.parse().ok()),
+        ) else {
+            continue;
+        };
+        out.push(Event::Http(c2atlas::model::Http {
+            ts: (ts * 1e6) as Micros,
+            src,
+            sport: num("id.orig_p") as u16,
+            dst,
+            dport: num("id.resp_p") as u16,
+            method: get("method").map(Cow::Borrowed),
+            host: get("host").filter(|h| *h != "-").map(Cow::Borrowed),
+            uri: get("uri").map(Cow::Borrowed),
+            user_agent: None,
+            status: None,
+            request_bytes: num("request_body_len"),
+            response_bytes: num("response_body_len"),
+            label: None,
+        }));
+    }
+    out
+}
+
+#[test]
+fn rita_expectations_on_its_http_log() {
+    use std::io::Read;
+    let Some(p) = common::shared("zeek/activecm-rita/test_data/dnscat2-ja3-strobe-agent/http.log.gz") else { return };
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()).read_to_string(&mut text).unwrap();
+    let events = zeek_http(&text);
+    assert!(events.len() > 27_000);
+    let home = home("10.0.0.0/8");
+    let ctx = Context { home: &home, geo: None };
+    let mut d = c2atlas::detect::beacon::BeaconDetector::default();
+    for (i, e) in events.iter().enumerate() {
+        d.observe(RecordRef { input: 0, line: i as u64 }, e, &ctx, &mut |_| {});
+    }
+    let cands = d.candidates(0.0);
+    let periodicity = |v: &str, name: &str| {
+        cands
+            .iter()
+            .find(|c| c.victim == ip(v) && c.controller == Controller::Name(name.into()))
+            .map(|c| {
+                eprintln!("{v} -> {name}: {}", c.score.explain(&c.sketch, c.hosts));
+                c.score.periodicity
+            })
+    };
+    let perfect = periodicity("10.55.100.111", "tile-service.weather.microsoft.com");
+    let alexa = periodicity("10.55.100.109", "www.alexa.com");
+    let bank = periodicity("10.55.100.103", "www.bankofamerica.com");
+    eprintln!("RITA 1.0 → {perfect:?}; RITA 0.896 → {alexa:?}; RITA 0.465 → {bank:?}");
+    assert!(perfect.is_some_and(|s| s >= 0.9), "{perfect:?}");
+    assert!(bank.is_none_or(|s| s < 0.6), "{bank:?}");
+    // the popular site stays low as a finding: most internal hosts poll it
+    let alexa_conf = cands.iter().find(|c| c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into()));
+    assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
 }
