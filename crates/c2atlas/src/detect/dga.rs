@@ -375,6 +375,9 @@ impl Detector for DgaDetector {
         }
         for a in &d.answers {
             if let Ok(ip) = a.parse::<IpAddr>() {
+                if !super::names::routable(ip) {
+                    continue; // sinkholed to loopback or a private address: no controller
+                }
                 out(Finding {
                     victim: d.src,
                     controller: Controller::Ip(ip),

@@ -457,3 +457,71 @@ fn rita_expectations_on_its_http_log() {
     let alexa_conf = cands.iter().find(|c| c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into()));
     assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
 }
+
+// ---- Simda NXDOMAIN names (Stratosphere 005), test-local Zeek dns.log reader ----
+
+fn zeek_dns(text: &str) -> Vec<Event<'_>> {
+    let mut cols: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(f) = line.strip_prefix("#fields\t") {
+            cols = f.split('\t').collect();
+            continue;
+        }
+        if line.starts_with('#') {
+            continue;
+        }
+        let v: Vec<&str> = line.split('\t').collect();
+        let get = |name: &str| cols.iter().position(|c| *c == name).and_then(|i| v.get(i)).copied().filter(|x| *x != "-");
+        let (Some(ts), Some(src), Some(dst), Some(q)) = (
+            get("ts").and_then(|t| t.parse::<f64>().ok()),
+            get("id.orig_h").and_then(|x| x.parse().ok()),
+            get("id.resp_h").and_then(|x| x.parse().ok()),
+            get("query"),
+        ) else {
+            continue;
+        };
+        out.push(Event::Dns(Dns {
+            ts: (ts * 1e6) as Micros,
+            src,
+            sport: 0,
+            dst,
+            dport: 53,
+            query: Cow::Borrowed(q),
+            qtype: get("qtype_name").map(Cow::Borrowed),
+            rcode: get("rcode_name").map(Cow::Borrowed),
+            answers: get("answers").map(|a| a.split(',').map(Cow::Borrowed).collect()).unwrap_or_default(),
+            label: None,
+        }));
+    }
+    out
+}
+
+#[test]
+fn simda_nxdomain_burst_is_flagged() {
+    let Some(p) = common::shared("stratosphere-zeek/005-zeek-scenario-malicious/dns.log") else { return };
+    let text = std::fs::read_to_string(p).unwrap();
+    let events = zeek_dns(&text);
+    let home = Home {
+        countries: vec![],
+        networks: vec!["192.168.1.0/24".parse().unwrap(), "fd77:48a1:c0bb::/48".parse().unwrap()],
+    };
+    let ctx = Context { home: &home, geo: None };
+    let mut d = c2atlas::detect::dga::DgaDetector::new();
+    let found = run(&mut d, &events, &ctx);
+    let model = c2atlas::detect::dga::model().unwrap();
+    let nx: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Dns(d) if d.rcode.as_deref() == Some("NXDOMAIN") && !d.query.ends_with(".lan") => Some(&*d.query),
+            _ => None,
+        })
+        .collect();
+    let flagged = nx.iter().filter(|q| model.is_dga(c2atlas::detect::dga::score_domain(q))).count();
+    eprintln!("Simda NXDOMAIN names scored DGA by the model: {flagged}/{}", nx.len());
+    for f in &found {
+        eprintln!("{} -> {} {:.2} {}", f.victim, f.controller, f.confidence, f.explanation.as_deref().unwrap_or(""));
+    }
+    let victim: IpAddr = ip("fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be");
+    assert!(found.iter().any(|f| f.victim == victim && f.method == Method::Dga && f.confidence >= DEFAULT_MIN_CONFIDENCE));
+}
