@@ -12,10 +12,19 @@ use c2atlas::enrich::Home;
 use c2atlas::model::{Event, Flow, Proto, RecordRef};
 
 fn main() {
-    let pairs: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let pairs: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let events = 50u32;
-    let home = Home { countries: vec![], networks: vec!["10.0.0.0/8".parse().expect("cidr")] };
-    let ctx = Context { home: &home, geo: None };
+    let home = Home {
+        countries: vec![],
+        networks: vec!["10.0.0.0/8".parse().expect("cidr")],
+    };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut d = BeaconDetector::new(BeaconConfig::default());
     let t0 = Instant::now();
     for t in 0..events {
@@ -36,7 +45,15 @@ fn main() {
                 packets: 10,
                 label: None,
             });
-            d.observe(RecordRef { input: 0, line: u64::from(t * pairs + p) }, &ev, &ctx, &mut |_| {});
+            d.observe(
+                RecordRef {
+                    input: 0,
+                    line: u64::from(t * pairs + p),
+                },
+                &ev,
+                &ctx,
+                &mut |_| {},
+            );
         }
     }
     let fed = t0.elapsed();
@@ -52,9 +69,22 @@ fn main() {
         found.len(),
         d.bytes_per_pair()
     );
-    let names: Vec<String> = (0..1_000_000u32).map(|i| format!("x{:x}q{}.example{}.com", i.wrapping_mul(2654435761), i % 97, i % 13)).collect();
+    let names: Vec<String> = (0..1_000_000u32)
+        .map(|i| {
+            format!(
+                "x{:x}q{}.example{}.com",
+                i.wrapping_mul(2654435761),
+                i % 97,
+                i % 13
+            )
+        })
+        .collect();
     let t2 = Instant::now();
     let s: f64 = names.iter().map(|n| score_domain(n)).sum();
     let e = t2.elapsed();
-    println!("dga: 1M domains in {:.2} s = {:.2} M domains/s (checksum {s:.1})", e.as_secs_f64(), 1.0 / e.as_secs_f64());
+    println!(
+        "dga: 1M domains in {:.2} s = {:.2} M domains/s (checksum {s:.1})",
+        e.as_secs_f64(),
+        1.0 / e.as_secs_f64()
+    );
 }

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use c2atlas::detect::dga::{features, for_each_trigram, DgaModel, ALPHA, CELLS, LP_SCALE, NF};
+use c2atlas::detect::dga::{ALPHA, CELLS, DgaModel, LP_SCALE, NF, features, for_each_trigram};
 use c2atlas::detect::names::{generated_label, normalise};
 
 /// Fraction (in tenths) of each family held apart for evaluation.
@@ -67,8 +67,14 @@ struct Sample {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let data = args.get(1).map(PathBuf::from).unwrap_or_else(|| root.join("../../../shared/data/dga/andrewaeva-DGA"));
-    let out = args.get(2).map(PathBuf::from).unwrap_or_else(|| root.join("models/dga_model.bin"));
+    let data = args
+        .get(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../../../shared/data/dga/andrewaeva-DGA"));
+    let out = args
+        .get(2)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("models/dga_model.bin"));
     let version: u32 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(1);
 
     let fam = |f: &str| data.join("help/1000domains").join(f);
@@ -103,7 +109,11 @@ fn main() {
             if h % 10 < HOLDOUT_TENTHS {
                 test.entry(name.to_owned()).or_default().push(l);
             } else {
-                train.push(Sample { label: l, dga, fold: ((h >> 8) & 1) as usize });
+                train.push(Sample {
+                    label: l,
+                    dga,
+                    fold: ((h >> 8) & 1) as usize,
+                });
             }
         }
     };
@@ -117,8 +127,16 @@ fn main() {
     // Cross-fitted tables.
     let tables: Vec<(Vec<u8>, Vec<u8>)> = (0..2)
         .map(|fold| {
-            let b: Vec<&str> = train.iter().filter(|s| s.fold == fold && !s.dga).map(|s| s.label.as_str()).collect();
-            let d: Vec<&str> = train.iter().filter(|s| s.fold == fold && s.dga).map(|s| s.label.as_str()).collect();
+            let b: Vec<&str> = train
+                .iter()
+                .filter(|s| s.fold == fold && !s.dga)
+                .map(|s| s.label.as_str())
+                .collect();
+            let d: Vec<&str> = train
+                .iter()
+                .filter(|s| s.fold == fold && s.dga)
+                .map(|s| s.label.as_str())
+                .collect();
             (table(&b), table(&d))
         })
         .collect();
@@ -129,7 +147,10 @@ fn main() {
             features(&s.label, b, d)
         })
         .collect();
-    let y: Vec<f32> = train.iter().map(|s| if s.dga { 1.0 } else { 0.0 }).collect();
+    let y: Vec<f32> = train
+        .iter()
+        .map(|s| if s.dga { 1.0 } else { 0.0 })
+        .collect();
 
     let n = x.len() as f32;
     let mut mean = [0f32; NF];
@@ -172,8 +193,16 @@ fn main() {
         bias -= 1.0 * gb;
     }
 
-    let all_b: Vec<&str> = train.iter().filter(|s| !s.dga).map(|s| s.label.as_str()).collect();
-    let all_d: Vec<&str> = train.iter().filter(|s| s.dga).map(|s| s.label.as_str()).collect();
+    let all_b: Vec<&str> = train
+        .iter()
+        .filter(|s| !s.dga)
+        .map(|s| s.label.as_str())
+        .collect();
+    let all_d: Vec<&str> = train
+        .iter()
+        .filter(|s| s.dga)
+        .map(|s| s.label.as_str())
+        .collect();
     let mut model = DgaModel {
         model_version: version,
         threshold: 0.5,
@@ -196,14 +225,24 @@ fn main() {
     model.threshold = bscores[idx.min(bscores.len() - 1)];
 
     std::fs::write(&out, model.to_bytes()).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
-    println!("model v{version} written to {} ({} train names)", out.display(), train.len());
+    println!(
+        "model v{version} written to {} ({} train names)",
+        out.display(),
+        train.len()
+    );
     println!("weights {w:?} bias {bias}");
-    println!("threshold {:.4} (FPR {TARGET_FPR} on cross-fitted benign training names)", model.threshold);
+    println!(
+        "threshold {:.4} (FPR {TARGET_FPR} on cross-fitted benign training names)",
+        model.threshold
+    );
     println!();
     println!("| held-out set | names | flagged | rate |");
     println!("|---|---:|---:|---:|");
     for (name, labels) in &test {
-        let flagged = labels.iter().filter(|l| model.is_dga(model.score_label(l))).count();
+        let flagged = labels
+            .iter()
+            .filter(|l| model.is_dga(model.score_label(l)))
+            .count();
         let what = if name == "benign" { "FPR" } else { "TPR" };
         println!(
             "| {name} | {} | {flagged} | {what} {:.3} |",

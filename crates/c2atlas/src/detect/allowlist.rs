@@ -9,8 +9,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::names::normalise;
 use super::Controller;
+use super::names::normalise;
 
 /// Longest allow-list line considered (longer lines are malformed).
 const MAX_LINE: usize = 1024;
@@ -51,7 +51,10 @@ impl Allowlist {
 
     /// Adds the entries of a file.
     pub fn load(&mut self, path: &Path) -> Result<(), AllowError> {
-        let text = std::fs::read(path).map_err(|source| AllowError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read(path).map_err(|source| AllowError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         self.add_text(&String::from_utf8_lossy(&text), &path.display().to_string());
         Ok(())
     }
@@ -65,7 +68,11 @@ impl Allowlist {
             if entry.is_empty() {
                 continue;
             }
-            let bad = |reason| BadLine { source: src.clone(), line: n, reason };
+            let bad = |reason| BadLine {
+                source: src.clone(),
+                line: n,
+                reason,
+            };
             if entry.len() > MAX_LINE {
                 self.bad_lines.push(bad("line too long"));
                 continue;
@@ -76,7 +83,9 @@ impl Allowlist {
             } else if let Ok(ip) = entry.parse::<IpAddr>() {
                 self.nets.push((ipnet::IpNet::from(ip), why));
             } else if let Some(d) = normalise(entry.trim_start_matches("*.")) {
-                if d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_') {
+                if d.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_')
+                {
                     self.domains.insert(d, why);
                 } else {
                     self.bad_lines.push(bad("not a domain, address or CIDR"));
@@ -104,7 +113,10 @@ impl Allowlist {
 
     /// Why `ip` is allowed.
     pub fn ip_reason(&self, ip: IpAddr) -> Option<&Arc<str>> {
-        self.nets.iter().find(|(n, _)| n.contains(&ip)).map(|(_, r)| r)
+        self.nets
+            .iter()
+            .find(|(n, _)| n.contains(&ip))
+            .map(|(_, r)| r)
     }
 
     /// Why `c` is allowed, if it is.
@@ -123,7 +135,10 @@ mod tests {
     #[test]
     fn entries_and_bad_lines() {
         let mut a = Allowlist::new();
-        a.add_text("# cdn\nakamaiedge.net\n*.windowsupdate.com\n13.107.4.0/24\n8.8.8.8\nnot a domain!\n", "allow.txt");
+        a.add_text(
+            "# cdn\nakamaiedge.net\n*.windowsupdate.com\n13.107.4.0/24\n8.8.8.8\nnot a domain!\n",
+            "allow.txt",
+        );
         assert!(a.domain_reason("e123.a.akamaiedge.net").is_some());
         assert!(a.domain_reason("download.windowsupdate.com").is_some());
         assert!(a.domain_reason("akamaiedge.net.evil.com").is_none());
@@ -132,6 +147,9 @@ mod tests {
         assert!(a.ip_reason("8.8.4.4".parse().unwrap()).is_none());
         assert_eq!(a.bad_lines.len(), 1);
         assert_eq!(a.bad_lines[0].line, 6);
-        assert_eq!(&**a.domain_reason("akamaiedge.net").unwrap(), "allow.txt:2 (akamaiedge.net)");
+        assert_eq!(
+            &**a.domain_reason("akamaiedge.net").unwrap(),
+            "allow.txt:2 (akamaiedge.net)"
+        );
     }
 }

@@ -70,7 +70,12 @@ pub struct BeaconConfig {
 
 impl Default for BeaconConfig {
     fn default() -> Self {
-        BeaconConfig { burst_gap: 2_000_000, min_beats: 6, min_score: 0.5, max_pairs: 8 << 20 }
+        BeaconConfig {
+            burst_gap: 2_000_000,
+            min_beats: 6,
+            min_score: 0.5,
+            max_pairs: 8 << 20,
+        }
     }
 }
 
@@ -99,7 +104,11 @@ const LOG_SCALE: f64 = 1400.0;
 /// `v ≥ 0` → `round(ln(1 + v) · LOG_SCALE)`, saturating.
 pub fn quantise(v: f64) -> u16 {
     let c = (v.max(0.0).ln_1p() * LOG_SCALE).round();
-    if c >= f64::from(u16::MAX) { u16::MAX } else { c as u16 }
+    if c >= f64::from(u16::MAX) {
+        u16::MAX
+    } else {
+        c as u16
+    }
 }
 
 /// Inverse of [`quantise`] (to its resolution).
@@ -169,8 +178,18 @@ impl PairSketch {
         }
         let closed = self.beats - 1; // beats closed so far, also gaps so far
         let salt = self.first as u64;
-        reservoir(&mut self.sizes, closed, salt, quantise(self.beat_bytes as f64));
-        reservoir(&mut self.gaps, closed, salt ^ 1, quantise(ts.saturating_sub(self.beat_start) as f64 / MICROS));
+        reservoir(
+            &mut self.sizes,
+            closed,
+            salt,
+            quantise(self.beat_bytes as f64),
+        );
+        reservoir(
+            &mut self.gaps,
+            closed,
+            salt ^ 1,
+            quantise(ts.saturating_sub(self.beat_start) as f64 / MICROS),
+        );
         self.beats = self.beats.saturating_add(1);
         self.beat_start = ts;
         self.last = ts;
@@ -291,7 +310,7 @@ pub fn score_pair(
     }
     let raw = &mut raw[..n];
     let (m0, ..) = robust(raw);
-    if !(m0 > 0.0) {
+    if m0.is_nan() || m0 <= 0.0 {
         return None;
     }
     let mut kept = [0f32; GAP_SLOTS];
@@ -329,7 +348,8 @@ pub fn score_pair(
         0.0
     };
     let penalty = 1.0 - 0.5 * (folded + sleeps) as f32 / n as f32;
-    let interval = f64::from((0.8 * dispersion_score(jitter) + 0.2 * (1.0 - bowley.abs())) * penalty);
+    let interval =
+        f64::from((0.8 * dispersion_score(jitter) + 0.2 * (1.0 - bowley.abs())) * penalty);
 
     let ns = (s.beats as usize - 1).min(SIZE_SLOTS);
     let (size, beat_bytes) = if ns == 0 {
@@ -347,11 +367,19 @@ pub fn score_pair(
     let span = s.last.saturating_sub(s.first).max(1) as f64;
     let wlen = window.1.saturating_sub(window.0).max(1) as f64;
     let coverage = (span / wlen).clamp(0.0, 1.0);
-    let continuity = if all_time > 0.0 { (kept_time / all_time).clamp(0.0, 1.0) } else { 0.0 };
+    let continuity = if all_time > 0.0 {
+        (kept_time / all_time).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let duration = 0.5 * coverage + 0.5 * continuity;
 
     let support = 1.0 - 0.5 * (-((k as f64) - 3.0) / 5.0).exp();
-    let frac = if total_hosts > 0 { f64::from(hosts) / f64::from(total_hosts) } else { 0.0 };
+    let frac = if total_hosts > 0 {
+        f64::from(hosts) / f64::from(total_hosts)
+    } else {
+        0.0
+    };
     let popularity = if hosts >= 3 && frac >= 0.5 {
         0.5
     } else if hosts >= 3 && frac >= 0.02 {
@@ -463,9 +491,21 @@ impl BeaconDetector {
     }
 
     fn named(&mut self, src: IpAddr, host: &str, ts: Micros, bytes: u64, rec: RecordRef) {
-        let Some(name) = normalise(strip_port(host)) else { return };
-        let Some(id) = self.domain_id(&name) else { return };
-        Self::feed(&mut self.name_pairs, &self.cfg, &mut self.stats, (src, id), ts, bytes, rec);
+        let Some(name) = normalise(strip_port(host)) else {
+            return;
+        };
+        let Some(id) = self.domain_id(&name) else {
+            return;
+        };
+        Self::feed(
+            &mut self.name_pairs,
+            &self.cfg,
+            &mut self.stats,
+            (src, id),
+            ts,
+            bytes,
+            rec,
+        );
     }
 }
 
@@ -480,7 +520,13 @@ impl Detector for BeaconDetector {
         "beacon"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        _out: &mut dyn FnMut(Finding),
+    ) {
         match ev {
             Event::Flow(f) => {
                 self.see(f.ts);
@@ -500,16 +546,34 @@ impl Detector for BeaconDetector {
                     return; // spam is activity, not contact with a controller
                 }
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
-                Self::feed(&mut self.ip_pairs, &self.cfg, &mut self.stats, (f.src, f.dst), f.ts, bytes, rec);
+                Self::feed(
+                    &mut self.ip_pairs,
+                    &self.cfg,
+                    &mut self.stats,
+                    (f.src, f.dst),
+                    f.ts,
+                    bytes,
+                    rec,
+                );
                 if let Some(&id) = self.resolved.get(&(f.src, f.dst)) {
-                    Self::feed(&mut self.name_pairs, &self.cfg, &mut self.stats, (f.src, id), f.ts, bytes, rec);
+                    Self::feed(
+                        &mut self.name_pairs,
+                        &self.cfg,
+                        &mut self.stats,
+                        (f.src, id),
+                        f.ts,
+                        bytes,
+                        rec,
+                    );
                 }
             }
             Event::Dns(d) => {
                 if !is_victim(ctx, d.src) || d.answers.is_empty() {
                     return;
                 }
-                let Some(name) = normalise(&d.query) else { return };
+                let Some(name) = normalise(&d.query) else {
+                    return;
+                };
                 for a in &d.answers {
                     if let Ok(ip) = a.parse::<IpAddr>() {
                         if self.resolved.len() >= self.cfg.max_pairs {
@@ -523,19 +587,19 @@ impl Detector for BeaconDetector {
             }
             Event::Http(h) => {
                 self.see(h.ts);
-                if let Some(host) = h.host.as_deref() {
-                    if is_victim(ctx, h.src) {
-                        let bytes = h.request_bytes.saturating_add(h.response_bytes);
-                        self.named(h.src, host, h.ts, bytes, rec);
-                    }
+                if let Some(host) = h.host.as_deref()
+                    && is_victim(ctx, h.src)
+                {
+                    let bytes = h.request_bytes.saturating_add(h.response_bytes);
+                    self.named(h.src, host, h.ts, bytes, rec);
                 }
             }
             Event::Tls(t) => {
                 self.see(t.ts);
-                if let Some(sni) = t.server_name.as_deref() {
-                    if is_victim(ctx, t.src) {
-                        self.named(t.src, sni, t.ts, 0, rec);
-                    }
+                if let Some(sni) = t.server_name.as_deref()
+                    && is_victim(ctx, t.src)
+                {
+                    self.named(t.src, sni, t.ts, 0, rec);
                 }
             }
         }
@@ -571,12 +635,19 @@ impl Candidate {
     /// [`UNCORROBORATED`] of the score (benign software beacons too); the
     /// victim's malicious activity earns the rest.
     pub fn confidence(&self) -> f64 {
-        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * self.activity)).clamp(0.0, 1.0)
+        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * self.activity))
+            .clamp(0.0, 1.0)
     }
 
     /// The findings of this candidate: one at its first record (carrying the
     /// flows and bytes) and one at its last (for last-seen).
-    pub fn emit(&self, method: Method, confidence: f64, extra: Option<&str>, out: &mut dyn FnMut(Finding)) {
+    pub fn emit(
+        &self,
+        method: Method,
+        confidence: f64,
+        extra: Option<&str>,
+        out: &mut dyn FnMut(Finding),
+    ) {
         let s = &self.sketch;
         let mut text = self.score.explain(s, self.hosts);
         if let Some(h) = &self.host {
@@ -621,7 +692,9 @@ impl BeaconDetector {
     /// addresses the domain resolved to for that host is already in.
     pub fn candidates(&mut self, floor: f64) -> Vec<Candidate> {
         let mut found = Vec::new();
-        let Some(window) = self.window else { return found };
+        let Some(window) = self.window else {
+            return found;
+        };
         let mut hosts_of: Map<IpAddr, u32> = Map::default();
         let mut victims: HashSet<IpAddr, Hasher> = HashSet::default();
         for (src, dst) in self.ip_pairs.keys() {
@@ -641,7 +714,9 @@ impl BeaconDetector {
         let mut covered: HashSet<(IpAddr, u32), Hasher> = HashSet::default();
         for (&(src, dst), s) in pairs {
             let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else { continue };
+            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+                continue;
+            };
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;
@@ -667,12 +742,16 @@ impl BeaconDetector {
                 continue;
             }
             let hosts = hosts_of_name.get(&id).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else { continue };
+            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+                continue;
+            };
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;
             }
-            let Some(name) = self.domains.get(id as usize) else { continue };
+            let Some(name) = self.domains.get(id as usize) else {
+                continue;
+            };
             found.push(Candidate {
                 victim: src,
                 controller: Controller::Name(name.clone()),
@@ -706,7 +785,9 @@ mod tests {
     }
 
     fn lcg(seed: &mut u64) -> f64 {
-        *seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (*seed >> 11) as f64 / (1u64 << 53) as f64
     }
 
@@ -770,7 +851,11 @@ mod tests {
         assert_eq!(sk.beats(), 24);
         let sc = score_pair(&sk, (0, ts[ts.len() - 1]), 1, 10, 6).unwrap();
         assert!(sc.score >= 0.9, "{sc:?}");
-        assert!((sc.period - 10800.0).abs() < 0.002 * 10800.0, "{}", sc.period);
+        assert!(
+            (sc.period - 10800.0).abs() < 0.002 * 10800.0,
+            "{}",
+            sc.period
+        );
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub fn clusters(cands: &[Candidate]) -> Vec<Cluster> {
             continue;
         }
         let c0 = &cands[idx[0]];
-        let rare = f64::from(c0.hosts) <= (RARE_FRACTION * f64::from(c0.total_hosts)).max(MIN_CLUSTER as f64);
+        let rare = f64::from(c0.hosts)
+            <= (RARE_FRACTION * f64::from(c0.total_hosts)).max(MIN_CLUSTER as f64);
         if !rare {
             continue;
         }
@@ -85,10 +86,15 @@ pub fn clusters(cands: &[Candidate]) -> Vec<Cluster> {
         if !active && members.len() < LARGE_CLUSTER {
             continue;
         }
-        let mean = members.iter().map(|&i| cands[i].score.score).sum::<f64>() / members.len() as f64;
+        let mean =
+            members.iter().map(|&i| cands[i].score.score).sum::<f64>() / members.len() as f64;
         let factor = 1.0 + CLUSTER_GAIN * (members.len() as f64 / MIN_CLUSTER as f64).log2();
         let confidence = (mean * factor).min(0.95);
-        out.push(Cluster { members, period, confidence });
+        out.push(Cluster {
+            members,
+            period,
+            confidence,
+        });
     }
     out
 }
@@ -103,7 +109,13 @@ pub struct ClusterDetector {
 impl ClusterDetector {
     pub fn new(cfg: BeaconConfig, also_beacon: bool) -> Self {
         let beacon_min = also_beacon.then_some(cfg.min_score);
-        ClusterDetector { beacon: BeaconDetector::new(BeaconConfig { min_score: CLUSTER_FLOOR, ..cfg }), beacon_min }
+        ClusterDetector {
+            beacon: BeaconDetector::new(BeaconConfig {
+                min_score: CLUSTER_FLOOR,
+                ..cfg
+            }),
+            beacon_min,
+        }
     }
 }
 
@@ -112,7 +124,13 @@ impl Detector for ClusterDetector {
         "cluster"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        out: &mut dyn FnMut(Finding),
+    ) {
         self.beacon.observe(rec, ev, ctx, out);
     }
 

@@ -52,7 +52,8 @@ pub const NX_DISTINCT_MIN: f64 = 15.0;
 pub const MAX_NX_HOSTS: usize = 1 << 20;
 
 /// The shipped model (see the module docs).
-static MODEL_BYTES: &[u8] = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/dga_model.bin"));
+static MODEL_BYTES: &[u8] =
+    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/dga_model.bin"));
 
 static MODEL: LazyLock<Option<DgaModel>> = LazyLock::new(|| DgaModel::from_bytes(MODEL_BYTES).ok());
 
@@ -141,7 +142,8 @@ pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
     });
     let len = bytes.len().max(1) as f32;
     let mut counts = [0u32; ALPHA];
-    let (mut digits, mut vowels, mut letters, mut run, mut max_run) = (0f32, 0f32, 0f32, 0u32, 0u32);
+    let (mut digits, mut vowels, mut letters, mut run, mut max_run) =
+        (0f32, 0f32, 0f32, 0u32, 0u32);
     for &c in bytes {
         counts[sym(c)] += 1;
         let lc = c.to_ascii_lowercase();
@@ -226,7 +228,16 @@ impl DgaModel {
         let scale = arr(&mut pos);
         let benign = b[pos..pos + CELLS].to_vec();
         let dga = b[pos + CELLS..pos + 2 * CELLS].to_vec();
-        Ok(DgaModel { model_version, threshold, weights, bias, mean, scale, benign, dga })
+        Ok(DgaModel {
+            model_version,
+            threshold,
+            weights,
+            bias,
+            mean,
+            scale,
+            benign,
+            dga,
+        })
     }
 
     /// Serialises in the format read by [`DgaModel::from_bytes`].
@@ -255,9 +266,13 @@ impl DgaModel {
         }
         let f = features(label, &self.benign, &self.dga);
         let mut z = self.bias;
-        for i in 0..NF {
-            let s = if self.scale[i] > 0.0 { self.scale[i] } else { 1.0 };
-            z += self.weights[i] * (f[i] - self.mean[i]) / s;
+        for (i, x) in f.iter().enumerate() {
+            let s = if self.scale[i] > 0.0 {
+                self.scale[i]
+            } else {
+                1.0
+            };
+            z += self.weights[i] * (x - self.mean[i]) / s;
         }
         f64::from(sigmoid(z))
     }
@@ -306,7 +321,11 @@ impl Default for DgaDetector {
 
 impl DgaDetector {
     pub fn new() -> Self {
-        DgaDetector { model: model(), nx: HashMap::default(), untracked_hosts: 0 }
+        DgaDetector {
+            model: model(),
+            nx: HashMap::default(),
+            untracked_hosts: 0,
+        }
     }
 }
 
@@ -319,10 +338,18 @@ impl Detector for DgaDetector {
         "dga"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        out: &mut dyn FnMut(Finding),
+    ) {
         let Event::Dns(d) = ev else { return };
         let Some(model) = self.model else { return };
-        let Some(name) = normalise(&d.query) else { return };
+        let Some(name) = normalise(&d.query) else {
+            return;
+        };
         if !is_victim(ctx, d.src) {
             return;
         }
@@ -354,11 +381,17 @@ impl Detector for DgaDetector {
             st.in_window = st.in_window.saturating_add(1);
             st.dga_in_window = st.dga_in_window.saturating_add(u32::from(dga));
             let reg = super::names::registered_domain(&name).unwrap_or(&name);
-            let slot = (reg.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)) >> 56) as usize;
+            let slot = (reg.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }) >> 56) as usize;
             st.domains[slot / 64] |= 1 << (slot % 64);
             if st.in_window > st.best.0 {
                 let zeros: u32 = st.domains.iter().map(|w| w.count_zeros()).sum();
-                let distinct = if zeros == 0 { 1420.0 } else { -256.0 * (f64::from(zeros) / 256.0).ln() };
+                let distinct = if zeros == 0 {
+                    1420.0
+                } else {
+                    -256.0 * (f64::from(zeros) / 256.0).ln()
+                };
                 st.best = (st.in_window, st.dga_in_window, distinct);
             }
             st.last = st.last.max(d.ts);
@@ -405,7 +438,9 @@ impl Detector for DgaDetector {
             if count < NX_BURST_MIN || distinct < NX_DISTINCT_MIN {
                 continue;
             }
-            let Some((top, name)) = st.top_name.as_ref().or(st.any_name.as_ref()) else { continue };
+            let Some((top, name)) = st.top_name.as_ref().or(st.any_name.as_ref()) else {
+                continue;
+            };
             let frac = f64::from(dga) / f64::from(count);
             // Many distinct registered domains failing is the DGA signature in
             // itself (benign clients fail on a few names, retried); a DGA-like
@@ -439,10 +474,24 @@ mod tests {
     fn shipped_model_loads_and_separates() {
         let m = model().expect("shipped model parses");
         assert!(m.threshold > 0.0 && m.threshold < 1.0);
-        for benign in ["google.com", "www.facebook.com", "wikipedia.org", "bbc.co.uk", "amazon.de"] {
-            assert!(!m.is_dga(score_domain(benign)), "{benign}: {}", score_domain(benign));
+        for benign in [
+            "google.com",
+            "www.facebook.com",
+            "wikipedia.org",
+            "bbc.co.uk",
+            "amazon.de",
+        ] {
+            assert!(
+                !m.is_dga(score_domain(benign)),
+                "{benign}: {}",
+                score_domain(benign)
+            );
         }
-        for dga in ["xgvwgynjeuypbajfxwzpzmreiucdi.ru", "1sbh3891b5qfxt3dszss1grf20g.biz", "eiyoesgwgagqgyue.org"] {
+        for dga in [
+            "xgvwgynjeuypbajfxwzpzmreiucdi.ru",
+            "1sbh3891b5qfxt3dszss1grf20g.biz",
+            "eiyoesgwgagqgyue.org",
+        ] {
             assert!(m.is_dga(score_domain(dga)), "{dga}: {}", score_domain(dga));
         }
     }
@@ -453,9 +502,18 @@ mod tests {
         let b = m.to_bytes();
         let m2 = DgaModel::from_bytes(&b).expect("roundtrip");
         assert_eq!(m2.weights, m.weights);
-        assert_eq!(DgaModel::from_bytes(b"nope").unwrap_err(), ModelError::Truncated(4));
-        assert_eq!(DgaModel::from_bytes(b"C2ADGA\x09\x00").unwrap_err(), ModelError::Version(9));
-        assert!(matches!(DgaModel::from_bytes(&b[..100]), Err(ModelError::Truncated(100))));
+        assert_eq!(
+            DgaModel::from_bytes(b"nope").unwrap_err(),
+            ModelError::Truncated(4)
+        );
+        assert_eq!(
+            DgaModel::from_bytes(b"C2ADGA\x09\x00").unwrap_err(),
+            ModelError::Version(9)
+        );
+        assert!(matches!(
+            DgaModel::from_bytes(&b[..100]),
+            Err(ModelError::Truncated(100))
+        ));
     }
 
     proptest::proptest! {

@@ -52,10 +52,13 @@ fn entropy(s: &[u8]) -> f64 {
         c[usize::from(b)] += 1;
     }
     let n = s.len().max(1) as f64;
-    c.iter().filter(|&&x| x > 0).map(|&x| {
-        let p = f64::from(x) / n;
-        -p * p.log2()
-    }).sum()
+    c.iter()
+        .filter(|&&x| x > 0)
+        .map(|&x| {
+            let p = f64::from(x) / n;
+            -p * p.log2()
+        })
+        .sum()
 }
 
 fn fnv(s: &[u8]) -> u64 {
@@ -70,7 +73,13 @@ fn fnv(s: &[u8]) -> u64 {
 /// Scores a domain's features: `unique` distinct subdomains, mean subdomain
 /// length, mean entropy (bits/char), TXT/NULL share, and the number of
 /// internal hosts querying it. In [0, 1].
-pub fn tunnel_score(unique: f64, mean_len: f64, mean_entropy: f64, txt_share: f64, hosts: u32) -> f64 {
+pub fn tunnel_score(
+    unique: f64,
+    mean_len: f64,
+    mean_entropy: f64,
+    txt_share: f64,
+    hosts: u32,
+) -> f64 {
     if unique < MIN_UNIQUE {
         return 0.0;
     }
@@ -93,7 +102,10 @@ pub struct DnsTunnelDetector {
 
 impl DnsTunnelDetector {
     pub fn new() -> Self {
-        DnsTunnelDetector { min_score: 0.3, ..Self::default() }
+        DnsTunnelDetector {
+            min_score: 0.3,
+            ..Self::default()
+        }
     }
 }
 
@@ -102,16 +114,32 @@ impl Detector for DnsTunnelDetector {
         "dns"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        _out: &mut dyn FnMut(Finding),
+    ) {
         let Event::Dns(d) = ev else { return };
         if !is_victim(ctx, d.src) {
             return;
         }
-        let Some(name) = normalise(&d.query) else { return };
-        let Some(reg) = registered_domain(&name) else { return };
-        let sub = name.len().checked_sub(reg.len() + 1).map_or(&name[..0], |n| &name[..n]);
+        let Some(name) = normalise(&d.query) else {
+            return;
+        };
+        let Some(reg) = registered_domain(&name) else {
+            return;
+        };
+        let sub = name
+            .len()
+            .checked_sub(reg.len() + 1)
+            .map_or(&name[..0], |n| &name[..n]);
         let txt = d.qtype.as_deref().is_some_and(|q| {
-            q.eq_ignore_ascii_case("TXT") || q.eq_ignore_ascii_case("NULL") || q == "16" || q == "10"
+            q.eq_ignore_ascii_case("TXT")
+                || q.eq_ignore_ascii_case("NULL")
+                || q == "16"
+                || q == "10"
         });
         let key = (d.src, Arc::<str>::from(reg));
         if !self.pairs.contains_key(&key) && self.pairs.len() >= MAX_PAIRS {

@@ -38,15 +38,35 @@ pub fn label_class(label: &str) -> LabelClass {
     let l = label.trim();
     let lower = l.to_ascii_lowercase();
     let cc = l.contains("C&C")
-        || lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| t == "cc" || (t.starts_with("cc") && t[2..].bytes().all(|b| b.is_ascii_digit()) && t.len() > 2));
+        || lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| {
+            t == "cc"
+                || (t.starts_with("cc")
+                    && t[2..].bytes().all(|b| b.is_ascii_digit())
+                    && t.len() > 2)
+        });
     if lower.contains("from-botnet") {
-        return if cc { LabelClass::CommandAndControl } else { LabelClass::Malicious };
+        return if cc {
+            LabelClass::CommandAndControl
+        } else {
+            LabelClass::Malicious
+        };
     }
     if lower.contains("botnet") && !lower.contains("to-botnet") {
-        return if cc { LabelClass::CommandAndControl } else { LabelClass::Malicious };
+        return if cc {
+            LabelClass::CommandAndControl
+        } else {
+            LabelClass::Malicious
+        };
     }
-    if lower.starts_with("malicious") || lower.contains(" malicious") || lower.contains("\tmalicious") {
-        return if cc { LabelClass::CommandAndControl } else { LabelClass::Malicious };
+    if lower.starts_with("malicious")
+        || lower.contains(" malicious")
+        || lower.contains("\tmalicious")
+    {
+        return if cc {
+            LabelClass::CommandAndControl
+        } else {
+            LabelClass::Malicious
+        };
     }
     if lower.contains("normal") || lower.starts_with("benign") {
         return LabelClass::Normal;
@@ -76,7 +96,11 @@ impl Counts {
     }
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
     pub fn fpr(&self) -> f64 {
         ratio(self.fp, self.fp + self.tn)
@@ -134,7 +158,10 @@ impl Evaluator {
         if !is_victim(ctx, f.src) {
             return;
         }
-        let class = f.label.as_deref().map_or(LabelClass::Background, label_class);
+        let class = f
+            .label
+            .as_deref()
+            .map_or(LabelClass::Background, label_class);
         let bad = matches!(class, LabelClass::CommandAndControl | LabelClass::Malicious);
         let w = self.win(f.ts);
         let e = self.active.entry((f.src, w)).or_insert(false);
@@ -162,7 +189,10 @@ impl Evaluator {
     /// Records a finding (after any confidence filter).
     pub fn finding(&mut self, f: &Finding) {
         *self.by_method.entry(f.method).or_insert(0) += 1;
-        let e = self.found.entry((f.victim, f.controller.clone())).or_insert((f.ts, f.ts));
+        let e = self
+            .found
+            .entry((f.victim, f.controller.clone()))
+            .or_insert((f.ts, f.ts));
         e.0 = e.0.min(f.ts);
         e.1 = e.1.max(f.ts);
     }
@@ -213,9 +243,13 @@ impl Evaluator {
             }
         }
         let hosts: BTreeSet<IpAddr> = self.active.keys().map(|(h, _)| *h).collect();
-        let clean: Vec<&IpAddr> = hosts.iter().filter(|h| !self.malicious_hosts.contains(h)).collect();
+        let clean: Vec<&IpAddr> = hosts
+            .iter()
+            .filter(|h| !self.malicious_hosts.contains(h))
+            .collect();
         let flagged_clean_hosts = clean.iter().filter(|h| flagged_hosts.contains(h)).count() as u64;
-        let mut by_method: Vec<(Method, u64)> = self.by_method.iter().map(|(m, n)| (*m, *n)).collect();
+        let mut by_method: Vec<(Method, u64)> =
+            self.by_method.iter().map(|(m, n)| (*m, *n)).collect();
         by_method.sort();
         EvalReport {
             window: self.window,
@@ -259,10 +293,18 @@ fn rita_part(v: &mut [f64]) -> f64 {
         return 0.0;
     }
     let (q1, m, q3) = quartiles(v);
-    let skew = if q3 - q1 > 0.0 && m != q1 && m != q3 { (q1 + q3 - 2.0 * m) / (q3 - q1) } else { 0.0 };
+    let skew = if q3 - q1 > 0.0 && m != q1 && m != q3 {
+        (q1 + q3 - 2.0 * m) / (q3 - q1)
+    } else {
+        0.0
+    };
     let mut dev: Vec<f64> = v.iter().map(|x| (x - m).abs()).collect();
     let (_, mad, _) = quartiles(&mut dev);
-    let disp = if m > 0.0 { ((m - mad) / m).clamp(0.0, 1.0) } else { 0.0 };
+    let disp = if m > 0.0 {
+        ((m - mad) / m).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     (((1.0 - skew.abs()) + disp) / 2.0).clamp(0.0, 1.0)
 }
 
@@ -274,7 +316,11 @@ pub fn rita_score(ts: &[Micros], bytes: &[u64], window: (Micros, Micros)) -> Opt
     if t.len() < 4 {
         return None;
     }
-    let mut gaps: Vec<f64> = t.windows(2).map(|w| (w[1] - w[0]) as f64).filter(|g| *g > 0.0).collect();
+    let mut gaps: Vec<f64> = t
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64)
+        .filter(|g| *g > 0.0)
+        .collect();
     let ts_score = rita_part(&mut gaps);
     let mut b: Vec<f64> = bytes.iter().map(|&x| x as f64).collect();
     let ds_score = rita_part(&mut b);
@@ -286,7 +332,11 @@ pub fn rita_score(ts: &[Micros], bytes: &[u64], window: (Micros, Micros)) -> Opt
     }
     let mu = bins.iter().sum::<f64>() / 24.0;
     let sd = (bins.iter().map(|c| (c - mu).powi(2)).sum::<f64>() / 24.0).sqrt();
-    let hist = if mu > 0.0 { (1.0 - sd / mu).clamp(0.0, 1.0) } else { 0.0 };
+    let hist = if mu > 0.0 {
+        (1.0 - sd / mu).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (mut run, mut best) = (0, 0);
     for i in 0..48 {
         if bins[i % 24] > 0.0 {
@@ -306,7 +356,13 @@ impl Detector for RitaBaseline {
         "rita-baseline"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        _out: &mut dyn FnMut(Finding),
+    ) {
         let Event::Flow(f) = ev else { return };
         self.window = Some(match self.window {
             Some((a, b)) => (a.min(f.ts), b.max(f.ts)),
@@ -326,9 +382,15 @@ impl Detector for RitaBaseline {
         let mut keys: Vec<_> = self.pairs.keys().copied().collect();
         keys.sort();
         for k in keys {
-            let Some(h) = self.pairs.get(&k) else { continue };
-            let Some(score) = rita_score(&h.ts, &h.bytes, window) else { continue };
-            let (Some(&a), Some(&b)) = (h.ts.iter().min(), h.ts.iter().max()) else { continue };
+            let Some(h) = self.pairs.get(&k) else {
+                continue;
+            };
+            let Some(score) = rita_score(&h.ts, &h.bytes, window) else {
+                continue;
+            };
+            let (Some(&a), Some(&b)) = (h.ts.iter().min(), h.ts.iter().max()) else {
+                continue;
+            };
             let Some(rec) = h.first else { continue };
             for ts in [a, b] {
                 out(Finding {
@@ -354,20 +416,46 @@ mod tests {
 
     #[test]
     fn labels() {
-        assert_eq!(label_class("flow=From-Botnet-V47-TCP-CC73-Not-Encrypted"), LabelClass::CommandAndControl);
-        assert_eq!(label_class("flow=From-Botnet-V47-TCP-Attempt-SPAM"), LabelClass::Malicious);
-        assert_eq!(label_class("flow=To-Botnet-V47-UDP"), LabelClass::Background);
-        assert_eq!(label_class("flow=From-Normal-V47-Grill"), LabelClass::Normal);
-        assert_eq!(label_class("flow=Background-UDP-Established"), LabelClass::Background);
-        assert_eq!(label_class("Malicious   C&C"), LabelClass::CommandAndControl);
-        assert_eq!(label_class("Malicious   PartOfAHorizontalPortScan"), LabelClass::Malicious);
+        assert_eq!(
+            label_class("flow=From-Botnet-V47-TCP-CC73-Not-Encrypted"),
+            LabelClass::CommandAndControl
+        );
+        assert_eq!(
+            label_class("flow=From-Botnet-V47-TCP-Attempt-SPAM"),
+            LabelClass::Malicious
+        );
+        assert_eq!(
+            label_class("flow=To-Botnet-V47-UDP"),
+            LabelClass::Background
+        );
+        assert_eq!(
+            label_class("flow=From-Normal-V47-Grill"),
+            LabelClass::Normal
+        );
+        assert_eq!(
+            label_class("flow=Background-UDP-Established"),
+            LabelClass::Background
+        );
+        assert_eq!(
+            label_class("Malicious   C&C"),
+            LabelClass::CommandAndControl
+        );
+        assert_eq!(
+            label_class("Malicious   PartOfAHorizontalPortScan"),
+            LabelClass::Malicious
+        );
         assert_eq!(label_class("Benign   -"), LabelClass::Normal);
         assert_eq!(label_class("Malicious CC"), LabelClass::CommandAndControl);
     }
 
     #[test]
     fn counts_rates() {
-        let c = Counts { tp: 9, fp: 1, tn: 89, fn_: 1 };
+        let c = Counts {
+            tp: 9,
+            fp: 1,
+            tn: 89,
+            fn_: 1,
+        };
         assert!((c.precision() - 0.9).abs() < 1e-9);
         assert!((c.recall() - 0.9).abs() < 1e-9);
         assert!((c.f1() - 0.9).abs() < 1e-9);

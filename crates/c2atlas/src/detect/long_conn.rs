@@ -75,7 +75,13 @@ impl Detector for LongConnDetector {
         "long"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        _out: &mut dyn FnMut(Finding),
+    ) {
         let Event::Flow(f) = ev else { return };
         if !is_victim(ctx, f.src) || !is_controller(ctx, f.dst) {
             return;
@@ -98,7 +104,14 @@ impl Detector for LongConnDetector {
         } else if self.pairs.len() < MAX_PAIRS {
             self.pairs.insert(
                 (f.src, f.dst),
-                PairTime { total: dur, covered_until: end, conns: 1, first: (f.ts, rec), last: (end, rec), bytes },
+                PairTime {
+                    total: dur,
+                    covered_until: end,
+                    conns: 1,
+                    first: (f.ts, rec),
+                    last: (end, rec),
+                    bytes,
+                },
             );
         } else {
             self.untracked += 1;
@@ -113,14 +126,24 @@ impl Detector for LongConnDetector {
             let span_days = (p.last.0.saturating_sub(p.first.0) as f64 / DAY).max(1.0 / 24.0);
             let per_day = f64::from(p.conns) / span_days;
             let long = long_confidence(hours);
-            let strobe = if p.conns >= STROBE_MIN { strobe_confidence(per_day) } else { 0.0 };
+            let strobe = if p.conns >= STROBE_MIN {
+                strobe_confidence(per_day)
+            } else {
+                0.0
+            };
             if long <= 0.0 && strobe <= 0.0 {
                 continue;
             }
             let text = if strobe > long {
-                format!("strobe: {} connections ({per_day:.0} per day of activity)", p.conns)
+                format!(
+                    "strobe: {} connections ({per_day:.0} per day of activity)",
+                    p.conns
+                )
             } else {
-                format!("long connection: {hours:.1} h of connection time over {} connection(s)", p.conns)
+                format!(
+                    "long connection: {hours:.1} h of connection time over {} connection(s)",
+                    p.conns
+                )
             };
             let explanation: Arc<str> = Arc::from(text);
             let confidence = long.max(strobe);

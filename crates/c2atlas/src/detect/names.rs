@@ -96,12 +96,18 @@ mod tests {
 
     #[test]
     fn registered_and_generated() {
-        assert_eq!(registered_domain("a.b.example.co.uk"), Some("example.co.uk"));
+        assert_eq!(
+            registered_domain("a.b.example.co.uk"),
+            Some("example.co.uk")
+        );
         assert_eq!(generated_label("a.b.example.co.uk"), Some("example"));
         assert_eq!(generated_label("www.google.com"), Some("google"));
         assert_eq!(generated_label("hufofpnjs.biz"), Some("hufofpnjs"));
         assert_eq!(generated_label("com"), None);
-        assert_eq!(normalise("WWW.Example.COM.:80").as_deref(), Some("www.example.com"));
+        assert_eq!(
+            normalise("WWW.Example.COM.:80").as_deref(),
+            Some("www.example.com")
+        );
         assert_eq!(normalise("10.0.0.1"), None);
         assert_eq!(normalise(""), None);
     }

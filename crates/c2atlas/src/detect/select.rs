@@ -46,7 +46,14 @@ pub fn parse_methods(list: &str) -> Result<Vec<Method>, SelectError> {
     let mut out = Vec::new();
     for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let ms: &[Method] = match name.to_ascii_lowercase().as_str() {
-            "all" => &[Method::Intel, Method::Beacon, Method::Dga, Method::Dns, Method::Long, Method::Cluster],
+            "all" => &[
+                Method::Intel,
+                Method::Beacon,
+                Method::Dga,
+                Method::Dns,
+                Method::Long,
+                Method::Cluster,
+            ],
             "intel" => &[Method::Intel],
             "beacon" => &[Method::Beacon],
             "dga" => &[Method::Dga],
@@ -97,7 +104,10 @@ pub fn build<'i>(
         detectors.push(Box::new(IntelDetector::new(intel)));
     }
     match (has(Method::Beacon), has(Method::Cluster)) {
-        (_, true) => detectors.push(Box::new(ClusterDetector::new(BeaconConfig::default(), has(Method::Beacon)))),
+        (_, true) => detectors.push(Box::new(ClusterDetector::new(
+            BeaconConfig::default(),
+            has(Method::Beacon),
+        ))),
         (true, false) => detectors.push(Box::new(BeaconDetector::new(BeaconConfig::default()))),
         _ => {}
     }
@@ -132,10 +142,14 @@ impl DetectorSet<'_> {
             self.below_confidence += 1;
             return;
         }
-        let reason = self.allow.reason(&f.controller).cloned().or_else(|| match &f.controller {
-            Controller::Ip(ip) => self.allowed_answers.get(ip).cloned(),
-            Controller::Name(_) => None,
-        });
+        let reason = self
+            .allow
+            .reason(&f.controller)
+            .cloned()
+            .or_else(|| match &f.controller {
+                Controller::Ip(ip) => self.allowed_answers.get(ip).cloned(),
+                Controller::Name(_) => None,
+            });
         if let Some(r) = reason {
             *self.suppressed.entry(r).or_insert(0) += 1;
             return;
@@ -149,15 +163,21 @@ impl Detector for DetectorSet<'_> {
         "set"
     }
 
-    fn observe(&mut self, rec: RecordRef, ev: &Event<'_>, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
-        if let Event::Dns(d) = ev {
-            if !self.allow.is_empty() && self.allowed_answers.len() < MAX_ALLOWED_ANSWERS {
-                if let Some(r) = normalise(&d.query).and_then(|n| self.allow.domain_reason(&n).cloned()) {
-                    for a in &d.answers {
-                        if let Ok(ip) = a.parse::<IpAddr>() {
-                            self.allowed_answers.insert(ip, r.clone());
-                        }
-                    }
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        out: &mut dyn FnMut(Finding),
+    ) {
+        if let Event::Dns(d) = ev
+            && !self.allow.is_empty()
+            && self.allowed_answers.len() < MAX_ALLOWED_ANSWERS
+            && let Some(r) = normalise(&d.query).and_then(|n| self.allow.domain_reason(&n).cloned())
+        {
+            for a in &d.answers {
+                if let Ok(ip) = a.parse::<IpAddr>() {
+                    self.allowed_answers.insert(ip, r.clone());
                 }
             }
         }
@@ -189,8 +209,14 @@ mod tests {
     fn parses_method_lists() {
         assert_eq!(parse_methods(ALL_METHODS).unwrap().len(), 6);
         assert_eq!(parse_methods("all").unwrap().len(), 6);
-        assert_eq!(parse_methods("beacon, dga,beacon").unwrap(), vec![Method::Beacon, Method::Dga]);
-        assert_eq!(parse_methods("bogus").unwrap_err(), SelectError::Unknown("bogus".into()));
+        assert_eq!(
+            parse_methods("beacon, dga,beacon").unwrap(),
+            vec![Method::Beacon, Method::Dga]
+        );
+        assert_eq!(
+            parse_methods("bogus").unwrap_err(),
+            SelectError::Unknown("bogus".into())
+        );
         assert_eq!(parse_methods(" , ").unwrap_err(), SelectError::Empty);
         for m in parse_methods("all").unwrap() {
             assert_eq!(parse_methods(m.as_str()).unwrap(), vec![m]);

@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use c2atlas::detect::allowlist::Allowlist;
-use c2atlas::detect::eval::{Evaluator, RitaBaseline, DEFAULT_WINDOW};
-use c2atlas::detect::select::{build, DEFAULT_MIN_CONFIDENCE};
+use c2atlas::detect::eval::{DEFAULT_WINDOW, Evaluator, RitaBaseline};
+use c2atlas::detect::select::{DEFAULT_MIN_CONFIDENCE, build};
 use c2atlas::detect::{Context, Controller, Detector, Finding, Method};
 use c2atlas::enrich::Home;
 use c2atlas::intel::IntelSet;
@@ -18,14 +18,24 @@ use crate::common;
 const S: Micros = 1_000_000;
 
 fn home(net: &str) -> Home {
-    Home { countries: vec![], networks: vec![net.parse().unwrap()] }
+    Home {
+        countries: vec![],
+        networks: vec![net.parse().unwrap()],
+    }
 }
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-fn flow(ts: Micros, src: IpAddr, dst: IpAddr, dport: u16, bytes: u64, dur: Micros) -> Event<'static> {
+fn flow(
+    ts: Micros,
+    src: IpAddr,
+    dst: IpAddr,
+    dport: u16,
+    bytes: u64,
+    dur: Micros,
+) -> Event<'static> {
     Event::Flow(Flow {
         ts,
         duration: dur,
@@ -41,7 +51,14 @@ fn flow(ts: Micros, src: IpAddr, dst: IpAddr, dport: u16, bytes: u64, dur: Micro
     })
 }
 
-fn dns(ts: Micros, src: IpAddr, q: &str, qtype: &str, rcode: &str, answers: &[&str]) -> Event<'static> {
+fn dns(
+    ts: Micros,
+    src: IpAddr,
+    q: &str,
+    qtype: &str,
+    rcode: &str,
+    answers: &[&str],
+) -> Event<'static> {
     Event::Dns(Dns {
         ts,
         src,
@@ -51,7 +68,10 @@ fn dns(ts: Micros, src: IpAddr, q: &str, qtype: &str, rcode: &str, answers: &[&s
         query: Cow::Owned(q.to_owned()),
         qtype: Some(Cow::Owned(qtype.to_owned())),
         rcode: Some(Cow::Owned(rcode.to_owned())),
-        answers: answers.iter().map(|a| Cow::Owned((*a).to_owned())).collect(),
+        answers: answers
+            .iter()
+            .map(|a| Cow::Owned((*a).to_owned()))
+            .collect(),
         label: None,
     })
 }
@@ -59,7 +79,10 @@ fn dns(ts: Micros, src: IpAddr, q: &str, qtype: &str, rcode: &str, answers: &[&s
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -68,7 +91,10 @@ impl Lcg {
 fn run(d: &mut dyn Detector, events: &[Event<'_>], ctx: &Context<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     for (i, ev) in events.iter().enumerate() {
-        let rec = RecordRef { input: 0, line: i as u64 + 1 };
+        let rec = RecordRef {
+            input: 0,
+            line: i as u64 + 1,
+        };
         d.observe(rec, ev, ctx, &mut |f| out.push(f));
     }
     d.finish(ctx, &mut |f| out.push(f));
@@ -92,8 +118,20 @@ fn synthetic() -> (Vec<Event<'static>>, Vec<(IpAddr, IpAddr)>) {
         let src = host(h);
         let mut t = (rng.next() * 600.0) as Micros * S;
         while t < day {
-            let dst = IpAddr::from([93, 184, (rng.next() * 200.0) as u8, (rng.next() * 250.0) as u8 + 1]);
-            ev.push(flow(t, src, dst, 443, (rng.next() * 50_000.0) as u64 + 200, S));
+            let dst = IpAddr::from([
+                93,
+                184,
+                (rng.next() * 200.0) as u8,
+                (rng.next() * 250.0) as u8 + 1,
+            ]);
+            ev.push(flow(
+                t,
+                src,
+                dst,
+                443,
+                (rng.next() * 50_000.0) as u64 + 200,
+                S,
+            ));
             t += (-(1.0 - rng.next()).ln() * 900.0 * 1e6) as Micros + 3 * S;
         }
         let mut t = (rng.next() * 600.0) as Micros * S;
@@ -105,7 +143,12 @@ fn synthetic() -> (Vec<Event<'static>>, Vec<(IpAddr, IpAddr)>) {
     let mut truth = Vec::new();
     let spam = |ev: &mut Vec<Event<'static>>, src: IpAddr, rng: &mut Lcg| {
         for i in 0..300 {
-            let mx = IpAddr::from([64, (rng.next() * 250.0) as u8, (rng.next() * 250.0) as u8, 1]);
+            let mx = IpAddr::from([
+                64,
+                (rng.next() * 250.0) as u8,
+                (rng.next() * 250.0) as u8,
+                1,
+            ]);
             ev.push(flow(i * 250 * S, src, mx, 25, 0, 3 * S));
         }
     };
@@ -127,32 +170,70 @@ fn synthetic() -> (Vec<Event<'static>>, Vec<(IpAddr, IpAddr)>) {
     }
     for b in [20u32, 21] {
         for i in 0..144 {
-            ev.push(flow(i * 600 * S + i64::from(b), host(b), ip("198.51.100.7"), 443, 800, S));
+            ev.push(flow(
+                i * 600 * S + i64::from(b),
+                host(b),
+                ip("198.51.100.7"),
+                443,
+                800,
+                S,
+            ));
         }
     }
     let slow = host(120);
     truth.push((slow, slow_c2));
     spam(&mut ev, slow, &mut rng);
     for i in 0..12 {
-        ev.push(flow(i * 2 * 3600 * S + 17 * S, slow, slow_c2, 443, 5000, 2 * S));
+        ev.push(flow(
+            i * 2 * 3600 * S + 17 * S,
+            slow,
+            slow_c2,
+            443,
+            5000,
+            2 * S,
+        ));
     }
     // DNS tunnel from host 30
     let tun = host(30);
     for i in 0..1500u32 {
-        let q = format!("{:08x}{:024x}.t.exfil-tunnel.net", i.wrapping_mul(2654435761), u128::from(i) * 0x9e3779b97f4a7c15);
+        let q = format!(
+            "{:08x}{:024x}.t.exfil-tunnel.net",
+            i.wrapping_mul(2654435761),
+            u128::from(i) * 0x9e3779b97f4a7c15
+        );
         ev.push(dns(i as i64 * 40 * S, tun, &q, "TXT", "NOERROR", &[]));
     }
     // DGA bot host 60: NXDOMAIN burst, then one name resolves and is contacted
     let dga = host(60);
     let names = [
-        "xgvwgynjeuypbajfxwzpzmreiucdi", "ljbeutceyovxjnirdepudyfm", "biaymnbqqshyllcqjlfhlj", "qwkzjvbhxtnmrpslfgdc",
-        "zqxvbnmkjhgfdsapoiuytr", "mnbvcxzlkjhgfdsqwertyp", "plmoknijbuhvygctfxrdz", "hjklzxcvbnmqwrtypsdfg",
+        "xgvwgynjeuypbajfxwzpzmreiucdi",
+        "ljbeutceyovxjnirdepudyfm",
+        "biaymnbqqshyllcqjlfhlj",
+        "qwkzjvbhxtnmrpslfgdc",
+        "zqxvbnmkjhgfdsapoiuytr",
+        "mnbvcxzlkjhgfdsqwertyp",
+        "plmoknijbuhvygctfxrdz",
+        "hjklzxcvbnmqwrtypsdfg",
     ];
     for (i, n) in names.iter().cycle().take(40).enumerate() {
         let q = format!("{n}{i}.ru");
-        ev.push(dns(3600 * S + i as i64 * 20 * S, dga, &q, "A", "NXDOMAIN", &[]));
+        ev.push(dns(
+            3600 * S + i as i64 * 20 * S,
+            dga,
+            &q,
+            "A",
+            "NXDOMAIN",
+            &[],
+        ));
     }
-    ev.push(dns(3600 * S + 900 * S, dga, "xgvwgynjeuypbajfxwzpzmreiucdiq.ru", "A", "NOERROR", &["91.243.44.12"]));
+    ev.push(dns(
+        3600 * S + 900 * S,
+        dga,
+        "xgvwgynjeuypbajfxwzpzmreiucdiq.ru",
+        "A",
+        "NOERROR",
+        &["91.243.44.12"],
+    ));
     ev.sort_by_key(|e| e.ts());
     (ev, truth)
 }
@@ -161,9 +242,18 @@ fn synthetic() -> (Vec<Event<'static>>, Vec<(IpAddr, IpAddr)>) {
 fn synthetic_day_finds_planted_controllers_and_nothing_else() {
     let (events, truth) = synthetic();
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let intel = IntelSet::new();
-    let mut set = build("beacon,dga,dns,long,cluster", &intel, DEFAULT_MIN_CONFIDENCE, Allowlist::new()).unwrap();
+    let mut set = build(
+        "beacon,dga,dns,long,cluster",
+        &intel,
+        DEFAULT_MIN_CONFIDENCE,
+        Allowlist::new(),
+    )
+    .unwrap();
     let found = run(&mut set, &events, &ctx);
     let key = |f: &Finding| (f.victim, f.controller.clone(), f.method);
     let mut rels: Vec<_> = found.iter().map(key).collect();
@@ -174,19 +264,36 @@ fn synthetic_day_finds_planted_controllers_and_nothing_else() {
     }
     for (v, c) in &truth {
         assert!(
-            rels.iter().any(|r| r.0 == *v && r.1 == Controller::Ip(*c) && r.2 == Method::Beacon),
+            rels.iter()
+                .any(|r| r.0 == *v && r.1 == Controller::Ip(*c) && r.2 == Method::Beacon),
             "beacon {v} -> {c} missed"
         );
     }
     // the three bots form a cluster of 3
-    let cluster: Vec<_> = found.iter().filter(|f| f.method == Method::Cluster).collect();
-    assert!(cluster.iter().any(|f| f.explanation.as_deref().is_some_and(|e| e.contains("cluster of 12"))));
+    let cluster: Vec<_> = found
+        .iter()
+        .filter(|f| f.method == Method::Cluster)
+        .collect();
+    assert!(cluster.iter().any(|f| {
+        f.explanation
+            .as_deref()
+            .is_some_and(|e| e.contains("cluster of 12"))
+    }));
     let members: std::collections::BTreeSet<_> = cluster.iter().map(|f| f.victim).collect();
     assert_eq!(members.len(), 12);
     // tunnel and DGA
-    assert!(rels.iter().any(|r| r.1 == Controller::Name("exfil-tunnel.net".into()) && r.2 == Method::Dns));
-    assert!(rels.iter().any(|r| r.0 == ip("10.1.0.61") && r.2 == Method::Dga));
-    assert!(rels.iter().any(|r| r.1 == Controller::Ip(ip("91.243.44.12")) && r.2 == Method::Dga));
+    assert!(
+        rels.iter()
+            .any(|r| r.1 == Controller::Name("exfil-tunnel.net".into()) && r.2 == Method::Dns)
+    );
+    assert!(
+        rels.iter()
+            .any(|r| r.0 == ip("10.1.0.61") && r.2 == Method::Dga)
+    );
+    assert!(
+        rels.iter()
+            .any(|r| r.1 == Controller::Ip(ip("91.243.44.12")) && r.2 == Method::Dga)
+    );
     // nothing about the popular update service or random browsing
     let bad: Vec<_> = rels
         .iter()
@@ -203,23 +310,43 @@ fn synthetic_day_finds_planted_controllers_and_nothing_else() {
 fn allowlist_suppresses_and_reports_why() {
     let (events, _) = synthetic();
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let intel = IntelSet::new();
     let mut allow = Allowlist::new();
     allow.add_text("185.100.87.0/24 # a test\nexfil-tunnel.net\n", "allow.txt");
     let mut set = build("beacon,dns", &intel, 0.5, allow).unwrap();
     let found = run(&mut set, &events, &ctx);
-    assert!(found.iter().all(|f| f.controller != Controller::Ip(ip("185.100.87.9"))));
-    assert!(found.iter().all(|f| f.controller != Controller::Name("exfil-tunnel.net".into())));
+    assert!(
+        found
+            .iter()
+            .all(|f| f.controller != Controller::Ip(ip("185.100.87.9")))
+    );
+    assert!(
+        found
+            .iter()
+            .all(|f| f.controller != Controller::Name("exfil-tunnel.net".into()))
+    );
     let reasons: Vec<_> = set.suppressed.keys().map(|k| k.to_string()).collect();
-    assert!(reasons.iter().any(|r| r.starts_with("allow.txt:1")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.starts_with("allow.txt:2")), "{reasons:?}");
+    assert!(
+        reasons.iter().any(|r| r.starts_with("allow.txt:1")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.starts_with("allow.txt:2")),
+        "{reasons:?}"
+    );
 }
 
 #[test]
 fn absurd_records_do_not_panic() {
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let intel = IntelSet::new();
     let mut set = build("beacon,dga,dns,long,cluster", &intel, 0.0, Allowlist::new()).unwrap();
     let src = ip("10.0.0.1");
@@ -247,7 +374,10 @@ fn ctu_time(s: &str) -> Option<Micros> {
     let (y, m, dd) = (d.next()??, d.next()??, d.next()??);
     let days = c2atlas::time::days_from_civil(y, m as u32, dd as u32);
     let mut t = time.split(':');
-    let (h, mi) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let (h, mi) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
     let sec: f64 = t.next()?.parse().ok()?;
     Some(days * 86_400_000_000 + (h * 3600 + mi * 60) * S + (sec * 1e6) as Micros)
 }
@@ -258,7 +388,11 @@ fn ctu_flow(line: &str) -> Option<Event<'_>> {
         return None;
     }
     let port = |p: &str| {
-        if let Some(h) = p.strip_prefix("0x") { u16::from_str_radix(h, 16).ok() } else { p.parse().ok() }
+        if let Some(h) = p.strip_prefix("0x") {
+            u16::from_str_radix(h, 16).ok()
+        } else {
+            p.parse().ok()
+        }
     };
     let tot: u64 = f[12].parse().ok()?;
     let src_bytes: u64 = f[13].parse().ok()?;
@@ -294,14 +428,22 @@ fn ctu13_text() -> Option<Vec<String>> {
     Some(out)
 }
 
-fn evaluate(d: &mut dyn Detector, texts: &[String], ctx: &Context<'_>, min: f64) -> c2atlas::detect::eval::EvalReport {
+fn evaluate(
+    d: &mut dyn Detector,
+    texts: &[String],
+    ctx: &Context<'_>,
+    min: f64,
+) -> c2atlas::detect::eval::EvalReport {
     let mut ev = Evaluator::new(DEFAULT_WINDOW);
     let mut found = Vec::new();
     for (input, text) in texts.iter().enumerate() {
         for (i, line) in text.lines().enumerate().skip(1) {
             let Some(e) = ctu_flow(line) else { continue };
             ev.observe(&e, ctx);
-            let rec = RecordRef { input: input as u32, line: i as u64 + 1 };
+            let rec = RecordRef {
+                input: input as u32,
+                line: i as u64 + 1,
+            };
             d.observe(rec, &e, ctx, &mut |f| found.push(f));
         }
     }
@@ -316,9 +458,18 @@ fn evaluate(d: &mut dyn Detector, texts: &[String], ctx: &Context<'_>, min: f64)
 fn ctu13_scenario6_found_without_feeds() {
     let Some(texts) = ctu13_text() else { return };
     let home = home("147.32.0.0/16");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let intel = IntelSet::new();
-    let mut set = build("beacon,dga,dns,long,cluster", &intel, DEFAULT_MIN_CONFIDENCE, Allowlist::new()).unwrap();
+    let mut set = build(
+        "beacon,dga,dns,long,cluster",
+        &intel,
+        DEFAULT_MIN_CONFIDENCE,
+        Allowlist::new(),
+    )
+    .unwrap();
     let ours = evaluate(&mut set, &texts, &ctx, DEFAULT_MIN_CONFIDENCE);
     let mut rita = RitaBaseline::default();
     let base = evaluate(&mut rita, &texts, &ctx, DEFAULT_MIN_CONFIDENCE);
@@ -337,8 +488,16 @@ fn ctu13_scenario6_found_without_feeds() {
             r.by_method
         );
     }
-    assert!(ours.host_windows.f1() >= 0.95, "host F1 {:.3}", ours.host_windows.f1());
-    assert!(ours.relationships.f1() >= 0.9, "relationship F1 {:.3}", ours.relationships.f1());
+    assert!(
+        ours.host_windows.f1() >= 0.95,
+        "host F1 {:.3}",
+        ours.host_windows.f1()
+    );
+    assert!(
+        ours.relationships.f1() >= 0.9,
+        "relationship F1 {:.3}",
+        ours.relationships.f1()
+    );
     assert!(
         ours.flagged_clean_hosts as f64 <= 0.001 * ours.clean_hosts as f64,
         "{} of {} clean hosts flagged",
@@ -352,19 +511,42 @@ fn ctu13_scenario6_found_without_feeds() {
 fn ctu13_list_beacons() {
     let Some(texts) = ctu13_text() else { return };
     let home = home("147.32.0.0/16");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut d = c2atlas::detect::beacon::BeaconDetector::default();
     let mut found = Vec::new();
     for (input, text) in texts.iter().enumerate() {
         for (i, line) in text.lines().enumerate().skip(1) {
             let Some(e) = ctu_flow(line) else { continue };
-            d.observe(RecordRef { input: input as u32, line: i as u64 }, &e, &ctx, &mut |f| found.push(f));
+            d.observe(
+                RecordRef {
+                    input: input as u32,
+                    line: i as u64,
+                },
+                &e,
+                &ctx,
+                &mut |f| found.push(f),
+            );
         }
     }
     let mut c = d.candidates(0.3);
     c.sort_by(|a, b| b.confidence().total_cmp(&a.confidence()));
-    for x in c.iter().take(15).chain(c.iter().filter(|x| x.victim == ip("147.32.84.165"))) {
-        eprintln!("{} -> {} {:.2} {:.2} {} {:?}", x.victim, x.controller, x.confidence(), x.score.score, x.score.explain(&x.sketch, x.hosts), x.host.as_ref().map(|h| h.describe()));
+    for x in c
+        .iter()
+        .take(15)
+        .chain(c.iter().filter(|x| x.victim == ip("147.32.84.165")))
+    {
+        eprintln!(
+            "{} -> {} {:.2} {:.2} {} {:?}",
+            x.victim,
+            x.controller,
+            x.confidence(),
+            x.score.score,
+            x.score.explain(&x.sketch, x.hosts),
+            x.host.as_ref().map(|h| h.describe())
+        );
     }
     eprintln!("bytes/pair {:.0}", d.bytes_per_pair());
 }
@@ -374,10 +556,20 @@ fn ctu13_list_beacons() {
 fn synthetic_list_clusters() {
     let (events, _) = synthetic();
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut d = c2atlas::detect::cluster::ClusterDetector::new(Default::default(), true);
     for f in run(&mut d, &events, &ctx) {
-        eprintln!("{} -> {} {} {:.2} {}", f.victim, f.controller, f.method.as_str(), f.confidence, f.explanation.as_deref().unwrap_or(""));
+        eprintln!(
+            "{} -> {} {} {:.2} {}",
+            f.victim,
+            f.controller,
+            f.method.as_str(),
+            f.confidence,
+            f.explanation.as_deref().unwrap_or("")
+        );
     }
 }
 
@@ -395,7 +587,12 @@ fn zeek_http(text: &str) -> Vec<Event<'_>> {
             continue;
         }
         let v: Vec<&str> = line.split('\t').collect();
-        let get = |name: &str| cols.iter().position(|c| *c == name).and_then(|i| v.get(i)).copied();
+        let get = |name: &str| {
+            cols.iter()
+                .position(|c| *c == name)
+                .and_then(|i| v.get(i))
+                .copied()
+        };
         let num = |name: &str| get(name).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
         let (Some(ts), Some(src), Some(dst)) = (
             get("ts").and_then(|t| t.parse::<f64>().ok()),
@@ -426,16 +623,33 @@ fn zeek_http(text: &str) -> Vec<Event<'_>> {
 #[test]
 fn rita_expectations_on_its_http_log() {
     use std::io::Read;
-    let Some(p) = common::shared("zeek/activecm-rita/test_data/dnscat2-ja3-strobe-agent/http.log.gz") else { return };
+    let Some(p) =
+        common::shared("zeek/activecm-rita/test_data/dnscat2-ja3-strobe-agent/http.log.gz")
+    else {
+        return;
+    };
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap()).read_to_string(&mut text).unwrap();
+    flate2::read::GzDecoder::new(std::fs::File::open(p).unwrap())
+        .read_to_string(&mut text)
+        .unwrap();
     let events = zeek_http(&text);
     assert!(events.len() > 27_000);
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut d = c2atlas::detect::beacon::BeaconDetector::default();
     for (i, e) in events.iter().enumerate() {
-        d.observe(RecordRef { input: 0, line: i as u64 }, e, &ctx, &mut |_| {});
+        d.observe(
+            RecordRef {
+                input: 0,
+                line: i as u64,
+            },
+            e,
+            &ctx,
+            &mut |_| {},
+        );
     }
     let cands = d.candidates(0.0);
     let periodicity = |v: &str, name: &str| {
@@ -454,7 +668,9 @@ fn rita_expectations_on_its_http_log() {
     assert!(perfect.is_some_and(|s| s >= 0.9), "{perfect:?}");
     assert!(bank.is_none_or(|s| s < 0.6), "{bank:?}");
     // the popular site stays low as a finding: most internal hosts poll it
-    let alexa_conf = cands.iter().find(|c| c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into()));
+    let alexa_conf = cands.iter().find(|c| {
+        c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into())
+    });
     assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
 }
 
@@ -472,7 +688,13 @@ fn zeek_dns(text: &str) -> Vec<Event<'_>> {
             continue;
         }
         let v: Vec<&str> = line.split('\t').collect();
-        let get = |name: &str| cols.iter().position(|c| *c == name).and_then(|i| v.get(i)).copied().filter(|x| *x != "-");
+        let get = |name: &str| {
+            cols.iter()
+                .position(|c| *c == name)
+                .and_then(|i| v.get(i))
+                .copied()
+                .filter(|x| *x != "-")
+        };
         let (Some(ts), Some(src), Some(dst), Some(q)) = (
             get("ts").and_then(|t| t.parse::<f64>().ok()),
             get("id.orig_h").and_then(|x| x.parse().ok()),
@@ -490,7 +712,9 @@ fn zeek_dns(text: &str) -> Vec<Event<'_>> {
             query: Cow::Borrowed(q),
             qtype: get("qtype_name").map(Cow::Borrowed),
             rcode: get("rcode_name").map(Cow::Borrowed),
-            answers: get("answers").map(|a| a.split(',').map(Cow::Borrowed).collect()).unwrap_or_default(),
+            answers: get("answers")
+                .map(|a| a.split(',').map(Cow::Borrowed).collect())
+                .unwrap_or_default(),
             label: None,
         }));
     }
@@ -499,29 +723,55 @@ fn zeek_dns(text: &str) -> Vec<Event<'_>> {
 
 #[test]
 fn simda_nxdomain_burst_is_flagged() {
-    let Some(p) = common::shared("stratosphere-zeek/005-zeek-scenario-malicious/dns.log") else { return };
+    let Some(p) = common::shared("stratosphere-zeek/005-zeek-scenario-malicious/dns.log") else {
+        return;
+    };
     let text = std::fs::read_to_string(p).unwrap();
     let events = zeek_dns(&text);
     let home = Home {
         countries: vec![],
-        networks: vec!["192.168.1.0/24".parse().unwrap(), "fd77:48a1:c0bb::/48".parse().unwrap()],
+        networks: vec![
+            "192.168.1.0/24".parse().unwrap(),
+            "fd77:48a1:c0bb::/48".parse().unwrap(),
+        ],
     };
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut d = c2atlas::detect::dga::DgaDetector::new();
     let found = run(&mut d, &events, &ctx);
     let model = c2atlas::detect::dga::model().unwrap();
     let nx: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Dns(d) if d.rcode.as_deref() == Some("NXDOMAIN") && !d.query.ends_with(".lan") => Some(&*d.query),
+            Event::Dns(d)
+                if d.rcode.as_deref() == Some("NXDOMAIN") && !d.query.ends_with(".lan") =>
+            {
+                Some(&*d.query)
+            }
             _ => None,
         })
         .collect();
-    let flagged = nx.iter().filter(|q| model.is_dga(c2atlas::detect::dga::score_domain(q))).count();
-    eprintln!("Simda NXDOMAIN names scored DGA by the model: {flagged}/{}", nx.len());
+    let flagged = nx
+        .iter()
+        .filter(|q| model.is_dga(c2atlas::detect::dga::score_domain(q)))
+        .count();
+    eprintln!(
+        "Simda NXDOMAIN names scored DGA by the model: {flagged}/{}",
+        nx.len()
+    );
     for f in &found {
-        eprintln!("{} -> {} {:.2} {}", f.victim, f.controller, f.confidence, f.explanation.as_deref().unwrap_or(""));
+        eprintln!(
+            "{} -> {} {:.2} {}",
+            f.victim,
+            f.controller,
+            f.confidence,
+            f.explanation.as_deref().unwrap_or("")
+        );
     }
     let victim: IpAddr = ip("fd77:48a1:c0bb:0:b96c:506d:6c7f:e8be");
-    assert!(found.iter().any(|f| f.victim == victim && f.method == Method::Dga && f.confidence >= DEFAULT_MIN_CONFIDENCE));
+    assert!(found.iter().any(|f| f.victim == victim
+        && f.method == Method::Dga
+        && f.confidence >= DEFAULT_MIN_CONFIDENCE));
 }
