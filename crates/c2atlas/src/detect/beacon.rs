@@ -64,7 +64,7 @@ pub struct BeaconConfig {
     pub min_beats: u32,
     /// Findings below this score are not emitted (default 0.5).
     pub min_score: f64,
-    /// Most pairs tracked (each ~230 bytes); new pairs beyond are counted, not tracked.
+    /// Most pairs tracked (each ~170 bytes plus table slack); new pairs beyond are counted, not tracked.
     pub max_pairs: usize,
 }
 
