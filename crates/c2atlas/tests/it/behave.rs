@@ -779,7 +779,10 @@ fn simda_nxdomain_burst_is_flagged() {
 #[test]
 fn beacon_to_rotating_addresses_and_through_a_proxy_is_seen_by_name() {
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let victim = ip("10.9.9.9");
     let proxied = ip("10.9.9.10");
     let proxy = ip("100.64.0.1");
@@ -789,7 +792,14 @@ fn beacon_to_rotating_addresses_and_through_a_proxy_is_seen_by_name() {
         let t = i * 900 * S + (rng.next() * 60.0) as Micros * S;
         // fast flux: every beat resolves to a different address
         let addr = format!("198.18.{}.{}", i / 200, i % 200 + 1);
-        ev.push(dns(t, victim, "update.flux-c2.example", "A", "NOERROR", &[addr.as_str()]));
+        ev.push(dns(
+            t,
+            victim,
+            "update.flux-c2.example",
+            "A",
+            "NOERROR",
+            &[addr.as_str()],
+        ));
         ev.push(flow(t + S / 10, victim, addr.parse().unwrap(), 443, 900, S));
         // a proxied client: HTTP requests to the proxy carry the C2's Host
         ev.push(Event::Http(c2atlas::model::Http {
@@ -811,37 +821,80 @@ fn beacon_to_rotating_addresses_and_through_a_proxy_is_seen_by_name() {
     let mut d = c2atlas::detect::beacon::BeaconDetector::default();
     run(&mut d, &ev, &ctx);
     let cands = d.candidates(0.5);
-    let by_name = |v: IpAddr, n: &str| cands.iter().find(|c| c.victim == v && c.controller == Controller::Name(n.into()));
+    let by_name = |v: IpAddr, n: &str| {
+        cands
+            .iter()
+            .find(|c| c.victim == v && c.controller == Controller::Name(n.into()))
+    };
     let flux = by_name(victim, "update.flux-c2.example").expect("flux beacon by name");
     assert!(flux.score.periodicity >= 0.8, "{:?}", flux.score);
     assert!((flux.score.period - 900.0).abs() < 90.0);
-    assert!(by_name(proxied, "panel.proxied-c2.example").is_some(), "proxied beacon by name");
+    assert!(
+        by_name(proxied, "panel.proxied-c2.example").is_some(),
+        "proxied beacon by name"
+    );
     // no single rotating address has enough beats to be reported on its own
-    assert!(cands.iter().all(|c| !matches!(c.controller, Controller::Ip(_)) || c.victim != victim));
+    assert!(
+        cands
+            .iter()
+            .all(|c| !matches!(c.controller, Controller::Ip(_)) || c.victim != victim)
+    );
 }
 
 #[test]
 fn long_connections_and_strobes() {
     let home = home("10.0.0.0/8");
-    let ctx = Context { home: &home, geo: None };
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
     let mut ev = Vec::new();
     // 20 h tunnel, cut into overlapping records (counted once)
     for i in 0..20i64 {
-        ev.push(flow(i * 3600 * S, ip("10.0.0.5"), ip("203.0.113.50"), 443, 1_000, 3600 * S + 60 * S));
+        ev.push(flow(
+            i * 3600 * S,
+            ip("10.0.0.5"),
+            ip("203.0.113.50"),
+            443,
+            1_000,
+            3600 * S + 60 * S,
+        ));
     }
     // a strobe: 2 connections a second for 2 hours
     for i in 0..14_400i64 {
-        ev.push(flow(i * S / 2, ip("10.0.0.6"), ip("203.0.113.60"), 80, 100, 1000));
+        ev.push(flow(
+            i * S / 2,
+            ip("10.0.0.6"),
+            ip("203.0.113.60"),
+            80,
+            100,
+            1000,
+        ));
     }
     // a short connection: nothing
-    ev.push(flow(0, ip("10.0.0.7"), ip("203.0.113.70"), 443, 10, 600 * S));
+    ev.push(flow(
+        0,
+        ip("10.0.0.7"),
+        ip("203.0.113.70"),
+        443,
+        10,
+        600 * S,
+    ));
     ev.sort_by_key(|e| e.ts());
     let mut d = c2atlas::detect::long_conn::LongConnDetector::new();
     let found = run(&mut d, &ev, &ctx);
     let of = |v: &str| found.iter().find(|f| f.victim == ip(v));
     let long = of("10.0.0.5").expect("long connection");
-    assert!(long.confidence >= 0.6 && long.confidence <= 0.8, "{}", long.confidence);
-    assert!(long.explanation.as_deref().unwrap().contains("20.0 h"), "{:?}", long.explanation);
+    assert!(
+        long.confidence >= 0.6 && long.confidence <= 0.8,
+        "{}",
+        long.confidence
+    );
+    assert!(
+        long.explanation.as_deref().unwrap().contains("20.0 h"),
+        "{:?}",
+        long.explanation
+    );
     let strobe = of("10.0.0.6").expect("strobe");
     assert!(strobe.explanation.as_deref().unwrap().starts_with("strobe"));
     assert!(of("10.0.0.7").is_none());
