@@ -444,11 +444,15 @@ impl BeaconDetector {
         }
     }
 
-    /// Bytes held per tracked pair (entries and table slack), for the memory report.
+    /// Bytes held per tracked (host, address) pair: entries plus the hash
+    /// table's slack (between ×1.14 and ×2.3 of the entry size, depending on
+    /// where the pair count falls between two table sizes).
     pub fn bytes_per_pair(&self) -> f64 {
         let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>() + 1;
         let pairs = self.ip_pairs.len().max(1);
-        (self.ip_pairs.capacity() * entry) as f64 / pairs as f64
+        // hashbrown allocates a power-of-two number of buckets, 7/8 of them usable.
+        let buckets = (self.ip_pairs.capacity() * 8 / 7).next_power_of_two();
+        (buckets * entry) as f64 / pairs as f64
     }
 
     fn domain_id(&mut self, name: &str) -> Option<u32> {
