@@ -218,6 +218,7 @@ mod tests {
             flows: 1,
             bytes: 100,
             rec: RecordRef { input: 0, line },
+            explanation: None,
         }
     }
 

@@ -65,6 +65,7 @@ impl<'i> IntelDetector<'i> {
             flows,
             bytes,
             rec,
+            explanation: None,
         });
     }
 

@@ -13,7 +13,17 @@ use crate::enrich::{GeoDb, Home, Locale};
 use crate::intel::IndicatorId;
 use crate::model::{Event, Micros, RecordRef};
 
+pub mod activity;
+pub mod allowlist;
+pub mod beacon;
+pub mod cluster;
+pub mod dga;
+pub mod dns_tunnel;
+pub mod eval;
 pub mod intel;
+pub mod long_conn;
+pub mod names;
+pub mod select;
 pub mod web;
 
 /// The other end of a control relationship.
@@ -39,12 +49,28 @@ impl std::fmt::Display for Controller {
 pub enum Method {
     /// The controller is a known C2 indicator from a threat-intel feed.
     Intel,
+    /// Periodic contact (beaconing) from the victim to the controller.
+    Beacon,
+    /// The controller's domain looks algorithmically generated, or the victim
+    /// produced a burst of failed lookups.
+    Dga,
+    /// C2 over DNS / DNS tunnelling to the controller's registered domain.
+    Dns,
+    /// Long-lived connections or strobes (very many connections).
+    Long,
+    /// Several victims behave alike toward the same rare controller (a botnet cluster).
+    Cluster,
 }
 
 impl Method {
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Intel => "intel",
+            Method::Beacon => "beacon",
+            Method::Dga => "dga",
+            Method::Dns => "dns",
+            Method::Long => "long",
+            Method::Cluster => "cluster",
         }
     }
 }
@@ -64,6 +90,9 @@ pub struct Finding {
     pub flows: u64,
     pub bytes: u64,
     pub rec: RecordRef,
+    /// Human-readable account of the features that fired (behavioural
+    /// detectors); `None` for methods that speak for themselves (intel).
+    pub explanation: Option<Arc<str>>,
 }
 
 /// What detectors may consult about addresses.

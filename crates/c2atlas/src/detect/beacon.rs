@@ -1,0 +1,918 @@
+//! Beaconing: periodic contact from a domestic host to an external endpoint,
+//! per (host, address) and per (host, domain).
+//!
+//! Each pair keeps a fixed-size [`PairSketch`] (no timestamp lists):
+//! - flows closer than [`BeaconConfig::burst_gap`] to the previous one are one
+//!   *beat* (many short flows of one session, retries, parallel connections);
+//! - the gaps between beat starts and the bytes of each beat go into small
+//!   reservoirs (uniform samples), so memory does not grow with the pair's
+//!   traffic;
+//! - records older than the current beat (out of order beyond the burst gap)
+//!   are counted as late and do not make gaps.
+//!
+//! Scoring starts from RITA (interval skew and dispersion, size dispersion,
+//! coverage) and adds what it lacks: gaps that are near-integer multiples of
+//! the period are folded (missed beats), gaps far beyond it are set apart
+//! (sleep/resume) and only cost their share, jitter is scored on a smooth
+//! scale (±30 % jitter still scores high, random traffic does not), and the
+//! sample size is accounted for. Popular endpoints (contacted by half the
+//! internal hosts) are discounted.
+//!
+//! Domains come from DNS answers (the flows to a resolved address also feed
+//! the (host, domain) pair), HTTP `Host` and TLS SNI (a proxy's CONNECT target
+//! included), so a beacon through a proxy or a rotating address is still seen.
+//! A (host, domain) beacon is reported only when none of the addresses it
+//! resolved to was already reported for that host.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::activity::HostActivity;
+use super::names::{is_controller, is_victim, normalise, strip_port};
+use super::{Context, Controller, Detector, Finding, Method};
+use crate::model::{Event, Micros, RecordRef};
+
+/// Gap samples kept per pair.
+pub const GAP_SLOTS: usize = 16;
+/// Beat-size samples kept per pair.
+pub const SIZE_SLOTS: usize = 8;
+/// Gaps within this fraction of an integer multiple of the period are missed beats.
+const FOLD_TOLERANCE: f32 = 0.2;
+/// At most this many consecutive missed beats are folded; longer silences are sleeps.
+const MAX_FOLD: f32 = 4.0;
+/// Dispersion (MAD / median) at which the interval or size score falls to 1/e.
+const DISPERSION_SCALE: f32 = 0.35;
+/// Interquartile range below this fraction of the median is no spread at all.
+const NEGLIGIBLE_SPREAD: f32 = 0.02;
+/// Minimum gaps kept after setting sleeps apart (RITA requires 4 timestamps).
+const MIN_GAPS: usize = 4;
+const MICROS: f64 = 1e6;
+/// Share of the periodicity score a beacon finding gets without corroborating
+/// host activity: a perfect but lone beacon stays below the default minimum
+/// confidence (0.6), since benign software beacons just as regularly.
+pub const UNCORROBORATED: f64 = 0.6;
+
+type Hasher = foldhash::fast::FixedState;
+
+/// Tunables of the beacon detector.
+#[derive(Clone, Debug)]
+pub struct BeaconConfig {
+    /// Flows closer than this are one beat (default 2 s).
+    pub burst_gap: Micros,
+    /// Fewest beats for a pair to be scored (default 6).
+    pub min_beats: u32,
+    /// Findings below this score are not emitted (default 0.5).
+    pub min_score: f64,
+    /// Most pairs tracked (each ~170 bytes plus table slack); new pairs beyond are counted, not tracked.
+    pub max_pairs: usize,
+}
+
+impl Default for BeaconConfig {
+    fn default() -> Self {
+        BeaconConfig {
+            burst_gap: 2_000_000,
+            min_beats: 6,
+            min_score: 0.5,
+            max_pairs: 8 << 20,
+        }
+    }
+}
+
+/// Fixed-size summary of one pair's contacts.
+#[derive(Clone, Debug)]
+pub struct PairSketch {
+    first: Micros,
+    beat_start: Micros,
+    last: Micros,
+    first_rec: RecordRef,
+    last_rec: RecordRef,
+    bytes: u64,
+    beat_bytes: u64,
+    flows: u32,
+    beats: u32,
+    late: u32,
+    /// Gap samples (seconds) and beat sizes (bytes), log-quantised ([`quantise`]).
+    gaps: [u16; GAP_SLOTS],
+    sizes: [u16; SIZE_SLOTS],
+}
+
+/// Codes per natural-log unit of `1 + v`: relative resolution 0.07 %, and
+/// `u64::MAX` bytes (ln ≈ 44.4) still fits in a `u16`.
+const LOG_SCALE: f64 = 1400.0;
+
+/// `v ≥ 0` → `round(ln(1 + v) · LOG_SCALE)`, saturating.
+pub fn quantise(v: f64) -> u16 {
+    let c = (v.max(0.0).ln_1p() * LOG_SCALE).round();
+    if c >= f64::from(u16::MAX) {
+        u16::MAX
+    } else {
+        c as u16
+    }
+}
+
+/// Inverse of [`quantise`] (to its resolution).
+pub fn dequantise(c: u16) -> f32 {
+    ((f64::from(c) / LOG_SCALE).exp_m1()) as f32
+}
+
+fn mix(x: u64) -> u64 {
+    // splitmix64 finaliser: a deterministic pseudo-random slot choice.
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn reservoir<const N: usize>(slots: &mut [u16; N], k: u32, salt: u64, v: u16) {
+    let k = k as usize;
+    if k < N {
+        slots[k] = v;
+    } else {
+        let j = (mix(k as u64 ^ salt) % (k as u64 + 1)) as usize;
+        if j < N {
+            slots[j] = v;
+        }
+    }
+}
+
+impl PairSketch {
+    /// A sketch holding one flow.
+    pub fn new(ts: Micros, bytes: u64, rec: RecordRef) -> PairSketch {
+        PairSketch {
+            first: ts,
+            beat_start: ts,
+            last: ts,
+            first_rec: rec,
+            last_rec: rec,
+            bytes,
+            beat_bytes: bytes,
+            flows: 1,
+            beats: 1,
+            late: 0,
+            gaps: [0; GAP_SLOTS],
+            sizes: [0; SIZE_SLOTS],
+        }
+    }
+
+    /// Adds one flow (or request) at `ts` carrying `bytes`.
+    pub fn add(&mut self, ts: Micros, bytes: u64, rec: RecordRef, burst_gap: Micros) {
+        self.flows = self.flows.saturating_add(1);
+        self.bytes = self.bytes.saturating_add(bytes);
+        if ts < self.first {
+            self.first = ts;
+            self.first_rec = rec;
+        }
+        if ts < self.beat_start {
+            // Older than the current beat: out of order beyond a burst, no gap.
+            self.late = self.late.saturating_add(1);
+            return;
+        }
+        if ts.saturating_sub(self.last) <= burst_gap {
+            self.beat_bytes = self.beat_bytes.saturating_add(bytes);
+            if ts > self.last {
+                self.last = ts;
+                self.last_rec = rec;
+            }
+            return;
+        }
+        let closed = self.beats - 1; // beats closed so far, also gaps so far
+        let salt = self.first as u64;
+        reservoir(
+            &mut self.sizes,
+            closed,
+            salt,
+            quantise(self.beat_bytes as f64),
+        );
+        reservoir(
+            &mut self.gaps,
+            closed,
+            salt ^ 1,
+            quantise(ts.saturating_sub(self.beat_start) as f64 / MICROS),
+        );
+        self.beats = self.beats.saturating_add(1);
+        self.beat_start = ts;
+        self.last = ts;
+        self.last_rec = rec;
+        self.beat_bytes = bytes;
+    }
+
+    pub fn flows(&self) -> u32 {
+        self.flows
+    }
+    pub fn beats(&self) -> u32 {
+        self.beats
+    }
+    /// Records that arrived older than the beat in progress.
+    pub fn late(&self) -> u32 {
+        self.late
+    }
+    pub fn first(&self) -> Micros {
+        self.first
+    }
+    pub fn last(&self) -> Micros {
+        self.last
+    }
+}
+
+/// Median, first and third quartile and median absolute deviation of `v` (sorted in place).
+fn robust(v: &mut [f32]) -> (f32, f32, f32, f32) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let q = |v: &[f32], p: f32| {
+        let x = p * (v.len() - 1) as f32;
+        let lo = x.floor() as usize;
+        let hi = (lo + 1).min(v.len() - 1);
+        v[lo] + (v[hi] - v[lo]) * (x - lo as f32)
+    };
+    let (q1, m, q3) = (q(v, 0.25), q(v, 0.5), q(v, 0.75));
+    let mut dev: [f32; GAP_SLOTS] = [0.0; GAP_SLOTS];
+    let n = v.len().min(GAP_SLOTS);
+    for (d, x) in dev.iter_mut().zip(v.iter()) {
+        *d = (x - m).abs();
+    }
+    let dev = &mut dev[..n];
+    dev.sort_by(|a, b| a.total_cmp(b));
+    (m, q1, q3, q(dev, 0.5))
+}
+
+fn dispersion_score(d: f32) -> f32 {
+    (-(d / DISPERSION_SCALE).powi(2)).exp()
+}
+
+/// The scored features of one pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BeaconScore {
+    /// Overall score in [0, 1]: periodicity × popularity.
+    pub score: f64,
+    /// The pair's periodicity alone (interval, size, duration, support), the
+    /// figure comparable to RITA's beacon score.
+    pub periodicity: f64,
+    pub interval: f64,
+    pub size: f64,
+    pub duration: f64,
+    /// Sample-size factor in [0.5, 1].
+    pub support: f64,
+    /// Popularity discount in (0, 1].
+    pub popularity: f64,
+    /// Estimated period, seconds.
+    pub period: f64,
+    /// Interval dispersion (MAD / median).
+    pub jitter: f64,
+    pub missed: u32,
+    pub sleeps: u32,
+    /// Median bytes per beat.
+    pub beat_bytes: f64,
+}
+
+impl BeaconScore {
+    /// One-line account of the features, for analysts.
+    pub fn explain(&self, s: &PairSketch, hosts: u32) -> String {
+        format!(
+            "{} contacts in {} beats over {:.1} h, period ≈ {:.0} s (jitter {:.0} %), {} missed beats, {} sleeps, \
+             ≈ {:.0} bytes per beat; endpoint seen from {} internal host(s); \
+             interval {:.2}, size {:.2}, duration {:.2}, support {:.2}, popularity {:.2} → {:.2}",
+            s.flows,
+            s.beats,
+            s.last.saturating_sub(s.first) as f64 / 3.6e9,
+            self.period,
+            self.jitter * 100.0,
+            self.missed,
+            self.sleeps,
+            self.beat_bytes,
+            hosts,
+            self.interval,
+            self.size,
+            self.duration,
+            self.support,
+            self.popularity,
+            self.score
+        )
+    }
+}
+
+/// Scores a pair. `window` is the observation period of the run; `hosts` the
+/// number of internal hosts that contacted the endpoint, `total_hosts` all
+/// internal hosts seen. `None` when the pair has too few beats to tell.
+pub fn score_pair(
+    s: &PairSketch,
+    window: (Micros, Micros),
+    hosts: u32,
+    total_hosts: u32,
+    min_beats: u32,
+) -> Option<BeaconScore> {
+    if s.beats < min_beats.max(MIN_GAPS as u32 + 1) {
+        return None;
+    }
+    let n = (s.beats as usize - 1).min(GAP_SLOTS);
+    let mut raw = [0f32; GAP_SLOTS];
+    for (r, &c) in raw.iter_mut().zip(&s.gaps) {
+        *r = dequantise(c);
+    }
+    let raw = &mut raw[..n];
+    let (m0, ..) = robust(raw);
+    if m0.is_nan() || m0 <= 0.0 {
+        return None;
+    }
+    let mut kept = [0f32; GAP_SLOTS];
+    let (mut k, mut missed, mut sleeps, mut folded) = (0usize, 0u32, 0u32, 0u32);
+    let (mut kept_time, mut all_time) = (0f64, 0f64);
+    for &g in raw.iter() {
+        all_time += f64::from(g);
+        let r = g / m0;
+        if r < 1.5 {
+            kept[k] = g;
+        } else {
+            let f = r.round();
+            if f <= MAX_FOLD && (r - f).abs() <= FOLD_TOLERANCE {
+                kept[k] = g / f;
+                missed += f as u32 - 1;
+                folded += 1;
+            } else {
+                sleeps += 1;
+                continue;
+            }
+        }
+        kept_time += f64::from(g);
+        k += 1;
+    }
+    if k < MIN_GAPS.min(n) || (k as f32) < 0.6 * n as f32 {
+        return None;
+    }
+    let (m, q1, q3, mad) = robust(&mut kept[..k]);
+    let jitter = if m > 0.0 { mad / m } else { 1.0 };
+    // Skew is noise when the spread is negligible (RITA's weak spot: a 0.1 s
+    // wobble around a 30 min period flips the sign of Bowley's skew).
+    let bowley = if q3 - q1 > NEGLIGIBLE_SPREAD * m {
+        ((q1 + q3 - 2.0 * m) / (q3 - q1)).clamp(-1.0, 1.0)
+    } else {
+        0.0
+    };
+    let penalty = 1.0 - 0.5 * (folded + sleeps) as f32 / n as f32;
+    let interval =
+        f64::from((0.8 * dispersion_score(jitter) + 0.2 * (1.0 - bowley.abs())) * penalty);
+
+    let ns = (s.beats as usize - 1).min(SIZE_SLOTS);
+    let (size, beat_bytes) = if ns == 0 {
+        (0.0, s.beat_bytes as f64)
+    } else {
+        let mut sizes = [0f32; SIZE_SLOTS];
+        for (r, &c) in sizes.iter_mut().zip(&s.sizes) {
+            *r = dequantise(c);
+        }
+        let (ms, _, _, mads) = robust(&mut sizes[..ns]);
+        let d = if ms > 0.0 { mads / ms } else { 0.0 };
+        (f64::from(dispersion_score(d)), f64::from(ms))
+    };
+
+    let span = s.last.saturating_sub(s.first).max(1) as f64;
+    let wlen = window.1.saturating_sub(window.0).max(1) as f64;
+    let coverage = (span / wlen).clamp(0.0, 1.0);
+    let continuity = if all_time > 0.0 {
+        (kept_time / all_time).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let duration = 0.5 * coverage + 0.5 * continuity;
+
+    let support = 1.0 - 0.5 * (-((k as f64) - 3.0) / 5.0).exp();
+    let frac = if total_hosts > 0 {
+        f64::from(hosts) / f64::from(total_hosts)
+    } else {
+        0.0
+    };
+    let popularity = if hosts >= 3 && frac >= 0.5 {
+        0.5
+    } else if hosts >= 3 && frac >= 0.02 {
+        0.85
+    } else {
+        1.0
+    };
+    let raw_score = 0.55 * interval + 0.25 * size + 0.2 * duration;
+    Some(BeaconScore {
+        score: (raw_score * support * popularity).clamp(0.0, 1.0),
+        periodicity: (raw_score * support).clamp(0.0, 1.0),
+        interval,
+        size,
+        duration,
+        support,
+        popularity,
+        period: f64::from(m),
+        jitter: f64::from(jitter),
+        missed,
+        sleeps,
+        beat_bytes,
+    })
+}
+
+/// Counters of the beacon detector.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BeaconStats {
+    pub flows: u64,
+    /// New pairs not tracked because [`BeaconConfig::max_pairs`] was reached.
+    pub untracked: u64,
+    pub late: u64,
+    pub scored: u64,
+}
+
+type Map<K, V> = HashMap<K, V, Hasher>;
+
+/// The beacon detector (see the module docs).
+pub struct BeaconDetector {
+    cfg: BeaconConfig,
+    ip_pairs: Map<(IpAddr, IpAddr), PairSketch>,
+    name_pairs: Map<(IpAddr, u32), PairSketch>,
+    resolved: Map<(IpAddr, IpAddr), u32>,
+    domains: Vec<Arc<str>>,
+    domain_ids: Map<Arc<str>, u32>,
+    window: Option<(Micros, Micros)>,
+    activity: Map<IpAddr, HostActivity>,
+    pub stats: BeaconStats,
+}
+
+impl BeaconDetector {
+    pub fn new(cfg: BeaconConfig) -> Self {
+        BeaconDetector {
+            cfg,
+            ip_pairs: Map::default(),
+            name_pairs: Map::default(),
+            resolved: Map::default(),
+            domains: Vec::new(),
+            domain_ids: Map::default(),
+            window: None,
+            activity: Map::default(),
+            stats: BeaconStats::default(),
+        }
+    }
+
+    /// Bytes held per tracked (host, address) pair: entries plus the hash
+    /// table's slack (between ×1.14 and ×2.3 of the entry size, depending on
+    /// where the pair count falls between two table sizes).
+    pub fn bytes_per_pair(&self) -> f64 {
+        let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>() + 1;
+        let pairs = self.ip_pairs.len().max(1);
+        // hashbrown allocates a power-of-two number of buckets, 7/8 of them usable.
+        let buckets = (self.ip_pairs.capacity() * 8 / 7).next_power_of_two();
+        (buckets * entry) as f64 / pairs as f64
+    }
+
+    fn domain_id(&mut self, name: &str) -> Option<u32> {
+        if let Some(&id) = self.domain_ids.get(name) {
+            return Some(id);
+        }
+        if self.domains.len() >= self.cfg.max_pairs {
+            return None;
+        }
+        let id = u32::try_from(self.domains.len()).ok()?;
+        let a: Arc<str> = Arc::from(name);
+        self.domains.push(a.clone());
+        self.domain_ids.insert(a, id);
+        Some(id)
+    }
+
+    fn feed<K: std::hash::Hash + Eq>(
+        map: &mut Map<K, PairSketch>,
+        cfg: &BeaconConfig,
+        stats: &mut BeaconStats,
+        key: K,
+        ts: Micros,
+        bytes: u64,
+        rec: RecordRef,
+    ) {
+        if let Some(s) = map.get_mut(&key) {
+            s.add(ts, bytes, rec, cfg.burst_gap);
+        } else if map.len() < cfg.max_pairs {
+            map.insert(key, PairSketch::new(ts, bytes, rec));
+        } else {
+            stats.untracked += 1;
+        }
+    }
+
+    fn see(&mut self, ts: Micros) {
+        self.window = Some(match self.window {
+            Some((a, b)) => (a.min(ts), b.max(ts)),
+            None => (ts, ts),
+        });
+    }
+
+    fn named(&mut self, src: IpAddr, host: &str, ts: Micros, bytes: u64, rec: RecordRef) {
+        let Some(name) = normalise(strip_port(host)) else {
+            return;
+        };
+        let Some(id) = self.domain_id(&name) else {
+            return;
+        };
+        Self::feed(
+            &mut self.name_pairs,
+            &self.cfg,
+            &mut self.stats,
+            (src, id),
+            ts,
+            bytes,
+            rec,
+        );
+    }
+}
+
+impl Default for BeaconDetector {
+    fn default() -> Self {
+        Self::new(BeaconConfig::default())
+    }
+}
+
+impl Detector for BeaconDetector {
+    fn name(&self) -> &'static str {
+        "beacon"
+    }
+
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        _out: &mut dyn FnMut(Finding),
+    ) {
+        match ev {
+            Event::Flow(f) => {
+                self.see(f.ts);
+                self.stats.flows += 1;
+                if !is_victim(ctx, f.src) || !is_controller(ctx, f.dst) {
+                    return;
+                }
+                let mail = HostActivity::is_mail_port(f.dport);
+                if mail || f.dst_bytes == 0 {
+                    if let Some(a) = self.activity.get_mut(&f.src) {
+                        a.add(f);
+                    } else if self.activity.len() < self.cfg.max_pairs {
+                        self.activity.entry(f.src).or_default().add(f);
+                    }
+                }
+                if mail {
+                    return; // spam is activity, not contact with a controller
+                }
+                let bytes = f.src_bytes.saturating_add(f.dst_bytes);
+                Self::feed(
+                    &mut self.ip_pairs,
+                    &self.cfg,
+                    &mut self.stats,
+                    (f.src, f.dst),
+                    f.ts,
+                    bytes,
+                    rec,
+                );
+                if let Some(&id) = self.resolved.get(&(f.src, f.dst)) {
+                    Self::feed(
+                        &mut self.name_pairs,
+                        &self.cfg,
+                        &mut self.stats,
+                        (f.src, id),
+                        f.ts,
+                        bytes,
+                        rec,
+                    );
+                }
+            }
+            Event::Dns(d) => {
+                if !is_victim(ctx, d.src) || d.answers.is_empty() {
+                    return;
+                }
+                let Some(name) = normalise(&d.query) else {
+                    return;
+                };
+                for a in &d.answers {
+                    if let Ok(ip) = a.parse::<IpAddr>() {
+                        if self.resolved.len() >= self.cfg.max_pairs {
+                            return;
+                        }
+                        if let Some(id) = self.domain_id(&name) {
+                            self.resolved.insert((d.src, ip), id);
+                        }
+                    }
+                }
+            }
+            Event::Http(h) => {
+                self.see(h.ts);
+                if let Some(host) = h.host.as_deref()
+                    && is_victim(ctx, h.src)
+                {
+                    let bytes = h.request_bytes.saturating_add(h.response_bytes);
+                    self.named(h.src, host, h.ts, bytes, rec);
+                }
+            }
+            Event::Tls(t) => {
+                self.see(t.ts);
+                if let Some(sni) = t.server_name.as_deref()
+                    && is_victim(ctx, t.src)
+                {
+                    self.named(t.src, sni, t.ts, 0, rec);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, _ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
+        let floor = self.cfg.min_score;
+        for c in self.candidates(floor) {
+            c.emit(Method::Beacon, c.confidence(), None, out);
+        }
+    }
+}
+
+/// A scored pair, for reporting and for clustering.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub victim: IpAddr,
+    pub controller: Controller,
+    pub score: BeaconScore,
+    /// Internal hosts that contacted the same endpoint (or domain).
+    pub hosts: u32,
+    /// All internal hosts seen with external contacts.
+    pub total_hosts: u32,
+    pub sketch: PairSketch,
+    /// Evidence of malicious activity of the victim (spam) in [0, 1].
+    pub activity: f64,
+    /// The victim's activity record, for explanations.
+    pub host: Option<HostActivity>,
+}
+
+impl Candidate {
+    /// Confidence of a beacon finding: periodicity alone earns at most
+    /// [`UNCORROBORATED`] of the score (benign software beacons too); the
+    /// victim's malicious activity earns the rest.
+    pub fn confidence(&self) -> f64 {
+        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * self.activity))
+            .clamp(0.0, 1.0)
+    }
+
+    /// The findings of this candidate: one at its first record (carrying the
+    /// flows and bytes) and one at its last (for last-seen).
+    pub fn emit(
+        &self,
+        method: Method,
+        confidence: f64,
+        extra: Option<&str>,
+        out: &mut dyn FnMut(Finding),
+    ) {
+        let s = &self.sketch;
+        let mut text = self.score.explain(s, self.hosts);
+        if let Some(h) = &self.host {
+            text = format!("{text}; {}", h.describe());
+        }
+        if let Some(e) = extra {
+            text = format!("{e}; {text}");
+        }
+        let explanation: Arc<str> = Arc::from(text);
+        out(Finding {
+            victim: self.victim,
+            controller: self.controller.clone(),
+            method,
+            confidence,
+            indicator: None,
+            ts: s.first,
+            flows: u64::from(s.flows),
+            bytes: s.bytes,
+            rec: s.first_rec,
+            explanation: Some(explanation.clone()),
+        });
+        if s.last_rec != s.first_rec {
+            out(Finding {
+                victim: self.victim,
+                controller: self.controller.clone(),
+                method,
+                confidence,
+                indicator: None,
+                ts: s.last,
+                flows: 0,
+                bytes: 0,
+                rec: s.last_rec,
+                explanation: Some(explanation),
+            });
+        }
+    }
+}
+
+impl BeaconDetector {
+    /// Scores every pair and returns those scoring at least `floor`, sorted by
+    /// (victim, controller). A (host, domain) pair is left out when one of the
+    /// addresses the domain resolved to for that host is already in.
+    pub fn candidates(&mut self, floor: f64) -> Vec<Candidate> {
+        let mut found = Vec::new();
+        let Some(window) = self.window else {
+            return found;
+        };
+        let mut hosts_of: Map<IpAddr, u32> = Map::default();
+        let mut victims: HashSet<IpAddr, Hasher> = HashSet::default();
+        for (src, dst) in self.ip_pairs.keys() {
+            *hosts_of.entry(*dst).or_insert(0) += 1;
+            victims.insert(*src);
+        }
+        let mut hosts_of_name: Map<u32, u32> = Map::default();
+        for (src, id) in self.name_pairs.keys() {
+            *hosts_of_name.entry(*id).or_insert(0) += 1;
+            victims.insert(*src);
+        }
+        let total = u32::try_from(victims.len()).unwrap_or(u32::MAX);
+        self.stats.late = self.ip_pairs.values().map(|s| u64::from(s.late)).sum();
+
+        let mut pairs: Vec<_> = self.ip_pairs.iter().collect();
+        pairs.sort_by_key(|(k, _)| **k);
+        let mut covered: HashSet<(IpAddr, u32), Hasher> = HashSet::default();
+        for (&(src, dst), s) in pairs {
+            let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
+            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+                continue;
+            };
+            self.stats.scored += 1;
+            if sc.score < floor {
+                continue;
+            }
+            if let Some(&id) = self.resolved.get(&(src, dst)) {
+                covered.insert((src, id));
+            }
+            found.push(Candidate {
+                victim: src,
+                controller: Controller::Ip(dst),
+                score: sc,
+                hosts,
+                total_hosts: total,
+                sketch: s.clone(),
+                activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                host: self.activity.get(&src).cloned(),
+            });
+        }
+        let mut named: Vec<_> = self.name_pairs.iter().collect();
+        named.sort_by_key(|(k, _)| **k);
+        for (&(src, id), s) in named {
+            if covered.contains(&(src, id)) {
+                continue;
+            }
+            let hosts = hosts_of_name.get(&id).copied().unwrap_or(1);
+            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+                continue;
+            };
+            self.stats.scored += 1;
+            if sc.score < floor {
+                continue;
+            }
+            let Some(name) = self.domains.get(id as usize) else {
+                continue;
+            };
+            found.push(Candidate {
+                victim: src,
+                controller: Controller::Name(name.clone()),
+                score: sc,
+                hosts,
+                total_hosts: total,
+                sketch: s.clone(),
+                activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                host: self.activity.get(&src).cloned(),
+            });
+        }
+        found.sort_by(|a, b| (a.victim, &a.controller).cmp(&(b.victim, &b.controller)));
+        found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const S: Micros = 1_000_000;
+    const REC: RecordRef = RecordRef { input: 0, line: 1 };
+
+    fn sketch(ts: &[Micros], bytes: u64) -> PairSketch {
+        let mut s = PairSketch::new(ts[0], bytes, REC);
+        for &t in &ts[1..] {
+            s.add(t, bytes, REC, 2 * S);
+        }
+        s
+    }
+
+    fn lcg(seed: &mut u64) -> f64 {
+        *seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (*seed >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn score(ts: &[Micros]) -> f64 {
+        let w = (ts[0], *ts.last().unwrap());
+        score_pair(&sketch(ts, 500), w, 1, 100, 6).map_or(0.0, |s| s.score)
+    }
+
+    #[test]
+    fn perfect_beacon_scores_high_and_poisson_low() {
+        let ts: Vec<Micros> = (0..50).map(|i| i * 60 * S).collect();
+        assert!(score(&ts) >= 0.9, "{}", score(&ts));
+        let mut seed = 7;
+        let mut t = 0;
+        let pois: Vec<Micros> = (0..50)
+            .map(|_| {
+                t += (-(1.0 - lcg(&mut seed)).ln() * 60.0 * 1e6) as Micros + 3 * S;
+                t
+            })
+            .collect();
+        let mut p = sketch(&pois, 500);
+        // random sizes too
+        let mut seed2 = 3;
+        for &x in &pois {
+            p.add(x + 10 * S, (lcg(&mut seed2) * 5000.0) as u64, REC, 2 * S);
+        }
+        let sp = score_pair(&p, (0, t), 1, 100, 6).map_or(0.0, |s| s.score);
+        assert!(sp < 0.5, "poisson {sp}");
+    }
+
+    #[test]
+    fn robust_to_jitter_missed_beats_and_sleep() {
+        let mut seed = 11;
+        let mut t = 0;
+        let mut ts = Vec::new();
+        for i in 0..80 {
+            // Cobalt-Strike-style jitter: sleep in [0.7 P, P]
+            t += (300.0 * (1.0 - 0.3 * lcg(&mut seed)) * 1e6) as Micros;
+            if i % 9 == 4 {
+                continue; // missed beat
+            }
+            if i == 40 {
+                t += 6 * 3600 * S; // laptop asleep
+            }
+            ts.push(t);
+        }
+        let s = score(&ts);
+        assert!(s >= 0.7, "jittered beacon {s}");
+    }
+
+    #[test]
+    fn slow_beacon_and_session_bursts_aggregate() {
+        // every 3 h for 3 days, each beat a burst of 5 short flows
+        let mut ts = Vec::new();
+        for i in 0..24 {
+            for j in 0..5 {
+                ts.push(i * 3 * 3600 * S + j * 300_000);
+            }
+        }
+        let sk = sketch(&ts, 200);
+        assert_eq!(sk.beats(), 24);
+        let sc = score_pair(&sk, (0, ts[ts.len() - 1]), 1, 10, 6).unwrap();
+        assert!(sc.score >= 0.9, "{sc:?}");
+        assert!(
+            (sc.period - 10800.0).abs() < 0.002 * 10800.0,
+            "{}",
+            sc.period
+        );
+    }
+
+    #[test]
+    fn popular_endpoint_is_discounted() {
+        let ts: Vec<Micros> = (0..50).map(|i| i * 60 * S).collect();
+        let sk = sketch(&ts, 500);
+        let w = (0, 49 * 60 * S);
+        let lone = score_pair(&sk, w, 1, 100, 6).unwrap().score;
+        let popular = score_pair(&sk, w, 80, 100, 6).unwrap().score;
+        assert!(popular < 0.6 && lone > 0.9, "{lone} {popular}");
+    }
+
+    #[test]
+    fn quantisation_is_fine_and_total() {
+        for v in [0.0, 0.5, 1.0, 33.3, 3600.0, 86_400.0 * 30.0, 1e12] {
+            let back = f64::from(dequantise(quantise(v)));
+            assert!((back - v).abs() <= 1e-3 * v.max(1.0), "{v} -> {back}");
+        }
+        assert_eq!(quantise(-5.0), 0);
+        assert_eq!(quantise(f64::MAX), u16::MAX);
+        assert_eq!(quantise(f64::NAN), 0);
+    }
+
+    #[test]
+    fn sketch_is_small() {
+        let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>();
+        assert!(entry <= 176, "{entry}");
+    }
+
+    proptest! {
+        #[test]
+        fn absurd_inputs_never_panic(
+            evs in proptest::collection::vec((any::<i64>(), any::<u64>()), 1..200),
+            burst in 0i64..10_000_000,
+        ) {
+            let mut s = PairSketch::new(evs[0].0, evs[0].1, REC);
+            for &(t, b) in &evs[1..] {
+                s.add(t, b, REC, burst);
+            }
+            prop_assert_eq!(s.flows() as usize, evs.len());
+            prop_assert!(s.beats() as usize + s.late() as usize <= evs.len());
+            if let Some(sc) = score_pair(&s, (i64::MIN, i64::MAX), 1, 1, 1) {
+                prop_assert!((0.0..=1.0).contains(&sc.score));
+            }
+        }
+
+        #[test]
+        fn order_of_a_beacon_does_not_matter_much(shift in 0usize..50) {
+            // the same beacon with one record delivered late is still found
+            let mut ts: Vec<Micros> = (0..50).map(|i| i * 60 * S).collect();
+            let late = ts.remove(shift);
+            ts.push(late);
+            prop_assert!(score(&ts) >= 0.85);
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! DGA domains: a character-level model scoring each queried name, and
+//! NXDOMAIN bursts per host.
+//!
+//! The model (`models/dga_model.bin`, trained by `examples/train_dga.rs` on
+//! `shared/data/dga/` only) is two order-2 Markov character models — benign
+//! and DGA, `P(c3 | c1 c2)` over the alphabet `a-z 0-9 - other ^` — quantised
+//! to bytes, and a logistic regression over eight features of the *generated
+//! label* (the registered domain without its public suffix). Features:
+//! mean benign log-probability, mean DGA log-probability, length, digit
+//! ratio, vowel ratio, character entropy, longest consonant run, and fraction
+//! of trigrams the benign model finds rare. Scores are in [0, 1].
+//!
+//! The detector emits, per domestic host, a finding for every DGA-looking name
+//! that resolved (controller: the address it resolved to) and, at the end, one
+//! finding per host whose failed lookups form a burst (controller: the name of
+//! the most DGA-like failed name, since no address is known).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, LazyLock};
+
+use super::names::{generated_label, is_victim, normalise};
+use super::{Context, Controller, Detector, Finding, Method};
+use crate::model::{Event, Micros, RecordRef};
+
+/// Number of model features.
+pub const NF: usize = 8;
+/// Alphabet size: 26 letters, 10 digits, `-`, any other byte, boundary.
+pub const ALPHA: usize = 39;
+/// Index of the boundary symbol.
+const BOUNDARY: usize = 38;
+/// Number of trigram cells in a table.
+pub const CELLS: usize = ALPHA * ALPHA * ALPHA;
+/// Quantisation of `-ln P` into a byte: `byte = round(-ln P * LP_SCALE)`.
+pub const LP_SCALE: f32 = 16.0;
+/// A trigram with `-ln P` above this (P < 0.1 %) is "rare" for the benign model.
+const RARE_NLP: f32 = 6.9;
+/// Magic and version of the model file format.
+pub const MAGIC: &[u8; 6] = b"C2ADGA";
+pub const FORMAT_VERSION: u16 = 1;
+
+/// Longest label scored (DNS labels are ≤ 63 octets; a registered-domain label too).
+const MAX_LABEL: usize = 63;
+
+/// A failed lookup burst: at least this many NXDOMAIN answers to one host in one window…
+pub const NX_BURST_MIN: u32 = 20;
+/// …within this window (one hour: the CTU-13 evaluation window).
+pub const NX_WINDOW: Micros = 3_600_000_000;
+/// …for at least this many distinct registered domains (one dead site retried is not a burst).
+pub const NX_DISTINCT_MIN: f64 = 15.0;
+/// At most this many hosts tracked for NXDOMAIN bursts (then new hosts are counted, not tracked).
+pub const MAX_NX_HOSTS: usize = 1 << 20;
+
+/// The shipped model (see the module docs).
+static MODEL_BYTES: &[u8] =
+    include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/models/dga_model.bin"));
+
+static MODEL: LazyLock<Option<DgaModel>> = LazyLock::new(|| DgaModel::from_bytes(MODEL_BYTES).ok());
+
+/// The shipped model, or `None` if the file in the build is unusable.
+pub fn model() -> Option<&'static DgaModel> {
+    MODEL.as_ref()
+}
+
+/// DGA score in [0, 1] of a domain name (any case, trailing dot and port
+/// allowed). 0 for names that have no registered domain or when the model is
+/// unusable.
+pub fn score_domain(name: &str) -> f64 {
+    let Some(m) = model() else { return 0.0 };
+    match normalise(name) {
+        Some(n) => m.score_name(&n),
+        None => 0.0,
+    }
+}
+
+/// A model file that cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum ModelError {
+    #[error("DGA model: bad magic")]
+    Magic,
+    #[error("DGA model: unsupported format version {0}")]
+    Version(u16),
+    #[error("DGA model: truncated ({0} bytes)")]
+    Truncated(usize),
+}
+
+/// A loaded DGA model.
+#[derive(Clone, Debug)]
+pub struct DgaModel {
+    /// Training run identifier (the trainer writes a date-free counter).
+    pub model_version: u32,
+    /// Score above which a name is called DGA (the trainer sets it at 1 % FPR on benign training names).
+    pub threshold: f32,
+    pub weights: [f32; NF],
+    pub bias: f32,
+    pub mean: [f32; NF],
+    pub scale: [f32; NF],
+    /// `-ln P(c3|c1 c2)` × [`LP_SCALE`] for benign names.
+    pub benign: Vec<u8>,
+    /// The same for DGA names.
+    pub dga: Vec<u8>,
+}
+
+fn sym(b: u8) -> usize {
+    match b {
+        b'a'..=b'z' => usize::from(b - b'a'),
+        b'A'..=b'Z' => usize::from(b - b'A'),
+        b'0'..=b'9' => 26 + usize::from(b - b'0'),
+        b'-' => 36,
+        _ => 37,
+    }
+}
+
+/// Calls `f` with the trigram cell index of every trigram of `^label$`.
+pub fn for_each_trigram(label: &[u8], mut f: impl FnMut(usize)) {
+    let (mut a, mut b) = (BOUNDARY, BOUNDARY);
+    for &c in label.iter().take(MAX_LABEL) {
+        let c = sym(c);
+        if !(a == BOUNDARY && b == BOUNDARY) {
+            f((a * ALPHA + b) * ALPHA + c);
+        }
+        a = b;
+        b = c;
+    }
+    f((a * ALPHA + b) * ALPHA + BOUNDARY);
+}
+
+/// The raw (unstandardised) features of a label given the two tables.
+pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
+    let bytes = &label.as_bytes()[..label.len().min(MAX_LABEL)];
+    let (mut lb, mut ld, mut n, mut rare) = (0f32, 0f32, 0f32, 0f32);
+    for_each_trigram(bytes, |i| {
+        let nb = f32::from(benign.get(i).copied().unwrap_or(255)) / LP_SCALE;
+        let nd = f32::from(dga.get(i).copied().unwrap_or(255)) / LP_SCALE;
+        lb += nb;
+        ld += nd;
+        n += 1.0;
+        if nb > RARE_NLP {
+            rare += 1.0;
+        }
+    });
+    let len = bytes.len().max(1) as f32;
+    let mut counts = [0u32; ALPHA];
+    let (mut digits, mut vowels, mut letters, mut run, mut max_run) =
+        (0f32, 0f32, 0f32, 0u32, 0u32);
+    for &c in bytes {
+        counts[sym(c)] += 1;
+        let lc = c.to_ascii_lowercase();
+        if lc.is_ascii_digit() {
+            digits += 1.0;
+        }
+        if lc.is_ascii_lowercase() {
+            letters += 1.0;
+            if b"aeiouy".contains(&lc) {
+                vowels += 1.0;
+                run = 0;
+            } else {
+                run += 1;
+                max_run = max_run.max(run);
+            }
+        } else {
+            run = 0;
+        }
+    }
+    let mut entropy = 0f32;
+    for &c in &counts {
+        if c > 0 {
+            let p = c as f32 / len;
+            entropy -= p * p.log2();
+        }
+    }
+    let n = n.max(1.0);
+    [
+        lb / n,
+        ld / n,
+        len / 10.0,
+        digits / len,
+        if letters > 0.0 { vowels / letters } else { 0.0 },
+        entropy,
+        max_run as f32 / len,
+        rare / n,
+    ]
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+impl DgaModel {
+    /// Parses a model file (all numbers little-endian):
+    /// magic, `u16` format version, `u32` model version, `f32` threshold,
+    /// `f32`×NF weights, `f32` bias, `f32`×NF mean, `f32`×NF scale,
+    /// benign table (`CELLS` bytes), DGA table (`CELLS` bytes).
+    pub fn from_bytes(b: &[u8]) -> Result<DgaModel, ModelError> {
+        let need = 6 + 2 + 4 + 4 + 4 * (3 * NF + 1) + 2 * CELLS;
+        if b.len() < 8 {
+            return Err(ModelError::Truncated(b.len()));
+        }
+        if &b[..6] != MAGIC {
+            return Err(ModelError::Magic);
+        }
+        let v = u16::from_le_bytes([b[6], b[7]]);
+        if v != FORMAT_VERSION {
+            return Err(ModelError::Version(v));
+        }
+        if b.len() < need {
+            return Err(ModelError::Truncated(b.len()));
+        }
+        let mut pos = 8;
+        let u32_at = |p: &mut usize| {
+            let x = u32::from_le_bytes([b[*p], b[*p + 1], b[*p + 2], b[*p + 3]]);
+            *p += 4;
+            x
+        };
+        let model_version = u32_at(&mut pos);
+        let threshold = f32::from_bits(u32_at(&mut pos));
+        let arr = |p: &mut usize| {
+            let mut a = [0f32; NF];
+            for x in &mut a {
+                *x = f32::from_bits(u32_at(p));
+            }
+            a
+        };
+        let weights = arr(&mut pos);
+        let bias = f32::from_bits(u32_at(&mut pos));
+        let mean = arr(&mut pos);
+        let scale = arr(&mut pos);
+        let benign = b[pos..pos + CELLS].to_vec();
+        let dga = b[pos + CELLS..pos + 2 * CELLS].to_vec();
+        Ok(DgaModel {
+            model_version,
+            threshold,
+            weights,
+            bias,
+            mean,
+            scale,
+            benign,
+            dga,
+        })
+    }
+
+    /// Serialises in the format read by [`DgaModel::from_bytes`].
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut o = Vec::with_capacity(2 * CELLS + 128);
+        o.extend_from_slice(MAGIC);
+        o.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        o.extend_from_slice(&self.model_version.to_le_bytes());
+        o.extend_from_slice(&self.threshold.to_le_bytes());
+        for x in self.weights {
+            o.extend_from_slice(&x.to_le_bytes());
+        }
+        o.extend_from_slice(&self.bias.to_le_bytes());
+        for x in self.mean.iter().chain(&self.scale) {
+            o.extend_from_slice(&x.to_le_bytes());
+        }
+        o.extend_from_slice(&self.benign);
+        o.extend_from_slice(&self.dga);
+        o
+    }
+
+    /// Score of a generated label (see [`generated_label`]).
+    pub fn score_label(&self, label: &str) -> f64 {
+        if label.is_empty() {
+            return 0.0;
+        }
+        let f = features(label, &self.benign, &self.dga);
+        let mut z = self.bias;
+        for (i, x) in f.iter().enumerate() {
+            let s = if self.scale[i] > 0.0 {
+                self.scale[i]
+            } else {
+                1.0
+            };
+            z += self.weights[i] * (x - self.mean[i]) / s;
+        }
+        f64::from(sigmoid(z))
+    }
+
+    /// Score of a normalised domain name (its generated label).
+    pub fn score_name(&self, name: &str) -> f64 {
+        generated_label(name).map_or(0.0, |l| self.score_label(l))
+    }
+
+    /// Whether a score calls the name DGA.
+    pub fn is_dga(&self, score: f64) -> bool {
+        score >= f64::from(self.threshold)
+    }
+}
+
+/// Failed-lookup state of one host.
+#[derive(Clone, Debug)]
+struct NxState {
+    window_start: Micros,
+    in_window: u32,
+    dga_in_window: u32,
+    /// Distinct registered domains that failed in the window (linear counting).
+    domains: [u64; 4],
+    /// Best window so far: (count, DGA-like count, distinct registered domains).
+    best: (u32, u32, f64),
+    top_name: Option<(f64, Arc<str>)>,
+    /// The first failed name (shown when none looks generated).
+    any_name: Option<(f64, Arc<str>)>,
+    first: (Micros, RecordRef),
+    last: Micros,
+}
+
+/// The DGA detector (see the module docs).
+pub struct DgaDetector {
+    model: Option<&'static DgaModel>,
+    nx: HashMap<IpAddr, NxState, foldhash::fast::RandomState>,
+    /// Hosts not tracked because [`MAX_NX_HOSTS`] was reached.
+    pub untracked_hosts: u64,
+}
+
+impl Default for DgaDetector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl DgaDetector {
+    pub fn new() -> Self {
+        DgaDetector {
+            model: model(),
+            nx: HashMap::default(),
+            untracked_hosts: 0,
+        }
+    }
+}
+
+fn is_nx(rcode: Option<&str>) -> bool {
+    rcode.is_some_and(|r| r.eq_ignore_ascii_case("NXDOMAIN") || r == "3")
+}
+
+impl Detector for DgaDetector {
+    fn name(&self) -> &'static str {
+        "dga"
+    }
+
+    fn observe(
+        &mut self,
+        rec: RecordRef,
+        ev: &Event<'_>,
+        ctx: &Context<'_>,
+        out: &mut dyn FnMut(Finding),
+    ) {
+        let Event::Dns(d) = ev else { return };
+        let Some(model) = self.model else { return };
+        let Some(name) = normalise(&d.query) else {
+            return;
+        };
+        if !is_victim(ctx, d.src) {
+            return;
+        }
+        let score = model.score_name(&name);
+        let dga = model.is_dga(score);
+        if is_nx(d.rcode.as_deref()) {
+            let tracked = self.nx.len() < MAX_NX_HOSTS || self.nx.contains_key(&d.src);
+            if !tracked {
+                self.untracked_hosts += 1;
+                return;
+            }
+            let st = self.nx.entry(d.src).or_insert_with(|| NxState {
+                window_start: d.ts,
+                in_window: 0,
+                dga_in_window: 0,
+                domains: [0; 4],
+                best: (0, 0, 0.0),
+                top_name: None,
+                any_name: None,
+                first: (d.ts, rec),
+                last: d.ts,
+            });
+            if d.ts.saturating_sub(st.window_start) > NX_WINDOW || d.ts < st.window_start {
+                st.window_start = d.ts;
+                st.in_window = 0;
+                st.dga_in_window = 0;
+                st.domains = [0; 4];
+            }
+            st.in_window = st.in_window.saturating_add(1);
+            st.dga_in_window = st.dga_in_window.saturating_add(u32::from(dga));
+            let reg = super::names::registered_domain(&name).unwrap_or(&name);
+            let slot = (reg.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            }) >> 56) as usize;
+            st.domains[slot / 64] |= 1 << (slot % 64);
+            if st.in_window > st.best.0 {
+                let zeros: u32 = st.domains.iter().map(|w| w.count_zeros()).sum();
+                let distinct = if zeros == 0 {
+                    1420.0
+                } else {
+                    -256.0 * (f64::from(zeros) / 256.0).ln()
+                };
+                st.best = (st.in_window, st.dga_in_window, distinct);
+            }
+            st.last = st.last.max(d.ts);
+            if st.any_name.is_none() {
+                st.any_name = Some((score, Arc::from(name.as_str())));
+            }
+            if dga && st.top_name.as_ref().is_none_or(|(s, _)| score > *s) {
+                st.top_name = Some((score, Arc::from(name.as_str())));
+            }
+            return;
+        }
+        if !dga {
+            return;
+        }
+        for a in &d.answers {
+            if let Ok(ip) = a.parse::<IpAddr>() {
+                if !super::names::routable(ip) {
+                    continue; // sinkholed to loopback or a private address: no controller
+                }
+                out(Finding {
+                    victim: d.src,
+                    controller: Controller::Ip(ip),
+                    method: Method::Dga,
+                    confidence: score,
+                    indicator: None,
+                    ts: d.ts,
+                    flows: 0,
+                    bytes: 0,
+                    rec,
+                    explanation: Some(Arc::from(format!(
+                        "resolved {name} whose label scores {score:.2} on the DGA model (threshold {:.2})",
+                        model.threshold
+                    ))),
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, _ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
+        let mut hosts: Vec<_> = self.nx.iter().collect();
+        hosts.sort_by_key(|(ip, _)| **ip);
+        for (&victim, st) in hosts {
+            let (count, dga, distinct) = st.best;
+            if count < NX_BURST_MIN || distinct < NX_DISTINCT_MIN {
+                continue;
+            }
+            let Some((top, name)) = st.top_name.as_ref().or(st.any_name.as_ref()) else {
+                continue;
+            };
+            let frac = f64::from(dga) / f64::from(count);
+            // Many distinct registered domains failing is the DGA signature in
+            // itself (benign clients fail on a few names, retried); a DGA-like
+            // share raises confidence. 0.6 for a bare burst of distinct names,
+            // up to 0.95 when they also look generated.
+            let size = 1.0 - (-distinct / NX_DISTINCT_MIN).exp();
+            let confidence = (size * (0.65 + 0.3 * frac)).clamp(0.0, 1.0);
+            out(Finding {
+                victim,
+                controller: Controller::Name(name.clone()),
+                method: Method::Dga,
+                confidence,
+                indicator: None,
+                ts: st.first.0,
+                flows: 0,
+                bytes: 0,
+                rec: st.first.1,
+                explanation: Some(Arc::from(format!(
+                    "burst of {count} NXDOMAIN answers within an hour for ≈{distinct:.0} registered domains, {dga} of them DGA-like; e.g. {name} ({top:.2})"
+                ))),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_model_loads_and_separates() {
+        let m = model().expect("shipped model parses");
+        assert!(m.threshold > 0.0 && m.threshold < 1.0);
+        for benign in [
+            "google.com",
+            "www.facebook.com",
+            "wikipedia.org",
+            "bbc.co.uk",
+            "amazon.de",
+        ] {
+            assert!(
+                !m.is_dga(score_domain(benign)),
+                "{benign}: {}",
+                score_domain(benign)
+            );
+        }
+        for dga in [
+            "xgvwgynjeuypbajfxwzpzmreiucdi.ru",
+            "1sbh3891b5qfxt3dszss1grf20g.biz",
+            "eiyoesgwgagqgyue.org",
+        ] {
+            assert!(m.is_dga(score_domain(dga)), "{dga}: {}", score_domain(dga));
+        }
+    }
+
+    #[test]
+    fn model_roundtrips_and_rejects_garbage() {
+        let m = model().expect("model");
+        let b = m.to_bytes();
+        let m2 = DgaModel::from_bytes(&b).expect("roundtrip");
+        assert_eq!(m2.weights, m.weights);
+        assert_eq!(
+            DgaModel::from_bytes(b"nope").unwrap_err(),
+            ModelError::Truncated(4)
+        );
+        assert_eq!(
+            DgaModel::from_bytes(b"C2ADGA\x09\x00").unwrap_err(),
+            ModelError::Version(9)
+        );
+        assert!(matches!(
+            DgaModel::from_bytes(&b[..100]),
+            Err(ModelError::Truncated(100))
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn score_is_a_probability(s in ".{0,300}") {
+            let x = score_domain(&s);
+            proptest::prop_assert!((0.0..=1.0).contains(&x));
+        }
+    }
+}
