@@ -33,6 +33,13 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Simulate a small day, run the census on it, and write report.md and census.json.
     Demo(DemoArgs),
+    /// Print the control relationships found (one JSON object per line with --format jsonl).
+    Detect(DetectArgs),
+    /// Score domains read from stdin (one per line) with the DGA model: prints `domain<TAB>score`.
+    ScoreDomains,
+    /// Score detection against ground truth (dataset labels or a simulator truth.json):
+    /// per host per time window and per (host, controller) relationship.
+    Eval(EvalArgs),
     /// Classify the requests of web access logs; print the ones flagged as attacks.
     WebScan(crate::web::WebScanArgs),
     /// Replay labelled web-attack sets (OWASP CRS tests, libinjection lists) and print recall / FP rates.
@@ -86,6 +93,21 @@ pub struct RunArgs {
     /// asn-ipv4.csv and asn-ipv6.csv). Default: the ip-location-db build fetched by scripts/setup.sh.
     #[arg(long, value_name = "PATH")]
     pub asn_db: Option<PathBuf>,
+
+    /// Detection methods, comma-separated: intel (threat-intel feeds), beacon (periodic check-ins),
+    /// dga (generated domain names, NXDOMAIN bursts), dns (DNS tunnelling / C2 over DNS),
+    /// long (long connections, strobes), cluster (hosts beaconing alike to a rare endpoint); or `all`.
+    #[arg(long, value_name = "METHODS", default_value = c2atlas::detect::select::ALL_METHODS)]
+    pub detect: String,
+
+    /// Drop findings below this confidence (0–1); they are counted in `detection.below_confidence`.
+    #[arg(long, value_name = "X", default_value_t = c2atlas::detect::select::DEFAULT_MIN_CONFIDENCE)]
+    pub min_confidence: f64,
+
+    /// Allow-list of known-good destinations (repeatable): domains (suffix match) and IPs/CIDRs,
+    /// one per line. Suppressed findings are counted by reason in `detection.suppressed`.
+    #[arg(long = "allow", value_name = "PATH")]
+    pub allow: Vec<PathBuf>,
 
     /// Evidence records kept per relationship.
     #[arg(long, value_name = "N", default_value_t = 20)]
@@ -175,4 +197,43 @@ pub struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DetectFormat {
+    /// One relationship per line, JSON (JSON Lines).
+    Jsonl,
+    /// Readable text.
+    Human,
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DetectFormat::Jsonl)]
+    pub format: DetectFormat,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Ground truth: `labels` (the inputs' own labels: CTU-13 binetflow `From-Botnet-…-CC…`,
+    /// Stratosphere/IoT-23 Zeek `Malicious`/`C&C`) or the path of a simulator truth.json.
+    #[arg(long, value_name = "LABELS", default_value = "labels")]
+    pub truth: String,
+    /// Time window of the per-host scores, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600)]
+    pub window: u64,
+    /// Also score the RITA-style baseline on the same data.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Output format: human or md (a table for docs/evaluation.md) or json.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Name of the dataset in the table (default: the first input's name).
+    #[arg(long)]
+    pub name: Option<String>,
 }

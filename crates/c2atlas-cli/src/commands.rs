@@ -6,10 +6,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use c2atlas::census::document::{self, CensusDoc, Relationship};
+use c2atlas::detect::allowlist::Allowlist;
 use c2atlas::enrich::{self, AsnDb, CountryCode, CountryField, GeoDb, Home};
 use c2atlas::ingest::{self, Format, PlannedInput};
 use c2atlas::intel::IntelSet;
-use c2atlas::pipeline::{Pipeline, RunResult};
+use c2atlas::pipeline::{Detection, Pipeline, RunResult};
 use c2atlas::simulate::{CountryRanges, SimConfig, SimOutput};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,6 +23,9 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Explain(a) => explain(a),
         Command::Simulate(a) => crate::commands::simulate(a),
         Command::Demo(a) => crate::commands::demo(a),
+        Command::Detect(a) => crate::behave::detect(a),
+        Command::ScoreDomains => crate::behave::score_domains(),
+        Command::Eval(a) => crate::behave::eval(a),
         Command::WebScan(a) => crate::web::web_scan(a),
         Command::EvalWeb(a) => crate::web::eval_web(a),
     }
@@ -144,6 +148,12 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
     if planned.is_empty() {
         bail!("no telemetry found in the inputs given");
     }
+    let mut allow = Allowlist::new();
+    for path in &a.allow {
+        allow.load(path)?;
+    }
+    // Fail early on a bad --detect / --min-confidence, before any telemetry is read.
+    c2atlas::detect::select::build(&a.detect, &intel, a.min_confidence, Allowlist::new())?;
     let pipeline = Pipeline {
         home,
         geo,
@@ -151,6 +161,11 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
         intel,
         feeds,
         evidence_cap: a.max_evidence,
+        detection: Detection {
+            methods: a.detect.clone(),
+            min_confidence: a.min_confidence,
+            allow,
+        },
     };
     Ok((pipeline, planned))
 }
@@ -397,6 +412,10 @@ fn sim_run_args(cfg: &SimConfig, out: &SimOutput, quiet: bool) -> RunArgs {
         asn_db: None,
         max_evidence: c2atlas::census::state::DEFAULT_EVIDENCE_CAP,
         quiet,
+        // The simulator plants controllers that its feeds list: its truth is what the intel method finds.
+        detect: "intel".to_string(),
+        min_confidence: c2atlas::detect::select::DEFAULT_MIN_CONFIDENCE,
+        allow: vec![],
     }
 }
 

@@ -5,6 +5,7 @@
 //! Everything that is not the requested output goes to stderr.
 
 mod args;
+mod behave;
 mod commands;
 mod progress;
 mod web;

@@ -346,23 +346,29 @@ fn simulated_day_census_equals_truth() {
         serde_json::from_slice(&std::fs::read(sim.join("truth.json")).expect("truth.json"))
             .expect("truth is JSON");
     assert!(truth["c2"]["victims"]["total"].as_u64().unwrap_or(0) > 1_000);
-    let out = run_ok(
-        bin()
-            .args([
-                "census",
-                "--home-country",
-                "CN",
-                "--format",
-                "json",
-                "-q",
-                "--intel",
-            ])
-            .arg(sim.join("intel/c2-feed.csv"))
-            .arg("--intel")
-            .arg(sim.join("intel/c2-domains.txt"))
-            .arg(sim.join("telemetry")),
-    );
-    let doc: Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+    let census = |detect: &str| -> Value {
+        let out = run_ok(
+            bin()
+                .args([
+                    "census",
+                    "--home-country",
+                    "CN",
+                    "--format",
+                    "json",
+                    "-q",
+                    "--detect",
+                    detect,
+                    "--intel",
+                ])
+                .arg(sim.join("intel/c2-feed.csv"))
+                .arg("--intel")
+                .arg(sim.join("intel/c2-domains.txt"))
+                .arg(sim.join("telemetry")),
+        );
+        serde_json::from_slice(&out.stdout).expect("census JSON")
+    };
+    // The truth is what the planted feeds make known: the intel method must reproduce it exactly.
+    let doc = census("intel");
     assert_eq!(doc["c2"], truth["c2"]);
     let malformed: u64 = doc["inputs"]
         .as_array()

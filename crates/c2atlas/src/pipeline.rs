@@ -6,9 +6,13 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use crate::census::state::CensusState;
-use crate::detect::intel::IntelDetector;
-use crate::detect::{Context, Detector, Finding};
+use crate::detect::allowlist::Allowlist;
+use crate::detect::select::{self, DetectorSet, SelectError};
+use crate::detect::{Context, Detector, Finding, Method};
 use crate::enrich::{AsnDb, GeoDb, Home};
 use crate::ingest::{self, Diagnostic, IngestError, InputStats, PlannedInput, Sink};
 use crate::intel::{FeedStats, IntelSet};
@@ -30,6 +34,45 @@ pub struct Pipeline {
     pub intel: IntelSet,
     pub feeds: Vec<FeedStats>,
     pub evidence_cap: usize,
+    pub detection: Detection,
+}
+
+/// Which detectors run, and what they may report.
+#[derive(Clone, Debug)]
+pub struct Detection {
+    /// Comma-separated method names (`intel,beacon,dga,dns,long,cluster`, or `all`).
+    pub methods: String,
+    /// Findings below this confidence are dropped (and counted).
+    pub min_confidence: f64,
+    /// Known-good destinations whose findings are suppressed (and counted by reason).
+    pub allow: Allowlist,
+}
+
+impl Default for Detection {
+    fn default() -> Self {
+        Detection {
+            methods: select::ALL_METHODS.to_string(),
+            min_confidence: select::DEFAULT_MIN_CONFIDENCE,
+            allow: Allowlist::new(),
+        }
+    }
+}
+
+/// Sees every event and every finding that is kept (used by `eval` to score detection
+/// against ground truth without a second pass).
+pub trait Tap {
+    fn event(&mut self, ev: &Event<'_>, ctx: &Context<'_>);
+    fn finding(&mut self, f: &Finding);
+}
+
+/// A run that cannot be done.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Detection(#[from] SelectError),
 }
 
 /// Receives what a run reports along the way (progress, skipped records).
@@ -60,10 +103,17 @@ pub struct RunResult {
     /// Records read over all inputs.
     pub records: u64,
     pub elapsed: Duration,
+    /// Methods that ran.
+    pub methods: Vec<Method>,
+    /// Findings dropped for confidence below the minimum.
+    pub below_confidence: u64,
+    /// Findings suppressed by the allow-list, by reason.
+    pub suppressed: BTreeMap<Arc<str>, u64>,
 }
 
 struct RunSink<'p, 'o> {
-    detector: IntelDetector<'p>,
+    detector: DetectorSet<'p>,
+    tap: Option<&'o mut dyn Tap>,
     ctx: Context<'p>,
     state: CensusState,
     period: Option<(Micros, Micros)>,
@@ -84,8 +134,19 @@ impl Sink for RunSink<'_, '_> {
             self.obs.progress(self.path, self.records);
         }
         let state = &mut self.state;
-        let mut out = |f: Finding| state.add(&f);
-        self.detector.observe(rec, ev, &self.ctx, &mut out);
+        match self.tap.as_deref_mut() {
+            None => self
+                .detector
+                .observe(rec, ev, &self.ctx, &mut |f: Finding| state.add(&f)),
+            Some(tap) => {
+                tap.event(ev, &self.ctx);
+                self.detector
+                    .observe(rec, ev, &self.ctx, &mut |f: Finding| {
+                        tap.finding(&f);
+                        state.add(&f)
+                    });
+            }
+        }
     }
 }
 
@@ -96,11 +157,28 @@ impl Pipeline {
         &self,
         planned: &[PlannedInput],
         obs: &mut dyn Observer,
-    ) -> Result<RunResult, IngestError> {
+    ) -> Result<RunResult, RunError> {
+        self.run_tapped(planned, obs, None)
+    }
+
+    /// [`Pipeline::run`], with a [`Tap`] seeing every event and kept finding.
+    pub fn run_tapped<'o>(
+        &self,
+        planned: &[PlannedInput],
+        obs: &'o mut dyn Observer,
+        tap: Option<&'o mut dyn Tap>,
+    ) -> Result<RunResult, RunError> {
         let start = Instant::now();
         let mut inputs = Vec::with_capacity(planned.len());
+        let detector = select::build(
+            &self.detection.methods,
+            &self.intel,
+            self.detection.min_confidence,
+            self.detection.allow.clone(),
+        )?;
         let mut sink = RunSink {
-            detector: IntelDetector::new(&self.intel),
+            detector,
+            tap,
             ctx: Context {
                 home: &self.home,
                 geo: self.geo.as_ref(),
@@ -133,9 +211,15 @@ impl Pipeline {
             mut state,
             period,
             records,
+            mut tap,
             ..
         } = sink;
-        detector.finish(&ctx, &mut |f| state.add(&f));
+        detector.finish(&ctx, &mut |f| {
+            if let Some(t) = tap.as_deref_mut() {
+                t.finding(&f);
+            }
+            state.add(&f)
+        });
         state.drop_resolved_names();
         Ok(RunResult {
             inputs,
@@ -143,6 +227,9 @@ impl Pipeline {
             period,
             records,
             elapsed: start.elapsed(),
+            methods: detector.methods().to_vec(),
+            below_confidence: detector.below_confidence,
+            suppressed: std::mem::take(&mut detector.suppressed),
         })
     }
 }

@@ -73,7 +73,19 @@ pub struct CensusDoc {
     pub inputs: Vec<InputDoc>,
     pub databases: DatabasesDoc,
     pub intel: Vec<FeedDoc>,
+    pub detection: DetectionDoc,
     pub c2: C2Summary,
+}
+
+/// What detection ran and what it left out.
+#[derive(Clone, Debug, Serialize)]
+pub struct DetectionDoc {
+    pub methods: Vec<&'static str>,
+    pub min_confidence: f64,
+    /// Findings dropped for confidence below `min_confidence`.
+    pub below_confidence: u64,
+    /// Findings suppressed by allow-lists, by reason (`file:line (entry)`).
+    pub suppressed: std::collections::BTreeMap<String, u64>,
 }
 
 /// A piece of evidence: an input record.
@@ -106,8 +118,13 @@ pub struct Relationship {
     pub country: Option<String>,
     pub asn: Option<u32>,
     pub org: Option<String>,
+    /// The strongest method (highest confidence) that found it.
     pub method: &'static str,
+    /// Every method that found it.
+    pub methods: Vec<&'static str>,
     pub confidence: f64,
+    /// Why the detector flagged it (features that fired), when it says.
+    pub explanation: Option<String>,
     pub indicator: Option<IndicatorDoc>,
     pub first_seen: String,
     pub last_seen: String,
@@ -116,6 +133,15 @@ pub struct Relationship {
     /// All supporting records, of which `evidence` lists the first ones.
     pub events: u64,
     pub evidence: Vec<EvidenceRef>,
+}
+
+fn kind_name(k: crate::intel::IndicatorKind) -> &'static str {
+    match k {
+        crate::intel::IndicatorKind::Ip => "IP",
+        crate::intel::IndicatorKind::Cidr => "network",
+        crate::intel::IndicatorKind::Domain => "domain",
+        crate::intel::IndicatorKind::Url => "URL",
+    }
 }
 
 fn locale_name(l: Locale) -> &'static str {
@@ -216,13 +242,24 @@ fn enrich_one(
         asn: asn.as_ref().map(|a| a.asn),
         org: asn.as_ref().map(|a| a.org.to_string()),
         method: s.method.as_str(),
+        methods: s.methods.iter().map(|m| m.as_str()).collect(),
         confidence: s.confidence,
+        explanation: s.explanation.as_deref().map(str::to_string).or_else(|| {
+            indicator.as_ref().map(|i| {
+                format!(
+                    "controller matches {} indicator {} listed by {}",
+                    kind_name(i.kind),
+                    i.value,
+                    i.source
+                )
+            })
+        }),
         indicator,
         first_seen: rfc3339(s.first_seen),
         last_seen: rfc3339(s.last_seen),
-        flows: s.flows,
-        bytes: s.bytes,
-        events: s.events,
+        flows: s.flows(),
+        bytes: s.bytes(),
+        events: s.events(),
         evidence,
     };
     let view = RelView {
@@ -231,7 +268,7 @@ fn enrich_one(
         controller_locale: locale,
         country: cc,
         asn: asn.map(|a| (a.asn, a.org.to_string())),
-        method: s.method.as_str().to_string(),
+        methods: s.methods,
     };
     (rel, view)
 }
@@ -283,6 +320,16 @@ pub fn document(p: &Pipeline, run: &RunResult, views: &[RelView], registered: bo
                 sha256: f.sha256.clone(),
             })
             .collect(),
+        detection: DetectionDoc {
+            methods: run.methods.iter().map(|m| m.as_str()).collect(),
+            min_confidence: p.detection.min_confidence,
+            below_confidence: run.below_confidence,
+            suppressed: run
+                .suppressed
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
+        },
         c2: summarize(views),
     }
 }

@@ -11,8 +11,9 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use crate::detect::{Controller, Finding, Method};
+use crate::detect::{Controller, Finding, Method, MethodSet};
 use crate::intel::IndicatorId;
 use crate::model::{Micros, RecordRef};
 
@@ -31,31 +32,75 @@ pub struct RelKey {
 pub struct RelState {
     pub first_seen: Micros,
     pub last_seen: Micros,
-    /// Flow records supporting the relationship.
-    pub flows: u64,
-    /// Bytes of those flows, both directions.
-    pub bytes: u64,
-    /// All supporting records (flows, DNS answers, HTTP requests, TLS handshakes).
-    pub events: u64,
+    /// What each method that found the relationship counted, sorted by method.
+    /// Several detectors see the same flows, so figures are per method and
+    /// reported as the maximum over methods ([`RelState::flows`]), never summed.
+    pub counts: Vec<MethodCounts>,
     /// The strongest method that found it, and its confidence.
     pub method: Method,
+    /// Every method that found it.
+    pub methods: MethodSet,
     pub confidence: f64,
+    /// What the strongest finding's detector saw (features that fired).
+    pub explanation: Option<Arc<str>>,
     /// The matching indicator (smallest id when several matched).
     pub indicator: Option<IndicatorId>,
     /// The smallest `cap` supporting record references, sorted.
     pub evidence: Vec<RecordRef>,
 }
 
+/// The support one method found for a relationship.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MethodCounts {
+    pub method: Method,
+    /// Flow records.
+    pub flows: u64,
+    /// Bytes of those flows, both directions.
+    pub bytes: u64,
+    /// All supporting records (flows, DNS answers, HTTP requests, TLS handshakes).
+    pub events: u64,
+}
+
 impl RelState {
+    /// Flow records supporting the relationship (the most any one method saw).
+    pub fn flows(&self) -> u64 {
+        self.counts.iter().map(|c| c.flows).max().unwrap_or(0)
+    }
+    /// Bytes of those flows.
+    pub fn bytes(&self) -> u64 {
+        self.counts.iter().map(|c| c.bytes).max().unwrap_or(0)
+    }
+    /// Supporting records of any kind.
+    pub fn events(&self) -> u64 {
+        self.counts.iter().map(|c| c.events).max().unwrap_or(0)
+    }
+
+    fn add_counts(&mut self, o: &MethodCounts) {
+        match self.counts.binary_search_by(|c| c.method.cmp(&o.method)) {
+            Ok(i) => {
+                let c = &mut self.counts[i];
+                c.flows = c.flows.saturating_add(o.flows);
+                c.bytes = c.bytes.saturating_add(o.bytes);
+                c.events = c.events.saturating_add(o.events);
+            }
+            Err(i) => self.counts.insert(i, *o),
+        }
+    }
+
     fn from_finding(f: &Finding) -> RelState {
         RelState {
             first_seen: f.ts,
             last_seen: f.ts,
-            flows: f.flows,
-            bytes: f.bytes,
-            events: 1,
+            counts: vec![MethodCounts {
+                method: f.method,
+                flows: f.flows,
+                bytes: f.bytes,
+                events: 1,
+            }],
             method: f.method,
+            methods: MethodSet::of(f.method),
             confidence: f.confidence,
+            explanation: f.explanation.clone(),
             indicator: f.indicator,
             evidence: vec![f.rec],
         }
@@ -64,14 +109,16 @@ impl RelState {
     fn absorb(&mut self, o: &RelState, cap: usize) {
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
-        self.flows = self.flows.saturating_add(o.flows);
-        self.bytes = self.bytes.saturating_add(o.bytes);
-        self.events = self.events.saturating_add(o.events);
+        for c in &o.counts {
+            self.add_counts(c);
+        }
+        self.methods = self.methods.union(o.methods);
         if o.confidence > self.confidence
             || (o.confidence == self.confidence && o.method < self.method)
         {
             self.method = o.method;
             self.confidence = o.confidence;
+            self.explanation = o.explanation.clone();
         }
         self.indicator = match (self.indicator, o.indicator) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -231,11 +278,30 @@ mod tests {
         assert_eq!(s.len(), 1);
         let (_, r) = s.sorted()[0];
         assert_eq!(
-            (r.first_seen, r.last_seen, r.flows, r.bytes, r.events),
+            (r.first_seen, r.last_seen, r.flows(), r.bytes(), r.events()),
             (10, 90, 3, 300, 3)
         );
         let lines: Vec<u64> = r.evidence.iter().map(|e| e.line).collect();
         assert_eq!(lines, vec![3, 5]);
+    }
+
+    #[test]
+    fn methods_seeing_the_same_flows_are_not_summed() {
+        let mut s = CensusState::new(5);
+        for line in 1..=4 {
+            s.add(&finding(1, 1, line, line as i64));
+        }
+        // A behavioural detector reports the same four flows in one summary finding.
+        let mut b = finding(1, 1, 1, 1);
+        b.method = Method::Beacon;
+        b.confidence = 0.95;
+        b.flows = 4;
+        b.bytes = 400;
+        s.add(&b);
+        let (_, r) = s.sorted()[0];
+        assert_eq!((r.flows(), r.bytes(), r.events()), (4, 400, 4));
+        assert_eq!(r.method, Method::Beacon);
+        assert!(r.methods.contains(Method::Intel) && r.methods.contains(Method::Beacon));
     }
 
     proptest! {

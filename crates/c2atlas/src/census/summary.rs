@@ -13,6 +13,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::detect::MethodSet;
 use crate::enrich::{CountryCode, Locale};
 
 /// What the census needs to know about one relationship. Built by the census
@@ -25,8 +26,8 @@ pub struct RelView {
     pub controller_locale: Locale,
     pub country: Option<CountryCode>,
     pub asn: Option<(u32, String)>,
-    /// Detection method, e.g. `intel`.
-    pub method: String,
+    /// Every method that found the relationship.
+    pub methods: MethodSet,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -73,7 +74,8 @@ pub struct C2Summary {
     pub victims: VictimCounts,
     pub overseas_by_country: Vec<CountryRow>,
     pub overseas_by_asn: Vec<AsnRow>,
-    /// Relationships per detection method.
+    /// Relationships found by each detection method (a relationship found by
+    /// several methods counts under each, so these can add up to more than `relationships`).
     pub by_method: BTreeMap<String, u64>,
     /// Relationships whose controller is known only by a name that did not resolve.
     pub unresolved_controllers: u64,
@@ -108,7 +110,9 @@ pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
     let mut by_asn: BTreeMap<u32, AsnAcc> = BTreeMap::new();
     for r in rels {
         s.relationships += 1;
-        *s.by_method.entry(r.method.clone()).or_default() += 1;
+        for m in r.methods.iter() {
+            *s.by_method.entry(m.as_str().to_string()).or_default() += 1;
+        }
         victims.insert(r.victim);
         let Some(cip) = r.controller_ip else {
             s.unresolved_controllers += 1;

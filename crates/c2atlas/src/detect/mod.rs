@@ -63,6 +63,16 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, in contract order.
+    pub const ALL: [Method; 6] = [
+        Method::Intel,
+        Method::Beacon,
+        Method::Dga,
+        Method::Dns,
+        Method::Long,
+        Method::Cluster,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Method::Intel => "intel",
@@ -72,6 +82,30 @@ impl Method {
             Method::Long => "long",
             Method::Cluster => "cluster",
         }
+    }
+}
+
+/// A set of methods (which detectors found a relationship), as a bit set.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MethodSet(u8);
+
+impl MethodSet {
+    /// The set holding only `m`.
+    pub fn of(m: Method) -> MethodSet {
+        MethodSet(1 << m as u8)
+    }
+    pub fn insert(&mut self, m: Method) {
+        self.0 |= 1 << m as u8;
+    }
+    pub fn union(self, o: MethodSet) -> MethodSet {
+        MethodSet(self.0 | o.0)
+    }
+    pub fn contains(self, m: Method) -> bool {
+        self.0 & (1 << m as u8) != 0
+    }
+    /// Members in contract order.
+    pub fn iter(self) -> impl Iterator<Item = Method> {
+        Method::ALL.into_iter().filter(move |m| self.contains(*m))
     }
 }
 

@@ -165,7 +165,7 @@ fn census(out: &SimOutput, ranges: &CountryRanges, home: CountryCode) -> (Vec<Re
                 },
                 country,
                 asn: None,
-                method: TRUTH_METHOD.to_string(),
+                methods: crate::detect::MethodSet::of(crate::detect::Method::Intel),
             }
         })
         .collect();

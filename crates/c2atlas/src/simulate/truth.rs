@@ -87,7 +87,7 @@ pub(crate) fn rel_views(plan: &Plan, rels: &[(u32, u32)], asn: Option<&AsnDb>) -
                 controller_locale: c.locale,
                 country: Some(c.country),
                 asn: asns.get(ci as usize).cloned().flatten(),
-                method: TRUTH_METHOD.to_string(),
+                methods: crate::detect::MethodSet::of(crate::detect::Method::Intel),
             })
         })
         .collect()

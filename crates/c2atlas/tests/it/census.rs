@@ -6,7 +6,7 @@ use c2atlas::census::document;
 use c2atlas::enrich::{GeoDb, Home};
 use c2atlas::ingest::plan_inputs;
 use c2atlas::intel::IntelSet;
-use c2atlas::pipeline::{Pipeline, Silent};
+use c2atlas::pipeline::{Detection, Pipeline, Silent};
 
 use crate::common::{default_db, shared};
 
@@ -26,6 +26,10 @@ fn pipeline(home_nets: &[&str], indicators: &str, geo: Option<GeoDb>) -> Pipelin
         intel,
         feeds: vec![],
         evidence_cap: 50,
+        detection: Detection {
+            methods: "intel".into(),
+            ..Detection::default()
+        },
     }
 }
 

@@ -1,0 +1,234 @@
+//! Subcommands of behavioural detection: `detect`, `score-domains`, `eval`.
+
+use std::io::{BufRead, Write};
+
+use anyhow::{Context as _, Result, bail};
+use c2atlas::detect::eval::{EvalReport, Evaluator, RitaBaseline};
+use c2atlas::detect::{Context, Detector, Finding};
+use c2atlas::model::Event;
+use c2atlas::pipeline::Tap;
+
+use crate::args::{DetectArgs, DetectFormat, EvalArgs, OutputFormat};
+use crate::progress::Progress;
+
+pub fn detect(a: DetectArgs) -> Result<()> {
+    let (_, _, rels, doc) = crate::commands::run(&a.run)?;
+    let mut out = std::io::stdout().lock();
+    for r in &rels {
+        match a.format {
+            DetectFormat::Jsonl => writeln!(out, "{}", serde_json::to_string(r)?)?,
+            DetectFormat::Human => writeln!(
+                out,
+                "{} <- {} {} {:.2} {} .. {}: {}",
+                r.victim,
+                r.controller,
+                r.method,
+                r.confidence,
+                r.first_seen,
+                r.last_seen,
+                r.explanation.as_deref().unwrap_or("")
+            )?,
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "c2atlas: {} relationships ({}); {} findings below --min-confidence {}, {} suppressed by allow-lists",
+        rels.len(),
+        doc.c2
+            .by_method
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        doc.detection.below_confidence,
+        doc.detection.min_confidence,
+        doc.detection.suppressed.values().sum::<u64>()
+    );
+    Ok(())
+}
+
+pub fn score_domains() -> Result<()> {
+    if c2atlas::detect::dga::model().is_none() {
+        bail!("the DGA model shipped with c2atlas could not be loaded");
+    }
+    let stdin = std::io::stdin().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for (i, line) in stdin.split(b'\n').enumerate() {
+        let line = line.context("cannot read stdin")?;
+        let Ok(text) = std::str::from_utf8(&line) else {
+            eprintln!("c2atlas: stdin:{}: not UTF-8, skipped", i + 1);
+            continue;
+        };
+        let d = text.trim();
+        if d.is_empty() || d.starts_with('#') {
+            continue;
+        }
+        writeln!(out, "{d}\t{:.4}", c2atlas::detect::dga::score_domain(d))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Feeds the evaluator (and optionally the baseline detector) from the pipeline's tap.
+struct EvalTap<'i> {
+    eval: Evaluator,
+    baseline: Option<(RitaBaseline, Evaluator)>,
+    rec: u64,
+    _intel: std::marker::PhantomData<&'i ()>,
+}
+
+impl Tap for EvalTap<'_> {
+    fn event(&mut self, ev: &Event<'_>, ctx: &Context<'_>) {
+        self.eval.observe(ev, ctx);
+        if let Some((b, e)) = &mut self.baseline {
+            e.observe(ev, ctx);
+            self.rec += 1;
+            let rec = c2atlas::model::RecordRef {
+                input: 0,
+                line: self.rec,
+            };
+            b.observe(rec, ev, ctx, &mut |f: Finding| e.finding(&f));
+        }
+    }
+    fn finding(&mut self, f: &Finding) {
+        self.eval.finding(f);
+    }
+}
+
+fn row(name: &str, method: &str, r: &EvalReport) -> String {
+    let h = &r.host_windows;
+    let x = &r.relationships;
+    format!(
+        "| {name} | {method} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {}/{} |",
+        h.tp,
+        h.fp,
+        h.tn,
+        h.fn_,
+        h.precision(),
+        h.recall(),
+        h.f1(),
+        h.fpr(),
+        x.tp,
+        x.fp,
+        x.tn,
+        x.fn_,
+        x.precision(),
+        x.recall(),
+        x.f1(),
+        r.flagged_clean_hosts,
+        r.clean_hosts
+    )
+}
+
+/// Header of the Markdown table written by `eval --format md`.
+pub const TABLE_HEADER: &str = "| dataset | method | host TP | FP | TN | FN | precision | recall | F1 | FPR | rel. TP | FP | TN | FN | precision | recall | F1 | clean hosts flagged |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    if a.truth != "labels" {
+        bail!(
+            "--truth {}: only `labels` (the inputs' own CTU-13 / Stratosphere / IoT-23 labels) is supported so far",
+            a.truth
+        );
+    }
+    if a.window == 0 {
+        bail!("--window must be at least 1 second");
+    }
+    let window = i64::try_from(a.window)
+        .ok()
+        .and_then(|w| w.checked_mul(1_000_000))
+        .context("--window too large")?;
+    let p = Progress::new(a.run.quiet, 0);
+    let (pipeline, planned) = crate::commands::prepare(&a.run, &p)?;
+    p.finish();
+    let mut tap = EvalTap {
+        eval: Evaluator::new(window),
+        baseline: a
+            .baseline
+            .then(|| (RitaBaseline::default(), Evaluator::new(window))),
+        rec: 0,
+        _intel: std::marker::PhantomData,
+    };
+    let mut progress = Progress::new(a.run.quiet, planned.len());
+    let result = pipeline.run_tapped(&planned, &mut progress, Some(&mut tap))?;
+    progress.finish();
+    if let Some((b, e)) = &mut tap.baseline {
+        let ctx = Context {
+            home: &pipeline.home,
+            geo: pipeline.geo.as_ref(),
+        };
+        b.finish(&ctx, &mut |f: Finding| e.finding(&f));
+    }
+    let name = a.name.clone().unwrap_or_else(|| {
+        a.run.inputs[0]
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    let methods = result
+        .methods
+        .iter()
+        .map(|m| m.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let ours = tap.eval.report();
+    let base = tap.baseline.as_ref().map(|(_, e)| e.report());
+    let mut out = std::io::stdout().lock();
+    match a.format {
+        OutputFormat::Md => {
+            writeln!(out, "{TABLE_HEADER}")?;
+            writeln!(out, "{}", row(&name, &methods, &ours))?;
+            if let Some(b) = &base {
+                writeln!(out, "{}", row(&name, "RITA-style baseline", b))?;
+            }
+        }
+        OutputFormat::Json => {
+            let j = |r: &EvalReport| {
+                let c = |c: &c2atlas::detect::eval::Counts| {
+                    serde_json::json!({"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn_,
+                        "precision": c.precision(), "recall": c.recall(), "f1": c.f1(), "fpr": c.fpr()})
+                };
+                serde_json::json!({"host_windows": c(&r.host_windows), "relationships": c(&r.relationships),
+                    "flagged_clean_hosts": r.flagged_clean_hosts, "clean_hosts": r.clean_hosts,
+                    "window_seconds": r.window / 1_000_000})
+            };
+            let mut v = serde_json::json!({"dataset": name, "methods": methods, "ours": j(&ours)});
+            if let Some(b) = &base {
+                v["baseline"] = j(b);
+            }
+            writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        }
+        OutputFormat::Human => {
+            let runs = std::iter::once(("c2atlas", methods.as_str(), &ours))
+                .chain(base.as_ref().map(|b| ("RITA-style baseline", "beacon", b)));
+            for (label, methods, r) in runs {
+                let h = &r.host_windows;
+                let x = &r.relationships;
+                writeln!(
+                    out,
+                    "{label} ({methods}) on {name}, {} s windows:\n  hosts×windows: TP {} FP {} TN {} FN {}  precision {:.3} recall {:.3} F1 {:.3} FPR {:.4}\n  relationships: TP {} FP {} TN {} FN {}  precision {:.3} recall {:.3} F1 {:.3} FPR {:.4}\n  clean hosts flagged: {}/{}",
+                    a.window,
+                    h.tp,
+                    h.fp,
+                    h.tn,
+                    h.fn_,
+                    h.precision(),
+                    h.recall(),
+                    h.f1(),
+                    h.fpr(),
+                    x.tp,
+                    x.fp,
+                    x.tn,
+                    x.fn_,
+                    x.precision(),
+                    x.recall(),
+                    x.f1(),
+                    x.fpr(),
+                    r.flagged_clean_hosts,
+                    r.clean_hosts
+                )?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
