@@ -8,3 +8,4 @@ mod fuzz_corpus;
 mod ingest;
 mod intel;
 mod web;
+mod pcap;
