@@ -7,5 +7,5 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
-mod web;
 mod pcap;
+mod web;

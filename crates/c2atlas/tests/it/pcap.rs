@@ -143,7 +143,11 @@ fn independent_walk(bytes: &[u8]) -> (u64, Vec<usize>) {
         let le = bytes[..4] == [0xd4, 0xc3, 0xb2, 0xa1] || bytes[..4] == [0x4d, 0x3c, 0xb2, 0xa1];
         let mut pos = 24;
         while pos + 16 <= bytes.len() {
-            let caplen = if le { u32le(bytes, pos + 8) } else { u32be(bytes, pos + 8) } as usize;
+            let caplen = if le {
+                u32le(bytes, pos + 8)
+            } else {
+                u32be(bytes, pos + 8)
+            } as usize;
             if pos + 16 + caplen > bytes.len() {
                 break;
             }
@@ -187,7 +191,13 @@ fn flows(r: &Run) -> Vec<&c2atlas::model::Flow<'static>> {
 }
 
 /// Index of the `Flow` event of the connection an event with this 5-tuple belongs to.
-fn flow_index(r: &Run, src: std::net::IpAddr, sport: u16, dst: std::net::IpAddr, dport: u16) -> usize {
+fn flow_index(
+    r: &Run,
+    src: std::net::IpAddr,
+    sport: u16,
+    dst: std::net::IpAddr,
+    dport: u16,
+) -> usize {
     r.events
         .iter()
         .position(|(_, e)| matches!(e, Event::Flow(f) if f.src == src && f.sport == sport && f.dst == dst && f.dport == dport))
@@ -225,7 +235,9 @@ fn every_shared_capture_is_read_whole() {
 
 #[test]
 fn dns_query_and_response_pair() {
-    let Some(p) = shared("pcaps/chrissanders-packets/dns_query_response.pcapng") else { return };
+    let Some(p) = shared("pcaps/chrissanders-packets/dns_query_response.pcapng") else {
+        return;
+    };
     let bytes = std::fs::read(&p).unwrap();
     // Independent facts from the bytes: the question name and the A record's address.
     assert!(bytes.windows(15).any(|w| w == b"\x09wireshark\x03org\x00"));
@@ -233,21 +245,30 @@ fn dns_query_and_response_pair() {
     let r = run(&p);
     assert_eq!(r.stats.records, 2);
     assert_eq!(r.events.len(), 2);
-    let Event::Dns(d) = &r.events[0].1 else { panic!("first event {:?}", r.events[0]) };
+    let Event::Dns(d) = &r.events[0].1 else {
+        panic!("first event {:?}", r.events[0])
+    };
     assert_eq!(d.query, "wireshark.org");
     assert_eq!(d.qtype.as_deref(), Some("A"));
     assert_eq!(d.rcode.as_deref(), Some("NOERROR"));
     assert_eq!(d.answers, vec!["128.121.50.122"]);
     assert_eq!(d.dport, 53);
     assert_eq!(r.events[0].0.line, 1, "the query packet is the evidence");
-    let Event::Flow(f) = &r.events[1].1 else { panic!() };
-    assert_eq!((f.src, f.sport, f.dst, f.dport), (d.src, d.sport, d.dst, d.dport));
+    let Event::Flow(f) = &r.events[1].1 else {
+        panic!()
+    };
+    assert_eq!(
+        (f.src, f.sport, f.dst, f.dport),
+        (d.src, d.sport, d.dst, d.dport)
+    );
     assert_eq!((f.proto, f.packets), (Proto::Udp, 2));
 }
 
 #[test]
 fn cryptowall_c2_posts() {
-    let Some(p) = shared("pcaps/chrissanders-packets/cryptowall4_c2.pcapng") else { return };
+    let Some(p) = shared("pcaps/chrissanders-packets/cryptowall4_c2.pcapng") else {
+        return;
+    };
     let r = run(&p);
     let c2: std::net::IpAddr = "184.170.149.44".parse().unwrap();
     let posts: Vec<_> = r
@@ -267,18 +288,27 @@ fn cryptowall_c2_posts() {
         assert!(h.uri.as_deref().unwrap().starts_with("/76N1Lm.php?"));
         assert_eq!(h.status, Some(200));
         let fi = flow_index(&r, h.src, h.sport, h.dst, h.dport);
-        let hi = r.events.iter().position(|(_, e)| matches!(e, Event::Http(x) if x == *h)).unwrap();
+        let hi = r
+            .events
+            .iter()
+            .position(|(_, e)| matches!(e, Event::Http(x) if x == *h))
+            .unwrap();
         assert!(hi < fi);
     }
     let f = flows(&r);
     assert_eq!(f.len(), 3);
-    assert!(f.iter().all(|f| f.dst == c2 && f.dport == 80 && f.proto == Proto::Tcp));
+    assert!(
+        f.iter()
+            .all(|f| f.dst == c2 && f.dport == 80 && f.proto == Proto::Tcp)
+    );
     assert_eq!(f.iter().map(|f| f.packets).sum::<u64>(), 162);
 }
 
 #[test]
 fn periodic_https_beacons_have_sni() {
-    let Some(p) = shared("slips/dataset/test-cc/test-cc-capture-1.pcap") else { return };
+    let Some(p) = shared("slips/dataset/test-cc/test-cc-capture-1.pcap") else {
+        return;
+    };
     let r = run(&p);
     // PROVENANCE: `curl https://testing.com` every 2 s from 147.32.80.37.
     let src: std::net::IpAddr = "147.32.80.37".parse().unwrap();
@@ -296,8 +326,16 @@ fn periodic_https_beacons_have_sni() {
         assert_eq!((t.src, t.dport), (src, 443));
     }
     let https: Vec<_> = flows(&r).into_iter().filter(|f| f.dport == 443).collect();
-    assert_eq!(https.len(), tls.len(), "one ClientHello per HTTPS connection");
-    assert!(https.iter().all(|f| f.src == src && f.dst_bytes > 0 && f.src_bytes > 0));
+    assert_eq!(
+        https.len(),
+        tls.len(),
+        "one ClientHello per HTTPS connection"
+    );
+    assert!(
+        https
+            .iter()
+            .all(|f| f.src == src && f.dst_bytes > 0 && f.src_bytes > 0)
+    );
 }
 
 /// Writes `bytes` to a temp file and reads it as a capture.
@@ -330,14 +368,23 @@ fn truncated_captures_keep_the_packets_before_the_cut() {
         assert_eq!(s.records + s.skipped, 100, "{rel}");
         assert_eq!(s.malformed, 1, "{rel}");
         assert!(events > 0);
-        assert_eq!(diags.iter().filter(|d| d.reason.contains("cut mid-record")).count(), 1, "{diags:?}");
+        assert_eq!(
+            diags
+                .iter()
+                .filter(|d| d.reason.contains("cut mid-record"))
+                .count(),
+            1,
+            "{diags:?}"
+        );
         assert!(diags.iter().any(|d| d.line == 101), "{diags:?}");
     }
 }
 
 #[test]
 fn garbage_after_a_valid_header_is_malformed() {
-    let Some(p) = shared("slips/dataset/test7-malicious.pcap") else { return };
+    let Some(p) = shared("slips/dataset/test7-malicious.pcap") else {
+        return;
+    };
     let bytes = std::fs::read(&p).unwrap();
     let (_, starts) = independent_walk(&bytes);
     // Header and 3 good packets, then a record header claiming 3 GiB.
@@ -353,13 +400,18 @@ fn garbage_after_a_valid_header_is_malformed() {
     assert_eq!(events, 0);
     // A cut file header is not a capture.
     let (res, _, _) = run_file("short.pcap", &bytes[..10]);
-    assert!(matches!(res, Err(IngestError::UnknownFormat { .. })), "{res:?}");
+    assert!(
+        matches!(res, Err(IngestError::UnknownFormat { .. })),
+        "{res:?}"
+    );
 }
 
 #[test]
 fn gzip_capture_reads_like_the_plain_one() {
     use std::io::Write;
-    let Some(p) = shared("pcaps/chrissanders-packets/http_google.pcapng") else { return };
+    let Some(p) = shared("pcaps/chrissanders-packets/http_google.pcapng") else {
+        return;
+    };
     let bytes = std::fs::read(&p).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&bytes).unwrap();
@@ -379,15 +431,21 @@ fn gzip_capture_reads_like_the_plain_one() {
     let s = res.expect("readable");
     assert!(s.records > 0 && s.records < 12, "{s:?}");
     assert!(s.malformed >= 1);
-    assert!(diags.iter().any(|d| d.reason.contains("gzip") || d.reason.contains("cut")), "{diags:?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.reason.contains("gzip") || d.reason.contains("cut")),
+        "{diags:?}"
+    );
 }
 
 #[test]
 fn explore_one() {
-    let Ok(f) = std::env::var("PCAP_SHOW") else { return };
+    let Ok(f) = std::env::var("PCAP_SHOW") else {
+        return;
+    };
     let r = run(Path::new(&f));
     for (rec, e) in &r.events {
         eprintln!("{} {:?}", rec.line, e);
     }
 }
-

@@ -400,3 +400,135 @@ struct NullSink;
 impl Sink for NullSink {
     fn event(&mut self, _: crate::model::RecordRef, _: &crate::model::Event<'_>) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Event, RecordRef};
+
+    /// A capture written by hand (see the fuzz corpus): DNS query/response for
+    /// c2.example.net, then a TCP connection with one HTTP request and its 200 response.
+    const DNS_HTTP: &[u8] = include_bytes!("../../../../../fuzz/corpus/pcap/dns_http.pcap");
+
+    #[derive(Default)]
+    struct Names(Vec<(u64, String)>);
+
+    impl Sink for Names {
+        fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
+            let s = match ev {
+                Event::Flow(f) => format!(
+                    "flow {} {}:{} {} pkts",
+                    f.proto.name(),
+                    f.dst,
+                    f.dport,
+                    f.packets
+                ),
+                Event::Dns(d) => format!("dns {} {:?} {:?}", d.query, d.rcode, d.answers),
+                Event::Http(h) => format!("http {:?} {:?} {:?}", h.host, h.uri, h.status),
+                Event::Tls(t) => format!("tls {:?}", t.server_name),
+            };
+            self.0.push((rec.line, s));
+        }
+    }
+
+    fn read_with(
+        data: &[u8],
+        limits: flow::Limits,
+    ) -> (PcapCounts, Vec<(u64, String)>, Vec<String>) {
+        let mut names = Names::default();
+        let mut diags = Vec::new();
+        let c = read(
+            0,
+            Path::new("t.pcap"),
+            &mut { data },
+            limits,
+            &mut names,
+            &mut |d| diags.push(d.reason),
+        )
+        .unwrap();
+        (c, names.0, diags)
+    }
+
+    #[test]
+    fn names_precede_their_flows() {
+        let (c, ev, diags) = read_with(DNS_HTTP, flow::Limits::default());
+        assert_eq!((c.packets, c.records, c.malformed), (8, 8, 0), "{diags:?}");
+        let want = [
+            (1, "dns c2.example.net Some(\"NOERROR\") [\"198.51.100.7\"]"),
+            (
+                5,
+                "http Some(\"c2.example.net\") Some(\"/gate.php?id=1\") Some(200)",
+            ),
+            (1, "flow udp 8.8.8.8:53 2 pkts"),
+            (3, "flow tcp 198.51.100.7:80 6 pkts"),
+        ];
+        let got: Vec<(u64, &str)> = ev.iter().map(|(l, s)| (*l, s.as_str())).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn full_table_evicts_and_counts() {
+        let limits = flow::Limits {
+            max_flows: 1,
+            ..flow::Limits::default()
+        };
+        let (c, ev, diags) = read_with(DNS_HTTP, limits);
+        assert_eq!(c.tracker.evicted, 1);
+        assert_eq!(ev.iter().filter(|(_, s)| s.starts_with("flow")).count(), 2);
+        assert!(
+            diags.iter().any(|d| d.contains("flow table full")),
+            "{diags:?}"
+        );
+    }
+
+    #[test]
+    fn active_timeout_slices_long_flows() {
+        // Packets are 1 s apart: a 2 s active timeout cuts the TCP flow.
+        let limits = flow::Limits {
+            active_timeout: 2_000_000,
+            ..flow::Limits::default()
+        };
+        let (_, ev, _) = read_with(DNS_HTTP, limits);
+        let tcp: Vec<_> = ev
+            .iter()
+            .filter(|(_, s)| s.starts_with("flow tcp"))
+            .collect();
+        assert_eq!(tcp.len(), 3, "{ev:?}");
+        assert_eq!(
+            tcp.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            vec![3, 5, 7]
+        );
+    }
+
+    #[test]
+    fn cut_capture_keeps_earlier_packets() {
+        let (c, _, diags) = read_with(&DNS_HTTP[..150], flow::Limits::default());
+        assert_eq!((c.records, c.malformed), (1, 1));
+        assert!(
+            diags.iter().any(|d| d.contains("cut mid-record")
+                && d.ends_with("after packet 1; the packets before it are kept")),
+            "{diags:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            fuzz(&data);
+            // The same bytes behind a valid header, and with a real capture's head.
+            let mut d = DNS_HTTP[..24].to_vec();
+            d.extend_from_slice(&data);
+            fuzz(&d);
+            let mut d = DNS_HTTP[..200].to_vec();
+            d.extend_from_slice(&data);
+            fuzz(&d);
+        }
+
+        #[test]
+        fn flipped_bytes_never_panic(i in 24usize..729, b in proptest::prelude::any::<u8>()) {
+            let mut d = DNS_HTTP.to_vec();
+            if let Some(x) = d.get_mut(i) { *x = b; }
+            fuzz(&d);
+        }
+    }
+}
