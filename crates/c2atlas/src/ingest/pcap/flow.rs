@@ -362,10 +362,10 @@ impl Tracker {
         };
         let app = f.app.get_or_insert_with(Box::default);
         if !msg.response {
-            if app.dns.len() >= MAX_PENDING_DNS {
-                if let Some(old) = app.dns.pop_front() {
-                    self.emit_dns(old, None, sink);
-                }
+            if app.dns.len() >= MAX_PENDING_DNS
+                && let Some(old) = app.dns.pop_front()
+            {
+                self.emit_dns(old, None, sink);
             }
             app.dns.push_back(PendingDns {
                 pkt: no,
@@ -431,14 +431,12 @@ impl Tracker {
     ) {
         let seg = p.payload;
         if !from_orig {
-            if let Some(app) = f.app.as_mut() {
-                if !app.http.is_empty() {
-                    if let Some(status) = http::parse_status(seg) {
-                        if let Some(req) = app.http.pop_front() {
-                            self.emit_http(f, req, Some(status), sink);
-                        }
-                    }
-                }
+            if let Some(app) = f.app.as_mut()
+                && !app.http.is_empty()
+                && let Some(status) = http::parse_status(seg)
+                && let Some(req) = app.http.pop_front()
+            {
+                self.emit_http(f, req, Some(status), sink);
             }
             return;
         }

@@ -23,6 +23,7 @@ pub(crate) fn record_len(seg: &[u8]) -> Option<usize> {
 
 /// What a (possibly partial) record revealed.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the names say what was found
 pub(crate) enum Hello {
     /// A ClientHello with this SNI (`None`: it has no SNI extension).
     ClientHello(Option<String>),
