@@ -64,7 +64,7 @@ pub struct RunArgs {
     pub inputs: Vec<PathBuf>,
 
     /// Force the input format instead of detecting it from content.
-    #[arg(long, value_name = "FORMAT", value_parser = ["binetflow", "zeek-conn", "zeek-dns", "zeek-http", "zeek-ssl"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["binetflow", "zeek-conn", "zeek-dns", "zeek-http", "zeek-ssl", "pcap"])]
     pub input_format: Option<String>,
 
     /// A home (domestic) country, ISO 3166 alpha-2 (repeatable). An address is domestic when it geolocates there.

@@ -13,6 +13,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "intel_feed" => crate::intel::fuzz(data),
         "weblog" => crate::ingest::weblog::fuzz(data),
         "web_decode" => crate::detect::web::fuzz(data),
+        "pcap" => crate::ingest::pcap::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

@@ -22,6 +22,7 @@ use crate::model::{Event, RecordRef};
 
 pub mod binetflow;
 mod field;
+pub mod pcap;
 pub mod weblog;
 pub mod zeek;
 
@@ -55,16 +56,21 @@ pub enum Format {
     ZeekHttp,
     /// Zeek ssl.log.
     ZeekSsl,
+    /// A pcap or pcapng packet capture (flows plus DNS, HTTP and TLS-SNI events).
+    Pcap,
 }
 
 impl Format {
     /// All formats, in the order inputs of one run are processed
     /// (name-bearing logs first, so a domain indicator seen in DNS, HTTP or
     /// TLS is known before the connections that followed it).
-    pub const ALL: [Format; 5] = [
+    /// A capture yields names and flows; it comes after the Zeek name logs
+    /// and before the flow-only formats.
+    pub const ALL: [Format; 6] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
+        Format::Pcap,
         Format::ZeekConn,
         Format::Binetflow,
     ];
@@ -77,6 +83,7 @@ impl Format {
             Format::ZeekDns => "zeek-dns",
             Format::ZeekHttp => "zeek-http",
             Format::ZeekSsl => "zeek-ssl",
+            Format::Pcap => "pcap",
         }
     }
 
@@ -314,9 +321,12 @@ pub enum Detect {
 /// Detects a format from the first bytes of a file's (decompressed) content.
 ///
 /// Zeek TSV by `#path` (or the `#fields` names), Zeek JSON by its keys,
-/// binetflow by its CSV header. Bytes that are not text (NUL, invalid UTF-8
+/// binetflow by its CSV header, pcap/pcapng by their magic numbers. Bytes that are not text (NUL, invalid UTF-8
 /// in the first lines) are "binary data".
 pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
+    if pcap::is_capture(head) {
+        return Ok(Format::Pcap);
+    }
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Detect::Empty);
     }
@@ -618,6 +628,9 @@ pub fn read_from<R: Read>(
             Err(e) => return Err(io_err(path, e)),
         }
     };
+    if planned.format == Format::Pcap {
+        return read_capture(input, planned, raw, gzip, sink, diag);
+    }
     let mut d = Driver {
         input,
         path,
@@ -680,6 +693,36 @@ pub fn read_from<R: Read>(
         records: d.records,
         malformed: d.malformed,
         skipped: d.not_ip,
+        sha256,
+        gzip,
+    })
+}
+
+/// [`read_from`] for a capture: `raw` is the (hashing) file reader.
+fn read_capture<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    mut raw: BufReader<Hashing<R>>,
+    gzip: bool,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    let path = planned.path.as_path();
+    let limits = pcap::flow::Limits::default();
+    let counts = if gzip {
+        let mut dec = MultiGzDecoder::new(&mut raw);
+        pcap::read(input, path, &mut dec, limits, sink, diag)?
+    } else {
+        pcap::read(input, path, &mut raw, limits, sink, diag)?
+    };
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
+    let sha256 = hex::encode(raw.into_inner().hasher.finalize());
+    Ok(InputStats {
+        path: path.to_path_buf(),
+        format: Format::Pcap,
+        records: counts.records,
+        malformed: counts.malformed,
+        skipped: counts.skipped,
         sha256,
         gzip,
     })

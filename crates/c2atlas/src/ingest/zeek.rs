@@ -48,7 +48,7 @@ impl Kind {
             Format::ZeekDns => Some(Kind::Dns),
             Format::ZeekHttp => Some(Kind::Http),
             Format::ZeekSsl => Some(Kind::Ssl),
-            Format::Binetflow => None,
+            Format::Binetflow | Format::Pcap => None,
         }
     }
 

@@ -8,4 +8,5 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
+mod pcap;
 mod web;
