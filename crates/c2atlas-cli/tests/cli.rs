@@ -397,3 +397,127 @@ fn demo_writes_report_and_census() {
     .expect("json");
     assert_eq!(census["schema"], "c2atlas.census/1");
 }
+
+/// Issue 3 on CTU-13 scenario 6 with no feed at all: `detect` finds the infected host and its C&C
+/// endpoint by behaviour alone, and nothing else; `eval` scores it against the dataset's own labels.
+#[test]
+fn ctu13_detect_without_feeds_finds_the_bot_and_its_cc() {
+    let Some(dir) = shared("ctu13/scenario06_menti_capture20110816") else {
+        return;
+    };
+    let out = run_ok(
+        bin()
+            .args([
+                "detect",
+                "--format",
+                "jsonl",
+                "-q",
+                "--home-net",
+                "147.32.0.0/16",
+            ])
+            .arg(&dir),
+    );
+    let rels: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("jsonl"))
+        .collect();
+    assert_eq!(rels.len(), 1, "{rels:?}");
+    let r = &rels[0];
+    assert_eq!(r["victim"], "147.32.84.165");
+    assert_eq!(r["controller"], "91.212.135.158");
+    assert_eq!(r["controller_ip"], "91.212.135.158");
+    assert_ne!(r["method"], "intel");
+    let c = r["confidence"].as_f64().expect("confidence");
+    assert!((0.6..=1.0).contains(&c));
+    for k in ["first_seen", "last_seen", "explanation"] {
+        assert!(r[k].is_string(), "{k} missing in {r}");
+    }
+
+    let out = run_ok(
+        bin()
+            .args([
+                "eval",
+                "--format",
+                "json",
+                "-q",
+                "--baseline",
+                "--home-net",
+                "147.32.0.0/16",
+            ])
+            .arg(&dir),
+    );
+    let e: Value = serde_json::from_slice(&out.stdout).expect("eval JSON");
+    let ours = &e["ours"];
+    assert!(
+        ours["host_windows"]["f1"].as_f64().unwrap_or(0.0) >= 0.95,
+        "{ours}"
+    );
+    assert!(
+        ours["relationships"]["f1"].as_f64().unwrap_or(0.0) >= 0.9,
+        "{ours}"
+    );
+    let clean = ours["clean_hosts"].as_u64().unwrap_or(0);
+    assert!(clean > 300);
+    // No more than 0.1 % of normal/background hosts flagged.
+    assert!(ours["flagged_clean_hosts"].as_u64().unwrap_or(u64::MAX) * 1000 <= clean);
+    // The RITA-style baseline on the same data does worse (the point of the behavioural detectors).
+    let base = &e["baseline"];
+    assert!(
+        base["host_windows"]["f1"].as_f64().unwrap_or(1.0)
+            < ours["host_windows"]["f1"].as_f64().unwrap_or(0.0)
+    );
+}
+
+/// `score-domains` reads stdin and prints `domain<TAB>score` with the score in [0, 1]; popular
+/// names score low, random-looking ones high.
+#[test]
+fn score_domains_reads_stdin() {
+    use std::process::Stdio;
+    let mut child = bin()
+        .arg("score-domains")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"google.com\n# comment\n\nwikipedia.org\nxjwqzkpvtrbmhdlq.ru\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let rows: Vec<(String, f64)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let (d, s) = l.split_once('\t').expect("tab");
+            (d.to_string(), s.parse().expect("score"))
+        })
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+    assert!(rows[0].1 < 0.5 && rows[1].1 < 0.5, "{rows:?}");
+    assert!(rows[2].1 > 0.5, "{rows:?}");
+}
+
+/// A bad `--detect` list is a usage error before any input is read.
+#[test]
+fn unknown_detection_method_is_an_error() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let f = tmp.path().join("x.binetflow");
+    std::fs::write(&f, "StartTime,Dur,Proto,SrcAddr,Sport,Dir,DstAddr,Dport,State,sTos,dTos,TotPkts,TotBytes,SrcBytes,Label\n").expect("write");
+    let out = bin()
+        .args([
+            "census",
+            "-q",
+            "--home-net",
+            "10.0.0.0/8",
+            "--detect",
+            "intel,telepathy",
+        ])
+        .arg(&f)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("telepathy"));
+}
