@@ -885,8 +885,11 @@ fn long_connections_and_strobes() {
     let found = run(&mut d, &ev, &ctx);
     let of = |v: &str| found.iter().find(|f| f.victim == ip(v));
     let long = of("10.0.0.5").expect("long connection");
+    // Found, but alone it stays below the default --min-confidence (a lead, not a C2 claim).
     assert!(
-        long.confidence >= 0.6 && long.confidence <= 0.8,
+        long.confidence >= 0.5
+            && long.confidence <= c2atlas::detect::long_conn::LONG_MAX_CONFIDENCE
+            && long.confidence < c2atlas::detect::select::DEFAULT_MIN_CONFIDENCE,
         "{}",
         long.confidence
     );
