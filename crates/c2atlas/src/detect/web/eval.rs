@@ -322,9 +322,21 @@ pub fn eval_libinjection(dir: &Path) -> Result<Vec<ListScore>, EvalError> {
             };
             let v = classify(&req);
             let hit = match score.class {
-                Some(c) => v.is_some_and(|v| v.has(c)),
+                Some(c) => v.as_ref().is_some_and(|v| v.has(c)),
                 None => v.is_some(),
             };
+            if std::env::var_os("C2ATLAS_EVAL_MISSES").is_some() && hit != score.class.is_some() {
+                let why: Vec<String> = v
+                    .iter()
+                    .flat_map(|v| v.hits.iter())
+                    .map(|h| format!("{}:{}:{:.2}", h.class.as_str(), h.rule, h.confidence))
+                    .collect();
+                eprintln!(
+                    "{} {name}: {line}  [{}]",
+                    if hit { "FP" } else { "MISS" },
+                    why.join(", ")
+                );
+            }
             score.inputs += 1;
             score.flagged += hit as u64;
         }
