@@ -338,7 +338,8 @@ fn header_suspicious(s: &str) -> bool {
         || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
-/// Runs the value detectors on one decoded value.
+/// Runs the value detectors on one decoded value. `name` is the lower-cased
+/// parameter name; `"\0"` marks a value decoded from base64 (no URL checks).
 fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: Option<&str>) {
     let l = dec.to_lowercase();
     if let Some(v) = sqli::detect(dec) {
@@ -350,8 +351,10 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
     if let Some(v) = sigs::traversal(&l) {
         acc.add(Class::Traversal, v, dec, loc);
     }
-    for (c, conf, rule) in sigs::url_param(name, &l, site) {
-        acc.add(c, (conf, rule), dec, loc);
+    if name != "\0" {
+        for (c, conf, rule) in sigs::url_param(name, &l, site) {
+            acc.add(c, (conf, rule), dec, loc);
+        }
     }
     if let Some(v) = sigs::rce(&l) {
         acc.add(Class::Rce, v, dec, loc);
@@ -381,7 +384,9 @@ fn upload(acc: &mut Acc, filename: &str, loc: &Location) {
 
 /// Splits `a=1&b=2` (also `;`-separated) into raw (name, value) pairs.
 fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
+    // `&amp;` is an HTML-escaped separator (links copied from HTML source).
     q.split('&')
+        .map(|p| p.strip_prefix("amp;").unwrap_or(p))
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
             Some((k, v)) => (k, v),
@@ -449,7 +454,9 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             if suspicious(&vd) {
                 value(acc, &kl, &vd, v, &loc, site);
             } else if let Some(t) = decode::base64_text(v) {
-                value(acc, &kl, &t, v, &loc, site);
+                // No URL checks on decoded base64: an encoded URL is a
+                // redirect target, and no include() decodes base64 first.
+                value(acc, "\0", &t, v, &loc, site);
             }
             if suspicious(k) {
                 value(acc, "", &kd, k, &loc, site);

@@ -1152,7 +1152,16 @@ pub fn webshell(path_l: &str, params: &[(String, String)]) -> Option<(f32, &'sta
     ]
     .iter()
     .any(|e| file.ends_with(e));
-    if WEBSHELLS.iter().any(|w| file.contains(w)) && (script || !file.contains('.')) {
+    // Names match whole words of the file name (`c99.php`, `wso_2.php`), not
+    // substrings of hex ids (`b8c30404-…-8c99-…`).
+    let named = file.split(['-', '_', '.', ' ']).any(|w| {
+        WEBSHELLS
+            .iter()
+            .any(|n| w == *n || w.starts_with(n) && n.len() >= 4)
+    }) || WEBSHELLS
+        .iter()
+        .any(|n| n.contains(['.', '-']) && file.starts_with(n));
+    if named && (script || !file.contains('.')) {
         return Some((0.85, "known webshell name"));
     }
     if script || file.is_empty() || !file.contains('.') {
@@ -1188,11 +1197,32 @@ pub fn scanner(ua_l: Option<&str>, path_l: &str) -> Option<(f32, &'static str)> 
     {
         return Some((0.9, "scanner user agent"));
     }
+    // One request for a secret file is a probe; the other probe paths
+    // (`/cgi-bin/`, `/shell…`, `.bak`) also name real pages, so alone they
+    // stay under the flag threshold and count only in a burst of 404s.
+    if SECRET_PATHS.iter().any(|p| path_l.contains(p)) {
+        return Some((0.6, "secret file probe"));
+    }
     if probe_path(path_l) {
-        return Some((0.5, "sensitive path probe"));
+        return Some((0.4, "sensitive path probe"));
     }
     None
 }
+
+/// Files no visitor asks for: credentials, repositories, server configuration.
+const SECRET_PATHS: &[&str] = &[
+    "/.env",
+    "/.git/",
+    "/.svn/",
+    "/.hg/",
+    "/.aws/",
+    "/.ssh/",
+    "/.htpasswd",
+    "/wp-config",
+    "/vendor/phpunit",
+    "/etc/passwd",
+    "/.ds_store",
+];
 
 /// Whether a (lower-cased, decoded) path is a probe for something sensitive.
 pub fn probe_path(path_l: &str) -> bool {
