@@ -198,13 +198,13 @@ fn web_log_with_bad_lines_keeps_good_ones() {
 // values) so that regressions fail; see docs/evaluation-web.md.
 const CRS_FLOOR: &[(&str, f64, f64)] = &[
     // (group, min recall, min share of negatives not flagged)
-    ("942", 0.3, 0.91),
-    ("941", 0.55, 0.9),
-    ("930", 0.21, 0.99),
+    ("942", 0.28, 0.93),
+    ("941", 0.58, 0.9),
+    ("930", 0.24, 0.99),
     ("931", 0.19, 0.99),
-    ("932", 0.19, 0.91),
-    ("933", 0.3, 0.83),
-    ("944", 0.41, 0.24),
+    ("932", 0.2, 0.91),
+    ("933", 0.35, 0.83),
+    ("944", 0.98, 0.99),
 ];
 
 #[test]
@@ -258,5 +258,35 @@ fn eval_on_libinjection_lists() {
     assert!(sqli.inputs > 10_000 && xss.inputs > 1_000 && fp.inputs > 300);
     assert!(sqli.rate() >= 0.96, "target 0.97");
     assert!(xss.rate() >= 0.95, "target 0.97");
-    assert!(fp.rate() <= 0.065, "target 0.01");
+    assert!(fp.rate() <= 0.008, "target 0.01");
+}
+
+// Benign real HTTP (Zeek http.log rows from the shared sets) → WebRequest via
+// `weblog::zeek::from_http`; target FPR ≤ 0.1 % of requests. Measured 0.03 %
+// (10 of 37,949), of which half are real probes in those captures (Log4Shell
+// JNDI user agents, CensysInspect, a `/.git/config` fetch).
+#[test]
+fn eval_on_benign_zeek_http() {
+    let mut logs = Vec::new();
+    for d in eval::BENIGN_HTTP_DIRS {
+        if let Some(dir) = common::shared(d) {
+            logs.extend(eval::http_logs(&dir));
+        }
+    }
+    if logs.is_empty() {
+        return;
+    }
+    let s = eval::eval_benign_http(&logs).expect("http logs readable");
+    eprintln!(
+        "benign: {} of {} flagged ({:.4})",
+        s.flagged,
+        s.inputs,
+        s.rate()
+    );
+    assert!(s.inputs > 30_000, "{} requests", s.inputs);
+    assert!(
+        s.rate() <= 0.0005,
+        "benign FPR {:.4} (target 0.001)",
+        s.rate()
+    );
 }

@@ -146,6 +146,17 @@ const NAMED: &[(&str, char)] = &[
     ("dollar", '$'),
     ("percnt", '%'),
     ("ast", '*'),
+    ("lcub", '{'),
+    ("rcub", '}'),
+    ("lbrack", '['),
+    ("rbrack", ']'),
+    ("verbar", '|'),
+    ("vert", '|'),
+    ("lowbar", '_'),
+    ("hyphen", '-'),
+    ("dash", '-'),
+    ("commat", '@'),
+    ("bne", '='),
 ];
 
 /// HTML character references: `&#60;`, `&#x3c;` (leading zeros, optional

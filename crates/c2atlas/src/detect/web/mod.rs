@@ -20,6 +20,7 @@ use std::net::IpAddr;
 use crate::ingest::weblog::WebRequest;
 use crate::model::Micros;
 
+pub mod body;
 pub mod decode;
 pub mod eval;
 pub mod sigs;
@@ -187,6 +188,10 @@ fn ev(s: &str) -> String {
 const TRIGGERS: &[&str] = &[
     "java",
     "jndi",
+    "org.apache.",
+    "com.sun.",
+    "org.omg.",
+    "xwork",
     "runtime",
     "processbuilder",
     "classloader",
@@ -256,9 +261,13 @@ const TRIGGERS: &[&str] = &[
 
 static TRIGGER_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
     std::sync::LazyLock::new(|| {
+        // Also the base64 forms of Java gadget names: those values have no
+        // special character at all.
+        let mut pats: Vec<String> = TRIGGERS.iter().map(|s| s.to_string()).collect();
+        pats.extend(sigs::java_b64_patterns());
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
-            .build(TRIGGERS)
+            .build(pats)
             .ok()
     });
 
@@ -329,7 +338,8 @@ fn header_suspicious(s: &str) -> bool {
         || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
-/// Runs the value detectors on one decoded value.
+/// Runs the value detectors on one decoded value. `name` is the lower-cased
+/// parameter name; `"\0"` marks a value decoded from base64 (no URL checks).
 fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: Option<&str>) {
     let l = dec.to_lowercase();
     if let Some(v) = sqli::detect(dec) {
@@ -341,8 +351,10 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
     if let Some(v) = sigs::traversal(&l) {
         acc.add(Class::Traversal, v, dec, loc);
     }
-    for (c, conf, rule) in sigs::url_param(name, &l, site) {
-        acc.add(c, (conf, rule), dec, loc);
+    if name != "\0" {
+        for (c, conf, rule) in sigs::url_param(name, &l, site) {
+            acc.add(c, (conf, rule), dec, loc);
+        }
     }
     if let Some(v) = sigs::rce(&l) {
         acc.add(Class::Rce, v, dec, loc);
@@ -355,9 +367,26 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
     }
 }
 
+/// A file upload whose name a server would execute as a script.
+fn upload(acc: &mut Acc, filename: &str, loc: &Location) {
+    match body::script_upload(filename) {
+        Some(body::Script::Php) => acc.add(Class::Php, (0.8, "PHP script upload"), filename, loc),
+        Some(body::Script::Jsp) => acc.add(Class::Java, (0.8, "JSP script upload"), filename, loc),
+        Some(body::Script::Other) => acc.add(
+            Class::Webshell,
+            (0.6, "server script upload"),
+            filename,
+            loc,
+        ),
+        None => {}
+    }
+}
+
 /// Splits `a=1&b=2` (also `;`-separated) into raw (name, value) pairs.
 fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
+    // `&amp;` is an HTML-escaped separator (links copied from HTML source).
     q.split('&')
+        .map(|p| p.strip_prefix("amp;").unwrap_or(p))
         .filter(|p| !p.is_empty())
         .map(|p| match p.split_once('=') {
             Some((k, v)) => (k, v),
@@ -425,7 +454,9 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             if suspicious(&vd) {
                 value(acc, &kl, &vd, v, &loc, site);
             } else if let Some(t) = decode::base64_text(v) {
-                value(acc, &kl, &t, v, &loc, site);
+                // No URL checks on decoded base64: an encoded URL is a
+                // redirect target, and no include() decodes base64 first.
+                value(acc, "\0", &t, v, &loc, site);
             }
             if suspicious(k) {
                 value(acc, "", &kd, k, &loc, site);
@@ -441,21 +472,67 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             value(&mut acc, "", &qd, q, &Location::Query(String::new()), site);
         }
     }
-    // Body.
+    // Body, split the way the application reads it (see [`body`]).
     if let Some(b) = r.body.as_deref() {
         let b = decode::cut(b, decode::MAX_DECODE);
-        let t = b.trim_start();
-        let form = !t.starts_with(['{', '[', '<']) && t.contains('=');
-        if form {
-            do_params(&mut acc, b, true);
-        }
-        if !form || b.contains("&&") || b.contains("&;") {
-            let bd = decode::normalize(b, form);
-            value(&mut acc, "", &bd, b, &Location::Body, site);
-            if !form {
-                // JSON/XML values individually: strings between quotes or tags.
-                for part in bd.split(['"', '<', '>']).filter(|p| p.len() > 2) {
-                    value(&mut acc, "", part, part, &Location::Body, site);
+        let ctype = r
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+            .map(|(_, v)| v.as_ref());
+        match body::kind(b, ctype) {
+            body::BodyKind::Form => {
+                do_params(&mut acc, b, true);
+                if b.contains("&&") || b.contains("&;") {
+                    let bd = decode::normalize(b, true);
+                    value(&mut acc, "", &bd, b, &Location::Body, site);
+                }
+            }
+            body::BodyKind::Text => {
+                if suspicious(b) {
+                    let bd = decode::normalize(b, true);
+                    value(&mut acc, "", &bd, b, &Location::Body, site);
+                }
+            }
+            body::BodyKind::Json => {
+                for v in body::json_values(b) {
+                    if suspicious(&v) {
+                        let d = decode::normalize(&v, false);
+                        value(&mut acc, "", &d, &v, &Location::Body, site);
+                    }
+                }
+            }
+            body::BodyKind::Xml => {
+                for v in body::xml_values(b) {
+                    if suspicious(v) {
+                        let d = decode::normalize(v, false);
+                        value(&mut acc, "", &d, v, &Location::Body, site);
+                    }
+                }
+            }
+            body::BodyKind::Multipart(bd) => {
+                for p in body::multipart(b, &bd) {
+                    let loc = Location::Body;
+                    if let Some(f) = p.filename {
+                        upload(&mut acc, f, &loc);
+                        if suspicious(f) {
+                            let d = decode::normalize(f, false);
+                            value(&mut acc, "", &d, f, &loc, site);
+                        }
+                    }
+                    if let Some(n) = p.name.filter(|n| suspicious(n)) {
+                        let d = decode::normalize(n, false);
+                        value(&mut acc, "", &d, n, &loc, site);
+                    }
+                    // File contents are data (images, documents), except text parts.
+                    let text = p.filename.is_none()
+                        || p.content_type
+                            .is_none_or(|t| t.to_ascii_lowercase().starts_with("text/"));
+                    if text && suspicious(p.content) {
+                        let name = p.name.unwrap_or("").to_ascii_lowercase();
+                        let d = decode::normalize(p.content, false);
+                        value(&mut acc, &name, &d, p.content, &loc, site);
+                    }
                 }
             }
         }
@@ -479,13 +556,21 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
         }
         if n == "cookie" {
             for c in v.split(';') {
-                let (_, cv) = c.split_once('=').unwrap_or(("", c));
+                let (cn, cv) = c.split_once('=').unwrap_or(("", c));
                 if suspicious(cv) {
                     let d = decode::normalize(cv.trim(), true);
                     value(acc, "", &d, cv, &loc, site);
                 }
+                // Cookie names are read by frameworks too (`java.lang.Runtime=x`).
+                if suspicious(cn) {
+                    let d = decode::normalize(cn.trim(), true);
+                    value(acc, "", &d, cn, &loc, site);
+                }
             }
             return;
+        }
+        if n.contains("file") && n.contains("name") {
+            upload(acc, v, &loc);
         }
         if header_suspicious(v) {
             let d = decode::normalize(v, false);
@@ -497,7 +582,14 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     }
     if let Some(rf) = r.referer.as_deref() {
         // A referer is a URL: check its query only (URLs in it are normal).
-        if let Some((_, q)) = rf.split_once('?') {
+        // Anything else in a Referer was put there by hand: scan it as any header.
+        let url = rf
+            .get(..8)
+            .is_some_and(|p| p.to_ascii_lowercase().starts_with("http"))
+            && rf.contains("://");
+        if !url || rf.contains("${") {
+            hdr(&mut acc, "Referer", rf);
+        } else if let Some((_, q)) = rf.split_once('?') {
             for (_, v) in pairs(q) {
                 if suspicious(v) {
                     let d = decode::normalize(v, true);
@@ -512,11 +604,6 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                         }
                     }
                 }
-            }
-        } else if rf.contains("${") {
-            let l = rf.to_lowercase();
-            if let Some(x) = sigs::java(rf, &l) {
-                acc.add(Class::Java, x, rf, &Location::Header("Referer".into()));
             }
         }
     }

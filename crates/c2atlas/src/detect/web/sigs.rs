@@ -875,6 +875,119 @@ fn find_inner_lookup(s: &str) -> Option<usize> {
     best
 }
 
+/// Gadget class names of the public Java deserialisation chains (ysoserial:
+/// commons-collections transformers and closures, Groovy, Spring, JDK).
+const GADGETS: &[&str] = &[
+    "clonetransformer",
+    "forclosure",
+    "instantiatefactory",
+    "instantiatetransformer",
+    "invokertransformer",
+    "prototypeclonefactory",
+    "prototypeserializationfactory",
+    "whileclosure",
+    "chainedtransformer",
+    "constanttransformer",
+    "lazymap",
+    "transformedmap",
+    "templatesimpl",
+    "annotationinvocationhandler",
+    "badattributevalueexpexception",
+    "methodclosure",
+    "convertedclosure",
+    "mozilla.javascript",
+];
+
+static JAVA_GADGETS: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(GADGETS).ok());
+
+/// Packages whose classes have no business in a request parameter; a value
+/// naming one of their classes (`java.io.FileInputStream`) is an attempt to
+/// have a deserialiser or expression engine load it.
+const JAVA_PACKAGES: &[&str] = &[
+    "java.io.",
+    "java.net.",
+    "java.nio.",
+    "java.rmi.",
+    "java.beans.",
+    "java.util.",
+    "java.security.",
+    "javax.",
+    "org.omg.",
+    "org.apache.commons",
+    "org.apache.xalan",
+    "org.codehaus.groovy",
+    "com.opensymphony.xwork2",
+    "com.sun.",
+    "sun.reflect",
+    "sun.rmi",
+    "jdk.internal",
+];
+
+/// Whether the package `p` found in `l` is followed by an identifier (a class
+/// or sub-package), i.e. a qualified name, not prose ending in `java.`.
+fn java_fqcn_after(l: &str, p: &str) -> bool {
+    l.match_indices(p).any(|(i, m)| {
+        l[i + m.len()..]
+            .bytes()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            || !p.ends_with('.')
+    })
+}
+
+/// Base64 (standard alphabet) of `b` as it appears at each of the three byte
+/// alignments inside a longer encoded blob: only the characters that depend
+/// on `b` alone.
+pub fn base64_alignments(b: &[u8]) -> Vec<String> {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    (0..3usize)
+        .map(|k| {
+            let mut v = vec![0u8; k];
+            v.extend_from_slice(b);
+            let bits = v.len() * 8;
+            let full = bits / 6;
+            let start = (k * 8).div_ceil(6);
+            (start..full)
+                .map(|i| {
+                    let mut x = 0u32;
+                    for j in 0..6 {
+                        let bit = i * 6 + j;
+                        let byte = v[bit / 8];
+                        x = (x << 1) | ((byte >> (7 - bit % 8)) & 1) as u32;
+                    }
+                    A[x as usize] as char
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Base64 of gadget names (lower-case and capitalised) and of the Java
+/// serialisation magic `AC ED 00 05`, at every alignment.
+static JAVA_B64: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| aho_corasick::AhoCorasick::new(java_b64_patterns()).ok());
+
+/// The patterns of the base64 Java detector (for prefilters that must let them through).
+pub fn java_b64_patterns() -> Vec<String> {
+    let mut pats: Vec<String> = Vec::new();
+    for g in GADGETS
+        .iter()
+        .chain(["runtime", "processbuilder", "classloader", "java.lang"].iter())
+    {
+        let mut cap = g.to_string();
+        if let Some(f) = cap.get_mut(..1) {
+            f.make_ascii_uppercase();
+        }
+        for w in [g.to_string(), cap] {
+            pats.extend(base64_alignments(w.as_bytes()));
+        }
+    }
+    pats.extend(base64_alignments(&[0xac, 0xed, 0x00, 0x05]));
+    pats.retain(|p| p.len() >= 5);
+    pats
+}
+
 /// Java attacks: JNDI lookups, deserialisation gadgets, OGNL/SpEL, class loading.
 pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     if l.contains("${") || l.contains("%24%7b") {
@@ -983,6 +1096,29 @@ pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     {
         return Some((0.8, "OGNL expression"));
     }
+    // A dangerous class named with its package (`java.evil.Runtime`, `java.ProcessBuilder`).
+    if (l.contains("java.") || l.contains(".java"))
+        && (l.contains("runtime") || l.contains("processbuilder") || l.contains("classloader"))
+    {
+        return Some((0.8, "Java class or method"));
+    }
+    // Commons-collections/Groovy gadget classes used in an expression (`runtime.whileclosure`).
+    if let Some(ac) = JAVA_GADGETS.as_ref()
+        && ac.is_match(l)
+    {
+        return Some((0.8, "Java deserialisation gadget"));
+    }
+    // Fully qualified names in the packages gadgets and exploits reach for.
+    if let Some(p) = JAVA_PACKAGES.iter().find(|p| l.contains(*p))
+        && java_fqcn_after(l, p)
+    {
+        return Some((0.7, "Java class name"));
+    }
+    if let Some(ac) = JAVA_B64.as_ref()
+        && ac.is_match(raw)
+    {
+        return Some((0.8, "base64 Java gadget or serialized object"));
+    }
     // Base64 of "runtime", "processbuilder", "classloader" at the three alignments.
     for k in [
         "cnVudGltZ",
@@ -1016,7 +1152,16 @@ pub fn webshell(path_l: &str, params: &[(String, String)]) -> Option<(f32, &'sta
     ]
     .iter()
     .any(|e| file.ends_with(e));
-    if WEBSHELLS.iter().any(|w| file.contains(w)) && (script || !file.contains('.')) {
+    // Names match whole words of the file name (`c99.php`, `wso_2.php`), not
+    // substrings of hex ids (`b8c30404-…-8c99-…`).
+    let named = file.split(['-', '_', '.', ' ']).any(|w| {
+        WEBSHELLS
+            .iter()
+            .any(|n| w == *n || w.starts_with(n) && n.len() >= 4)
+    }) || WEBSHELLS
+        .iter()
+        .any(|n| n.contains(['.', '-']) && file.starts_with(n));
+    if named && (script || !file.contains('.')) {
         return Some((0.85, "known webshell name"));
     }
     if script || file.is_empty() || !file.contains('.') {
@@ -1052,11 +1197,32 @@ pub fn scanner(ua_l: Option<&str>, path_l: &str) -> Option<(f32, &'static str)> 
     {
         return Some((0.9, "scanner user agent"));
     }
+    // One request for a secret file is a probe; the other probe paths
+    // (`/cgi-bin/`, `/shell…`, `.bak`) also name real pages, so alone they
+    // stay under the flag threshold and count only in a burst of 404s.
+    if SECRET_PATHS.iter().any(|p| path_l.contains(p)) {
+        return Some((0.6, "secret file probe"));
+    }
     if probe_path(path_l) {
-        return Some((0.5, "sensitive path probe"));
+        return Some((0.4, "sensitive path probe"));
     }
     None
 }
+
+/// Files no visitor asks for: credentials, repositories, server configuration.
+const SECRET_PATHS: &[&str] = &[
+    "/.env",
+    "/.git/",
+    "/.svn/",
+    "/.hg/",
+    "/.aws/",
+    "/.ssh/",
+    "/.htpasswd",
+    "/wp-config",
+    "/vendor/phpunit",
+    "/etc/passwd",
+    "/.ds_store",
+];
 
 /// Whether a (lower-cased, decoded) path is a probe for something sensitive.
 pub fn probe_path(path_l: &str) -> bool {
@@ -1094,5 +1260,22 @@ mod tests {
         assert!(scanner(Some("sqlmap/1.7"), "/").is_some());
         assert!(scanner(None, "/.git/config").is_some());
         assert!(scanner(Some("mozilla/5.0"), "/index.html").is_none());
+    }
+}
+
+#[cfg(test)]
+mod b64_tests {
+    use super::*;
+
+    #[test]
+    fn base64_alignments_match_real_encodings() {
+        // "rO0ABQ" is how every base64 Java serialised stream starts.
+        let a = base64_alignments(&[0xac, 0xed, 0x00, 0x05]);
+        assert!("rO0ABXNy".starts_with(&a[0]), "{a:?}");
+        assert!(a.iter().all(|p| !p.is_empty()));
+        // Each alignment is found in the encoding of the word behind 0, 1, 2 bytes.
+        assert_eq!(base64_alignments(b"runtime")[0], "cnVudGltZ");
+        assert!(java("x", "x").is_none());
+        assert!(java("Y2xvbmV0cmFuc2Zvcm1lcg", "y2xvbmv0cmfuc2zvcm1lcg").is_some());
     }
 }

@@ -535,6 +535,32 @@ fn is_value(k: Tk) -> bool {
     )
 }
 
+/// Whether a token run reads as prose: two values side by side (word, number
+/// or string next to word, number or string) before any comment.
+fn prose(t: &[Token<'_>]) -> bool {
+    let val = |k: Tk| matches!(k, Tk::Word | Tk::Num | Tk::Str { .. });
+    t.iter()
+        .take_while(|x| x.kind != Tk::Comment)
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| val(w[0].kind) && val(w[1].kind))
+}
+
+/// A comment that ends an injection: `/*`, `--` (then a space or the end
+/// after a phrase, as MySQL needs), or `#` then a space or the end (`#2` is
+/// a number sign in text). After a phrase `#` is too common in text to count.
+fn real_comment(c: &str, phrase: bool) -> bool {
+    let after = |p: &str| {
+        c.strip_prefix(p)
+            .is_some_and(|r| r.is_empty() || r.starts_with(char::is_whitespace))
+    };
+    if phrase {
+        after("--") || c.starts_with("/*")
+    } else {
+        c.starts_with("--") || after("#") || c.starts_with("/*")
+    }
+}
+
 /// Verdict of the grammar on one context: confidence and the rule's name.
 fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     let k: Vec<Tk> = t.iter().map(|x| x.kind).collect();
@@ -608,8 +634,14 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             }
         }
     }
-    // Breaking out of a string (quoted context, first token is the closed string).
-    let broke = quoted && matches!(at(0), Some(Tk::Str { closed: true }));
+    // Breaking out of a string (quoted context, first token is the closed
+    // string), unless what follows reads as prose: SQL never puts two values
+    // side by side (`'S WOMEN'S COATS`, `" AND WHITE"`), text does.
+    let broke = quoted && matches!(at(0), Some(Tk::Str { closed: true })) && !prose(&t[1..]);
+    // Several words before the quote: a phrase with an apostrophe or inch mark
+    // (`16" or 18"`); only strong tails count then, not the short forms
+    // (`admin'#`, `1' or '1`) that follow a single token.
+    let phrase = broke && t[0].text.trim().contains(char::is_whitespace);
     let mut s = if broke { 1 } else { 0 };
     if broke {
         // `')` closing a paren too.
@@ -617,8 +649,12 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             s += 1;
         }
         match at(s) {
-            Some(Tk::Comment) => return Some((0.85, "string break + comment")),
-            Some(Tk::Semi) if matches!(at(s + 1), None | Some(Tk::Comment)) => {
+            Some(Tk::Comment) if real_comment(t[s].text, phrase) => {
+                return Some((0.85, "string break + comment"));
+            }
+            Some(Tk::Semi)
+                if matches!(at(s + 1), Some(Tk::Comment)) || (!phrase && at(s + 1).is_none()) =>
+            {
                 return Some((0.8, "string break + statement end"));
             }
             Some(Tk::By)
@@ -630,7 +666,7 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                 if matches!(
                     t[s].text.to_ascii_lowercase().as_str(),
                     "into" | "having" | "limit" | "procedure" | "where" | "collate"
-                ) && at(s + 1).is_some() =>
+                ) && at(s + 1).is_some_and(|x| x != Tk::Str { closed: false }) =>
             {
                 return Some((0.8, "string break + clause"));
             }
@@ -640,12 +676,18 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                 {
                     return Some((0.9, "string break + boolean logic"));
                 }
-                if n <= s + 2 && at(s + 1).is_some_and(|x| matches!(x, Tk::Str { .. })) {
+                if !phrase
+                    && n <= s + 2
+                    && at(s + 1).is_some_and(|x| matches!(x, Tk::Str { .. }))
+                    && t[s + 1].text.len() > 1
+                {
                     return Some((0.8, "string break + boolean logic"));
                 }
             }
-            Some(Tk::Op(_)) => {
+            Some(Tk::Op(_)) if !phrase => {
                 if let Some(x) = at(s + 1)
+                    && !(matches!(x, Tk::Str { .. })
+                        && t[s + 1].text.trim_matches(['\'', '"', ' ']).is_empty())
                     && is_value(x)
                     && (n > s + 2
                         || !matches!(x, Tk::Str { closed: false })
@@ -664,7 +706,24 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                     }
                 }
             }
-            Some(Tk::Union | Tk::Stmt) => return Some((0.85, "string break + statement")),
+            Some(Tk::Stmt)
+                if at(s + 1).is_some_and(|x| x != Tk::Str { closed: false })
+                    && matches!(
+                        t[s].text.to_ascii_lowercase().as_str(),
+                        "select"
+                            | "insert"
+                            | "update"
+                            | "delete"
+                            | "drop"
+                            | "exec"
+                            | "execute"
+                            | "declare"
+                            | "waitfor"
+                            | "shutdown"
+                    ) =>
+            {
+                return Some((0.85, "string break + statement"));
+            }
             _ => {}
         }
     }

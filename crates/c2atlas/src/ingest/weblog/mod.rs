@@ -25,6 +25,7 @@ pub mod eve;
 pub mod json;
 pub mod stamp;
 pub mod w3c;
+pub mod zeek;
 
 /// Longest line accepted, in bytes. Real access-log lines are a few hundred
 /// bytes; Apache caps the request line at 8 KiB by default. Longer lines are
