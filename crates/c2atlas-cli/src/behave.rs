@@ -3,7 +3,7 @@
 use std::io::{BufRead, Write};
 
 use anyhow::{Context as _, Result, bail};
-use c2atlas::detect::eval::{EvalReport, Evaluator, RitaBaseline};
+use c2atlas::detect::eval::{Counts, EvalReport, Evaluator, RitaBaseline};
 use c2atlas::detect::{Context, Detector, Finding};
 use c2atlas::model::Event;
 use c2atlas::pipeline::Tap;
@@ -95,33 +95,48 @@ impl Tap for EvalTap<'_> {
     }
 }
 
-fn row(name: &str, method: &str, r: &EvalReport) -> String {
-    let h = &r.host_windows;
-    let x = &r.relationships;
+/// One set of counts as Markdown table cells (`TP | FP | TN | FN | precision | recall | F1 | FPR`).
+fn cells(c: &Counts) -> String {
     format!(
-        "| {name} | {method} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.4} | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {}/{} |",
-        h.tp,
-        h.fp,
-        h.tn,
-        h.fn_,
-        h.precision(),
-        h.recall(),
-        h.f1(),
-        h.fpr(),
-        x.tp,
-        x.fp,
-        x.tn,
-        x.fn_,
-        x.precision(),
-        x.recall(),
-        x.f1(),
+        "{} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.4}",
+        c.tp,
+        c.fp,
+        c.tn,
+        c.fn_,
+        c.precision(),
+        c.recall(),
+        c.f1(),
+        c.fpr()
+    )
+}
+
+/// One set of counts as labelled text.
+fn labelled(c: &Counts) -> String {
+    format!(
+        "TP {} FP {} TN {} FN {}  precision {:.3} recall {:.3} F1 {:.3} FPR {:.4}",
+        c.tp,
+        c.fp,
+        c.tn,
+        c.fn_,
+        c.precision(),
+        c.recall(),
+        c.f1(),
+        c.fpr()
+    )
+}
+
+fn row(name: &str, method: &str, r: &EvalReport) -> String {
+    format!(
+        "| {name} | {method} | {} | {} | {}/{} |",
+        cells(&r.host_windows),
+        cells(&r.relationships),
         r.flagged_clean_hosts,
         r.clean_hosts
     )
 }
 
 /// Header of the Markdown table written by `eval --format md`.
-pub const TABLE_HEADER: &str = "| dataset | method | host TP | FP | TN | FN | precision | recall | F1 | FPR | rel. TP | FP | TN | FN | precision | recall | F1 | clean hosts flagged |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+pub const TABLE_HEADER: &str = "| dataset | method | host TP | FP | TN | FN | precision | recall | F1 | FPR | rel. TP | FP | TN | FN | precision | recall | F1 | FPR | clean hosts flagged |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     if a.truth != "labels" {
@@ -183,7 +198,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         }
         OutputFormat::Json => {
             let j = |r: &EvalReport| {
-                let c = |c: &c2atlas::detect::eval::Counts| {
+                let c = |c: &Counts| {
                     serde_json::json!({"tp": c.tp, "fp": c.fp, "tn": c.tn, "fn": c.fn_,
                         "precision": c.precision(), "recall": c.recall(), "f1": c.f1(), "fpr": c.fpr()})
                 };
@@ -201,28 +216,12 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             let runs = std::iter::once(("c2atlas", methods.as_str(), &ours))
                 .chain(base.as_ref().map(|b| ("RITA-style baseline", "beacon", b)));
             for (label, methods, r) in runs {
-                let h = &r.host_windows;
-                let x = &r.relationships;
                 writeln!(
                     out,
-                    "{label} ({methods}) on {name}, {} s windows:\n  hosts×windows: TP {} FP {} TN {} FN {}  precision {:.3} recall {:.3} F1 {:.3} FPR {:.4}\n  relationships: TP {} FP {} TN {} FN {}  precision {:.3} recall {:.3} F1 {:.3} FPR {:.4}\n  clean hosts flagged: {}/{}",
+                    "{label} ({methods}) on {name}, {} s windows:\n  hosts×windows: {}\n  relationships: {}\n  clean hosts flagged: {}/{}",
                     a.window,
-                    h.tp,
-                    h.fp,
-                    h.tn,
-                    h.fn_,
-                    h.precision(),
-                    h.recall(),
-                    h.f1(),
-                    h.fpr(),
-                    x.tp,
-                    x.fp,
-                    x.tn,
-                    x.fn_,
-                    x.precision(),
-                    x.recall(),
-                    x.f1(),
-                    x.fpr(),
+                    labelled(&r.host_windows),
+                    labelled(&r.relationships),
                     r.flagged_clean_hosts,
                     r.clean_hosts
                 )?;
