@@ -221,7 +221,8 @@ pub struct EvalArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Ground truth: `labels` (the inputs' own labels: CTU-13 binetflow `From-Botnet-…-CC…`,
-    /// Stratosphere/IoT-23 Zeek `Malicious`/`C&C`) or the path of a simulator truth.json.
+    /// Stratosphere/IoT-23 Zeek `Malicious`/`C&C`), or the path of a simulator truth.json (its planted
+    /// pairs in the `truth-relationships.tsv` beside it replace the inputs' labels).
     #[arg(long, value_name = "LABELS", default_value = "labels")]
     pub truth: String,
     /// Time window of the per-host scores, in seconds.

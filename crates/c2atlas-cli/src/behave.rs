@@ -1,6 +1,10 @@
 //! Subcommands of behavioural detection: `detect`, `score-domains`, `eval`.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::io::{BufRead, Write};
+use std::net::IpAddr;
+use std::path::Path;
 
 use anyhow::{Context as _, Result, bail};
 use c2atlas::detect::eval::{Counts, EvalReport, Evaluator, RitaBaseline};
@@ -71,6 +75,8 @@ pub fn score_domains() -> Result<()> {
 
 /// Feeds the evaluator (and optionally the baseline detector) from the pipeline's tap.
 struct EvalTap<'i> {
+    /// Ground-truth pairs from a simulator truth file: when set, they replace the inputs' labels.
+    truth: Option<HashSet<(IpAddr, IpAddr)>>,
     eval: Evaluator,
     baseline: Option<(RitaBaseline, Evaluator)>,
     rec: u64,
@@ -79,6 +85,18 @@ struct EvalTap<'i> {
 
 impl Tap for EvalTap<'_> {
     fn event(&mut self, ev: &Event<'_>, ctx: &Context<'_>) {
+        // With a truth file, flows are labelled from it the way CTU-13 labels C&C flows.
+        let relabelled = match (&self.truth, ev) {
+            (Some(truth), Event::Flow(f)) => {
+                let mut f = f.clone();
+                f.label = truth
+                    .contains(&(f.src, f.dst))
+                    .then_some(Cow::Borrowed(SIM_CC_LABEL));
+                Some(Event::Flow(f))
+            }
+            _ => None,
+        };
+        let ev = relabelled.as_ref().unwrap_or(ev);
         self.eval.observe(ev, ctx);
         if let Some((b, e)) = &mut self.baseline {
             e.observe(ev, ctx);
@@ -138,13 +156,47 @@ fn row(name: &str, method: &str, r: &EvalReport) -> String {
 /// Header of the Markdown table written by `eval --format md`.
 pub const TABLE_HEADER: &str = "| dataset | method | host TP | FP | TN | FN | precision | recall | F1 | FPR | rel. TP | FP | TN | FN | precision | recall | F1 | FPR | clean hosts flagged |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-pub fn eval(a: EvalArgs) -> Result<()> {
-    if a.truth != "labels" {
-        bail!(
-            "--truth {}: only `labels` (the inputs' own CTU-13 / Stratosphere / IoT-23 labels) is supported so far",
-            a.truth
-        );
+/// The label given to flows of planted pairs (recognised as C&C by `label_class`).
+const SIM_CC_LABEL: &str = "flow=From-Botnet-Simulated-CC";
+
+/// Reads the planted (victim, controller) pairs: a `truth.json` (its sibling
+/// `truth-relationships.tsv` is read) or the TSV itself.
+fn read_truth_pairs(path: &Path) -> Result<HashSet<(IpAddr, IpAddr)>> {
+    let tsv = if path.extension().is_some_and(|e| e == "json") {
+        path.with_file_name(c2atlas::simulate::TRUTH_PAIRS_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&tsv)
+        .with_context(|| format!("--truth: cannot read {}", tsv.display()))?;
+    let mut pairs = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let parsed = line
+            .split_once('\t')
+            .and_then(|(v, c)| Some((v.trim().parse().ok()?, c.trim().parse().ok()?)));
+        match parsed {
+            Some(p) => {
+                pairs.insert(p);
+            }
+            None => bail!(
+                "{}:{}: expected `victim<TAB>controller` addresses",
+                tsv.display(),
+                i + 1
+            ),
+        }
     }
+    Ok(pairs)
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let truth = if a.truth == "labels" {
+        None
+    } else {
+        Some(read_truth_pairs(Path::new(&a.truth))?)
+    };
     if a.window == 0 {
         bail!("--window must be at least 1 second");
     }
@@ -156,6 +208,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let (pipeline, planned) = crate::commands::prepare(&a.run, &p)?;
     p.finish();
     let mut tap = EvalTap {
+        truth,
         eval: Evaluator::new(window),
         baseline: a
             .baseline

@@ -54,6 +54,9 @@ pub use config::{CountryProfile, DEFAULT_START_TS, SimConfig};
 pub use ranges::CountryRanges;
 pub use truth::{Planted, TRUTH_METHOD, TRUTH_SCHEMA, Truth, TruthHome};
 
+/// File beside `truth.json` listing every planted (victim, controller address) pair, one per line.
+pub const TRUTH_PAIRS_FILE: &str = "truth-relationships.tsv";
+
 /// Progress is reported every this many hosts (and once at the end).
 const PROGRESS_EVERY: u64 = 16_384;
 /// Stream 0 of the seeded generator plans the world; host `i` uses stream `i + 1`,
@@ -225,6 +228,26 @@ pub fn simulate(
             method: TRUTH_METHOD.to_string(),
         },
     };
+    // The planted pairs themselves, for `c2atlas eval --truth` (per-relationship ground truth).
+    let pairs_path = out_dir.join(TRUTH_PAIRS_FILE);
+    let mut pairs: Vec<(Ipv4Addr, Ipv4Addr)> = rels
+        .iter()
+        .filter_map(|&(v, ci)| {
+            let c = plan.controllers.get(ci as usize)?;
+            Some((Ipv4Addr::from(v), Ipv4Addr::from(c.ip)))
+        })
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let mut text = String::from("#victim\tcontroller\n");
+    for (v, c) in &pairs {
+        text.push_str(&format!("{v}\t{c}\n"));
+    }
+    std::fs::write(&pairs_path, text).map_err(|source| SimError::Io {
+        path: pairs_path.clone(),
+        source,
+    })?;
+    files.push(pairs_path);
     let truth_path = out_dir.join("truth.json");
     let mut json = serde_json::to_string_pretty(&truth)?;
     json.push('\n');
