@@ -208,7 +208,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
         all_files(c.path()),
     );
     assert_eq!(fa.keys().collect::<Vec<_>>(), fb.keys().collect::<Vec<_>>());
-    assert_eq!(fa.len(), 5, "{:?}", fa.keys());
+    assert_eq!(fa.len(), 6, "{:?}", fa.keys());
     for (k, v) in &fa {
         assert!(*v == fb[k], "{k} differs for the same seed");
         assert!(*v != fc[k], "{k} identical for another seed");
