@@ -521,3 +521,51 @@ fn unknown_detection_method_is_an_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("telepathy"));
 }
+
+/// `eval --truth truth.json` scores behavioural detection (no feeds) against the simulator's planted pairs.
+#[test]
+fn eval_against_simulator_truth() {
+    if db_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    run_ok(
+        bin()
+            .args(["simulate", "-q", "--scale", "small", "--seed", "3", "--out"])
+            .arg(tmp.path()),
+    );
+    let out = run_ok(
+        bin()
+            .args([
+                "eval",
+                "-q",
+                "--format",
+                "json",
+                "--home-country",
+                "CN",
+                "--truth",
+            ])
+            .arg(tmp.path().join("truth.json"))
+            .arg(tmp.path().join("telemetry")),
+    );
+    let e: Value = serde_json::from_slice(&out.stdout).expect("eval JSON");
+    let rel = &e["ours"]["relationships"];
+    assert!(rel["tp"].as_u64().unwrap_or(0) > 100, "{e}");
+    assert!(rel["precision"].as_f64().unwrap_or(0.0) >= 0.9, "{e}");
+    assert_eq!(e["ours"]["flagged_clean_hosts"], 0, "{e}");
+    // A truth file that is not there is an error naming it.
+    let out = bin()
+        .args([
+            "eval",
+            "-q",
+            "--home-country",
+            "CN",
+            "--truth",
+            "/nonexistent/truth.json",
+        ])
+        .arg(tmp.path().join("telemetry"))
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("truth-relationships.tsv"));
+}
