@@ -146,6 +146,11 @@ pub struct ExplainArgs {
     /// Relationships whose controller is in this ASN.
     #[arg(long, value_name = "ASN")]
     pub asn: Option<u32>,
+    /// Explain the web census instead: list the flagged requests (`file:line src site
+    /// classes evidence`) behind it. `--country CC` keeps attackers in that overseas
+    /// country, `--controller IP` one attacking address, `--victim SITE` one site.
+    #[arg(long)]
+    pub web: bool,
     /// `human` (default) or `json` (one relationship per line, JSON Lines).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,

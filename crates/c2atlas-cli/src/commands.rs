@@ -233,6 +233,9 @@ fn census(a: CensusArgs) -> Result<()> {
 }
 
 fn explain(a: ExplainArgs) -> Result<()> {
+    if a.web {
+        return explain_web(a);
+    }
     if a.country.is_none() && a.controller.is_none() && a.victim.is_none() && a.asn.is_none() {
         bail!("say which figure to explain: --country CC, --controller IP, --victim IP or --asn N");
     }
@@ -270,6 +273,75 @@ fn explain(a: ExplainArgs) -> Result<()> {
     }
     out.flush()?;
     eprintln!("c2atlas: {} relationships match", selected.len());
+    Ok(())
+}
+
+fn explain_web(a: ExplainArgs) -> Result<()> {
+    if a.asn.is_some() {
+        bail!("--asn does not apply to --web");
+    }
+    let src: Option<IpAddr> = match &a.controller {
+        Some(v) => Some(
+            v.parse()
+                .with_context(|| format!("--controller {v}: not an IP address"))?,
+        ),
+        None => None,
+    };
+    let country = a.country.as_ref().map(|c| c.to_ascii_uppercase());
+    let site = a.victim.as_ref().map(|s| s.to_ascii_lowercase());
+    let (pipeline, result, _, _) = run(&a.run)?;
+    let Some(web) = &result.web else {
+        bail!("no web requests in the inputs (web access logs, Zeek http.log or captures)");
+    };
+    let locate = |ip: IpAddr| pipeline.home.locate(ip, pipeline.geo.as_ref());
+    let hits = web.hits(|ip| {
+        src.is_none_or(|s| s == ip)
+            && country.as_ref().is_none_or(|c| match locate(ip) {
+                (enrich::Locale::Overseas, Some(cc)) => cc.to_string() == *c,
+                _ => false,
+            })
+    });
+    let mut out = std::io::stdout().lock();
+    let mut n = 0u64;
+    for h in hits {
+        if site.as_ref().is_some_and(|s| *s != h.site) {
+            continue;
+        }
+        n += 1;
+        let file = result
+            .inputs
+            .get(h.input as usize)
+            .map(|i| i.path.display().to_string())
+            .unwrap_or_default();
+        match a.format {
+            OutputFormat::Json => {
+                let mut line = serde_json::Map::new();
+                line.insert("file".into(), file.into());
+                if let serde_json::Value::Object(m) = serde_json::to_value(h)? {
+                    line.extend(m);
+                }
+                line.insert(
+                    "country".into(),
+                    locate(h.src).1.map(|c| c.to_string()).into(),
+                );
+                writeln!(out, "{}", serde_json::Value::Object(line))?;
+            }
+            OutputFormat::Human | OutputFormat::Md => writeln!(
+                out,
+                "{file}:{} {} {} {} {}",
+                h.line,
+                h.src,
+                h.site,
+                h.classes.join(","),
+                h.evidence
+            )?,
+        }
+    }
+    out.flush()?;
+    eprintln!(
+        "c2atlas: {n} flagged requests listed (at most {} per attacking address)",
+        pipeline.evidence_cap
+    );
     Ok(())
 }
 

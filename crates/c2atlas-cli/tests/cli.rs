@@ -522,6 +522,209 @@ fn unknown_detection_method_is_an_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("telepathy"));
 }
 
+/// A hand-written combined-format access log: five attacks (sqli from 8.8.8.8 US,
+/// traversal and rce from 77.88.8.8 RU, xss from 1.1.1.1 AU, sqli from the domestic
+/// 114.114.114.114 CN) among three benign requests.
+const SHOP_LOG: &str = r#"8.8.8.8 - - [10/Oct/2025:13:55:36 +0000] "GET /index.html HTTP/1.1" 200 2326 "-" "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+8.8.8.8 - - [10/Oct/2025:13:55:40 +0000] "GET /products.php?id=1%27%20UNION%20SELECT%20username,password%20FROM%20users-- HTTP/1.1" 200 512 "-" "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+77.88.8.8 - - [10/Oct/2025:13:56:01 +0000] "GET /download?file=../../../../etc/passwd HTTP/1.1" 404 0 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+1.1.1.1 - - [10/Oct/2025:13:57:12 +0000] "GET /search?q=%3Cscript%3Ealert(document.cookie)%3C/script%3E HTTP/1.1" 200 1024 "-" "Mozilla/5.0 (Macintosh)"
+9.9.9.9 - - [10/Oct/2025:13:58:00 +0000] "GET /about.html HTTP/1.1" 200 900 "https://www.example.org/" "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+77.88.8.8 - - [10/Oct/2025:13:59:30 +0000] "GET /ping.php?host=127.0.0.1;cat%20/etc/passwd HTTP/1.1" 200 300 "-" "Mozilla/5.0 (X11; Linux x86_64)"
+114.114.114.114 - - [10/Oct/2025:14:00:00 +0000] "GET /item.php?id=1%27%20OR%20%271%27=%271 HTTP/1.1" 200 400 "-" "Mozilla/5.0 (Windows NT 6.1)"
+8.8.4.4 - - [10/Oct/2025:14:01:00 +0000] "GET /images/logo.png HTTP/1.1" 200 5000 "https://shop.example/" "Mozilla/5.0 (iPhone)"
+"#;
+
+/// The countries the test log relies on, checked against the default database.
+fn shop_countries_hold(db: &Path) -> bool {
+    let ips: Vec<String> = ["8.8.8.8", "77.88.8.8", "1.1.1.1", "114.114.114.114"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let want = ["US", "RU", "AU", "CN"];
+    match python_country(&db.join("country/geo-whois-asn-country.mmdb"), &ips) {
+        Some(m) => ips
+            .iter()
+            .zip(want)
+            .all(|(ip, cc)| m.get(ip).map(String::as_str) == Some(cc)),
+        None => true,
+    }
+}
+
+#[test]
+fn web_census_counts_attacks_by_country_and_explains_them() {
+    let Some(db) = db_dir() else {
+        return;
+    };
+    if !shop_countries_hold(&db) {
+        eprintln!("SKIP: the default database places the test addresses elsewhere");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let log = tmp.path().join("shop_access.log");
+    std::fs::write(&log, SHOP_LOG).expect("write");
+    let out = run_ok(
+        bin()
+            .args(["census", "--home-country", "CN", "--format", "json", "-q"])
+            .arg(&log),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+    assert_eq!(doc["inputs"][0]["format"], "access-log");
+    assert_eq!(doc["inputs"][0]["records"], 8);
+    assert_eq!(doc["inputs"][0]["malformed"], 0);
+    let w = &doc["web"];
+    assert_eq!(w["requests"], 8);
+    assert_eq!(w["attacks"], 5);
+    assert_eq!(w["attacking_ips"], 4);
+    assert_eq!(w["sites_attacked"], 1);
+    for (class, n) in [
+        ("sqli", 2),
+        ("xss", 1),
+        ("traversal", 1),
+        ("rce", 1),
+        ("scanner", 0),
+        ("webshell", 0),
+        ("backdoor", 0),
+    ] {
+        assert_eq!(w["by_class"][class], n, "by_class.{class}");
+    }
+    assert_eq!(w["overseas_attacks"], 4);
+    assert_eq!(w["overseas_attacking_ips"], 3);
+    let rows: Vec<(String, u64, f64, u64, f64, u64)> = w["overseas_by_country"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|r| {
+            (
+                r["country"].as_str().unwrap_or("").to_string(),
+                r["attacks"].as_u64().unwrap_or(99),
+                r["attacks_share"].as_f64().unwrap_or(-1.0),
+                r["attacking_ips"].as_u64().unwrap_or(99),
+                r["attacking_ips_share"].as_f64().unwrap_or(-1.0),
+                r["sites"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("RU".to_string(), 2, 0.5, 1, 0.333333, 1),
+            ("AU".to_string(), 1, 0.25, 1, 0.333333, 1),
+            ("US".to_string(), 1, 0.25, 1, 0.333333, 1),
+        ]
+    );
+    assert_eq!(w["backdoors"], Value::Array(vec![]));
+
+    // explain --web --country RU: the two requests of 77.88.8.8, by line.
+    let out = run_ok(
+        bin()
+            .args([
+                "explain",
+                "--web",
+                "--country",
+                "ru",
+                "--home-country",
+                "CN",
+                "-q",
+            ])
+            .arg(&log),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let f = log.display().to_string();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(&format!("{f}:3 77.88.8.8 shop_access.log traversal")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(&format!("{f}:6 77.88.8.8 shop_access.log rce")),
+        "{}",
+        lines[1]
+    );
+
+    // JSON lines, all attackers: lines 2, 3, 4, 6, 7 in order, with their countries.
+    let out = run_ok(
+        bin()
+            .args([
+                "explain",
+                "--web",
+                "--format",
+                "json",
+                "--home-country",
+                "CN",
+                "-q",
+            ])
+            .arg(&log),
+    );
+    let got: Vec<(u64, String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("JSON line");
+            assert_eq!(v["file"], f.as_str());
+            (
+                v["line"].as_u64().unwrap_or(0),
+                v["src"].as_str().unwrap_or("").to_string(),
+                v["country"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String, String)> = [
+        (2, "8.8.8.8", "US"),
+        (3, "77.88.8.8", "RU"),
+        (4, "1.1.1.1", "AU"),
+        (6, "77.88.8.8", "RU"),
+        (7, "114.114.114.114", "CN"),
+    ]
+    .iter()
+    .map(|(l, s, c)| (*l, s.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(got, want);
+}
+
+/// A directory mixing a Zeek conn.log and an access log reads both; a census of the
+/// conn.log alone has no `web` key.
+#[test]
+fn web_logs_mix_with_zeek_logs_and_flow_only_census_has_no_web_key() {
+    if db_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("logs");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("shop_access.log"), SHOP_LOG).expect("write");
+    let conn = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n\
+#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\tduration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\thistory\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\n\
+#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\tstring\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\n\
+1600000000.000000\tC1\t114.114.114.114\t50000\t8.8.8.8\t443\ttcp\tssl\t1.0\t100\t200\tSF\t-\t-\t0\tShADadFf\t5\t300\t5\t400\t-\n";
+    std::fs::write(dir.join("conn.log"), conn).expect("write");
+    let out = run_ok(
+        bin()
+            .args(["census", "--home-country", "CN", "--format", "json", "-q"])
+            .arg(&dir),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+    let formats: Vec<&str> = doc["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|i| i["format"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(formats, ["zeek-conn", "access-log"]);
+    assert_eq!(doc["inputs"][0]["records"], 1);
+    assert_eq!(doc["web"]["attacks"], 5);
+
+    let out = run_ok(
+        bin()
+            .args(["census", "--home-country", "CN", "--format", "json", "-q"])
+            .arg(dir.join("conn.log")),
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("census JSON");
+    assert_eq!(doc["inputs"][0]["format"], "zeek-conn");
+    assert!(doc.get("web").is_none(), "{doc}");
+}
+
 /// `eval --truth truth.json` scores behavioural detection (no feeds) against the simulator's planted pairs.
 #[test]
 fn eval_against_simulator_truth() {

@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::census::state::CensusState;
+use crate::census::web::WebCensus;
 use crate::detect::allowlist::Allowlist;
 use crate::detect::select::{self, DetectorSet, SelectError};
 use crate::detect::{Context, Detector, Finding, Method};
 use crate::enrich::{AsnDb, GeoDb, Home};
+use crate::ingest::weblog::{self, WebRequest};
 use crate::ingest::{self, Diagnostic, IngestError, InputStats, PlannedInput, Sink};
 use crate::intel::{FeedStats, IntelSet};
 use crate::model::{Event, Micros, RecordRef};
@@ -109,6 +111,9 @@ pub struct RunResult {
     pub below_confidence: u64,
     /// Findings suppressed by the allow-list, by reason.
     pub suppressed: BTreeMap<Arc<str>, u64>,
+    /// The web census, when the run read web requests (web logs, Zeek http.log,
+    /// HTTP in captures); `None` when it read none.
+    pub web: Option<WebCensus>,
 }
 
 struct RunSink<'p, 'o> {
@@ -119,12 +124,14 @@ struct RunSink<'p, 'o> {
     period: Option<(Micros, Micros)>,
     records: u64,
     path: &'p Path,
+    /// The current input's file name: the site of requests that name none.
+    fallback_site: String,
+    web: WebCensus,
     obs: &'o mut dyn Observer,
 }
 
-impl Sink for RunSink<'_, '_> {
-    fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
-        let ts = ev.ts();
+impl RunSink<'_, '_> {
+    fn count(&mut self, ts: Micros) {
         self.period = Some(match self.period {
             Some((a, b)) => (a.min(ts), b.max(ts)),
             None => (ts, ts),
@@ -132,6 +139,16 @@ impl Sink for RunSink<'_, '_> {
         self.records += 1;
         if self.records.is_multiple_of(PROGRESS_EVERY) {
             self.obs.progress(self.path, self.records);
+        }
+    }
+}
+
+impl Sink for RunSink<'_, '_> {
+    fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
+        self.count(ev.ts());
+        if let Event::Http(h) = ev {
+            let req = weblog::zeek::from_http(h, rec.line);
+            self.web.observe(rec.input, &req, &self.fallback_site);
         }
         let state = &mut self.state;
         match self.tap.as_deref_mut() {
@@ -147,6 +164,11 @@ impl Sink for RunSink<'_, '_> {
                     });
             }
         }
+    }
+
+    fn web(&mut self, input: u32, req: &WebRequest<'_>) {
+        self.count(req.ts);
+        self.web.observe(input, req, &self.fallback_site);
     }
 }
 
@@ -187,11 +209,18 @@ impl Pipeline {
             period: None,
             records: 0,
             path: Path::new(""),
+            fallback_site: String::new(),
+            web: WebCensus::new(self.evidence_cap),
             obs,
         };
         for (i, p) in planned.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             sink.path = &p.path;
+            sink.fallback_site = p
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let mut diags: Vec<Diagnostic> = Vec::new();
             let stats = ingest::read_input(idx, p, &mut sink, &mut |d| {
                 if diags.len() < MAX_DIAGNOSTICS_PER_INPUT {
@@ -212,6 +241,7 @@ impl Pipeline {
             period,
             records,
             mut tap,
+            web,
             ..
         } = sink;
         detector.finish(&ctx, &mut |f| {
@@ -230,6 +260,7 @@ impl Pipeline {
             methods: detector.methods().to_vec(),
             below_confidence: detector.below_confidence,
             suppressed: std::mem::take(&mut detector.suppressed),
+            web: (web.requests > 0).then_some(web),
         })
     }
 }

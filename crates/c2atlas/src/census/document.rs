@@ -75,6 +75,10 @@ pub struct CensusDoc {
     pub intel: Vec<FeedDoc>,
     pub detection: DetectionDoc,
     pub c2: C2Summary,
+    /// Attacks on web sites, when the run read web requests (absent otherwise,
+    /// so documents of flow-only runs are unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web: Option<super::web::WebSummary>,
 }
 
 /// What detection ran and what it left out.
@@ -331,5 +335,6 @@ pub fn document(p: &Pipeline, run: &RunResult, views: &[RelView], registered: bo
                 .collect(),
         },
         c2: summarize(views),
+        web: run.web.as_ref().map(|w| w.summary(&p.home, p.geo.as_ref())),
     }
 }

@@ -7,5 +7,6 @@
 pub mod document;
 pub mod state;
 pub mod summary;
+pub mod web;
 
 pub use summary::{C2Summary, RelView, summarize};

@@ -19,6 +19,7 @@ use memchr::memchr;
 use sha2::{Digest, Sha256};
 
 use crate::model::{Event, RecordRef};
+use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
 mod field;
@@ -58,6 +59,14 @@ pub enum Format {
     ZeekSsl,
     /// A pcap or pcapng packet capture (flows plus DNS, HTTP and TLS-SNI events).
     Pcap,
+    /// Apache/nginx common or combined access log (web requests, not events).
+    AccessLog,
+    /// nginx or Caddy JSON access log.
+    AccessJson,
+    /// IIS W3C extended log.
+    IisW3c,
+    /// Suricata eve.json `http` events.
+    SuricataEveHttp,
 }
 
 impl Format {
@@ -66,13 +75,18 @@ impl Format {
     /// TLS is known before the connections that followed it).
     /// A capture yields names and flows; it comes after the Zeek name logs
     /// and before the flow-only formats.
-    pub const ALL: [Format; 6] = [
+    /// Web access logs come last: they feed only the web census.
+    pub const ALL: [Format; 10] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
         Format::Pcap,
         Format::ZeekConn,
         Format::Binetflow,
+        Format::AccessLog,
+        Format::AccessJson,
+        Format::IisW3c,
+        Format::SuricataEveHttp,
     ];
 
     /// Contract name, e.g. `zeek-conn`.
@@ -84,6 +98,31 @@ impl Format {
             Format::ZeekHttp => "zeek-http",
             Format::ZeekSsl => "zeek-ssl",
             Format::Pcap => "pcap",
+            Format::AccessLog => "access-log",
+            Format::AccessJson => "access-json",
+            Format::IisW3c => "iis-w3c",
+            Format::SuricataEveHttp => "suricata-eve-http",
+        }
+    }
+
+    /// The web log format this input is read as, when it is a web log.
+    pub fn web(self) -> Option<WebLogFormat> {
+        match self {
+            Format::AccessLog => Some(WebLogFormat::Clf),
+            Format::AccessJson => Some(WebLogFormat::JsonAccess),
+            Format::IisW3c => Some(WebLogFormat::W3c),
+            Format::SuricataEveHttp => Some(WebLogFormat::SuricataEve),
+            _ => None,
+        }
+    }
+
+    /// The input format of a web log format.
+    pub fn from_web(f: WebLogFormat) -> Format {
+        match f {
+            WebLogFormat::Clf => Format::AccessLog,
+            WebLogFormat::JsonAccess => Format::AccessJson,
+            WebLogFormat::W3c => Format::IisW3c,
+            WebLogFormat::SuricataEve => Format::SuricataEveHttp,
         }
     }
 
@@ -97,6 +136,9 @@ impl Format {
 pub trait Sink {
     /// Called once per event; `rec` says where it came from.
     fn event(&mut self, rec: RecordRef, ev: &Event<'_>);
+    /// Called once per request of a web log input (`req.rec` is its line).
+    /// Sinks that do not use web requests ignore them.
+    fn web(&mut self, _input: u32, _req: &WebRequest<'_>) {}
 }
 
 /// A problem with one record (or one header line) that was skipped.
@@ -346,7 +388,7 @@ pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
         }
         Err(_) => return Err(Detect::Unknown("binary data (not UTF-8 text)".into())),
     };
-    let mut lines = text
+    let lines = text
         .split('\n')
         .map(|l| l.strip_suffix('\r').unwrap_or(l))
         .filter(|l| !l.trim().is_empty());
@@ -354,21 +396,36 @@ pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
         return Err(Detect::Empty);
     };
     if first.starts_with('#') {
-        return zeek::detect_tsv(lines).map_err(Detect::Unknown);
+        return zeek::detect_tsv(lines.clone())
+            .or_else(|e| detect_web(lines).ok_or(e))
+            .map_err(Detect::Unknown);
     }
     if first.trim_start().starts_with('{') {
-        return zeek::detect_json(first.trim()).map_err(Detect::Unknown);
+        return zeek::detect_json(first.trim())
+            .or_else(|e| detect_web(lines).ok_or(e))
+            .map_err(Detect::Unknown);
     }
     if binetflow::is_header(first) || first.contains("SrcAddr") {
         return binetflow::check_header(first)
             .map(|()| Format::Binetflow)
             .map_err(Detect::Unknown);
     }
-    let _ = lines.next();
+    if let Some(f) = detect_web(lines) {
+        return Ok(f);
+    }
     Err(Detect::Unknown(format!(
-        "no Zeek #fields header, Zeek JSON or binetflow CSV header; first line {}",
+        "no Zeek #fields header, Zeek JSON, binetflow CSV header or web access log; first line {}",
         field::quoted(first)
     )))
+}
+
+/// Web log detection (after the telemetry formats failed) over the first lines.
+fn detect_web<'a>(lines: impl Iterator<Item = &'a str>) -> Option<Format> {
+    let first: Vec<&[u8]> = lines
+        .take(weblog::DETECT_LINES)
+        .map(str::as_bytes)
+        .collect();
+    weblog::detect(&first).map(Format::from_web)
 }
 
 /// What a parser made of one line.
@@ -631,6 +688,9 @@ pub fn read_from<R: Read>(
     if planned.format == Format::Pcap {
         return read_capture(input, planned, raw, gzip, sink, diag);
     }
+    if let Some(wf) = planned.format.web() {
+        return read_weblog(input, planned, wf, raw, gzip, sink, diag);
+    }
     let mut d = Driver {
         input,
         path,
@@ -723,6 +783,83 @@ fn read_capture<R: Read>(
         records: counts.records,
         malformed: counts.malformed,
         skipped: counts.skipped,
+        sha256,
+        gzip,
+    })
+}
+
+/// [`read_from`] for a web log: each request goes to [`Sink::web`]. Counts and
+/// errors as for the other formats (`records` = requests; header and non-request
+/// lines are neither records nor malformed).
+fn read_weblog<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    wf: WebLogFormat,
+    mut raw: BufReader<Hashing<R>>,
+    gzip: bool,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    let path = planned.path.as_path();
+    let mut records = 0u64;
+    let mut malformed = 0u64;
+    let mut lines = 0u64;
+    let res = {
+        let mut on_req = |r: &WebRequest<'_>| {
+            records += 1;
+            sink.web(input, r);
+        };
+        let mut on_bad = |line: u64, e: &weblog::LineError| {
+            malformed += 1;
+            diag(Diagnostic {
+                path: path.to_path_buf(),
+                line,
+                reason: e.to_string(),
+            });
+        };
+        if gzip {
+            let dec = BufReader::with_capacity(READ_BUF, MultiGzDecoder::new(&mut raw));
+            weblog::read_lines(dec, wf, &mut on_req, &mut on_bad)
+        } else {
+            weblog::read_lines(&mut raw, wf, &mut on_req, &mut on_bad)
+        }
+    };
+    match res {
+        Ok(s) => lines = s.lines,
+        Err((line, source)) => {
+            if !gzip {
+                return Err(io_err(path, source));
+            }
+            if records == 0 {
+                return Err(IngestError::Gzip {
+                    path: path.to_path_buf(),
+                    records: 0,
+                    source,
+                });
+            }
+            malformed += 1;
+            diag(Diagnostic {
+                path: path.to_path_buf(),
+                line: line + 1,
+                reason: format!(
+                    "truncated or corrupt gzip stream after {records} records: {source}"
+                ),
+            });
+        }
+    }
+    if records == 0 && malformed == 0 && lines == 0 {
+        return Err(IngestError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
+    let sha256 = hex::encode(raw.into_inner().hasher.finalize());
+    Ok(InputStats {
+        path: path.to_path_buf(),
+        format: planned.format,
+        records,
+        malformed,
+        skipped: 0,
         sha256,
         gzip,
     })

@@ -49,6 +49,9 @@ impl Kind {
             Format::ZeekHttp => Some(Kind::Http),
             Format::ZeekSsl => Some(Kind::Ssl),
             Format::Binetflow | Format::Pcap => None,
+            Format::AccessLog | Format::AccessJson | Format::IisW3c | Format::SuricataEveHttp => {
+                None
+            }
         }
     }
 

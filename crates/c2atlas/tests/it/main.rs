@@ -10,3 +10,4 @@ mod ingest;
 mod intel;
 mod pcap;
 mod web;
+mod web_census;
