@@ -135,6 +135,63 @@ pub fn markdown(doc: &CensusDoc) -> String {
         }
         let _ = writeln!(s);
     }
+    if let Some(w) = &doc.web {
+        let _ = writeln!(s, "## Attacks on websites\n");
+        let _ = writeln!(
+            s,
+            "{} attacks from {} IP addresses on {} sites ({} requests read); {} of the attacks came from {} overseas addresses.\n",
+            w.attacks,
+            w.attacking_ips,
+            w.sites_attacked,
+            w.requests,
+            w.overseas_attacks,
+            w.overseas_attacking_ips
+        );
+        if !w.overseas_by_country.is_empty() {
+            let _ = writeln!(
+                s,
+                "| Rank | Country | Attacks | Share of attacks | Attacking IPs | Share of IPs | Sites |"
+            );
+            let _ = writeln!(s, "|---:|:---|---:|---:|---:|---:|---:|");
+            for (i, r) in w.overseas_by_country.iter().take(TOP_ROWS).enumerate() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    i + 1,
+                    r.country,
+                    r.attacks,
+                    pct(r.attacks_share),
+                    r.attacking_ips,
+                    pct(r.attacking_ips_share),
+                    r.sites
+                );
+            }
+            let _ = writeln!(s);
+        }
+        let classes: Vec<String> = w
+            .by_class
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        if !classes.is_empty() {
+            let _ = writeln!(s, "By class: {}.\n", classes.join(", "));
+        }
+        if !w.backdoors.is_empty() {
+            let _ = writeln!(s, "Suspected backdoors:\n");
+            for b in &w.backdoors {
+                let _ = writeln!(
+                    s,
+                    "- `{}{}`: {} controlling IPs ({})",
+                    b.site,
+                    b.path,
+                    b.controller_ips,
+                    b.countries.join(", ")
+                );
+            }
+            let _ = writeln!(s);
+        }
+    }
     let _ = writeln!(s, "### Sources\n");
     for i in &doc.inputs {
         let _ = writeln!(
