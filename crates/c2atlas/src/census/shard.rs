@@ -398,3 +398,116 @@ pub fn merge(paths: &[PathBuf]) -> Result<CensusDoc, MergeError> {
     doc.c2 = summarize(states.iter().flat_map(|s| s.views.iter()));
     Ok(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::census::state::CensusState;
+    use crate::detect::{Controller, Finding};
+    use crate::intel::IndicatorId;
+    use crate::model::RecordRef;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_and_validates_shards() {
+        assert_eq!(Shard::parse("0/3"), Ok(Shard { index: 0, count: 3 }));
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        for bad in ["3/3", "1/0", "x/3", "1", "-1/3", "0/70000", ""] {
+            let e = Shard::parse(bad).expect_err(bad);
+            assert_eq!(e.value, bad);
+            assert!(e.to_string().contains("0-based"), "{e}");
+        }
+    }
+
+    #[test]
+    fn assignment_is_fnv1a_of_the_canonical_address() {
+        // Reference values computed independently (Python FNV-1a 64 over the packed address).
+        let v4: IpAddr = "10.0.0.1".parse().expect("ip");
+        assert_eq!(fnv1a64(&[10, 0, 0, 1]), 10_155_667_543_913_099_244);
+        assert_eq!(Shard::of(v4, 3), 0);
+        assert_eq!(Shard::of("147.32.84.165".parse().expect("ip"), 7), 4);
+        assert_eq!(Shard::of("2001:db8::1".parse().expect("ip"), 5), 3);
+        // An IPv4-mapped IPv6 address is the same host.
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().expect("ip");
+        for n in 1..20 {
+            assert_eq!(Shard::of(mapped, n), Shard::of(v4, n));
+        }
+    }
+
+    fn finding(victim: u8, ctrl: u8, line: u64) -> Finding {
+        Finding {
+            victim: IpAddr::from([10, 0, 0, victim]),
+            controller: Controller::Ip(IpAddr::from([203, 0, 113, ctrl])),
+            method: if ctrl % 2 == 0 {
+                Method::Intel
+            } else {
+                Method::Beacon
+            },
+            confidence: 0.9,
+            indicator: Some(IndicatorId(u32::from(ctrl))),
+            ts: line as i64,
+            flows: 1,
+            bytes: 10,
+            rec: RecordRef { input: 0, line },
+            explanation: None,
+        }
+    }
+
+    fn view(k: &crate::census::state::RelKey, s: &crate::census::state::RelState) -> RelView {
+        let ip = match &k.controller {
+            Controller::Ip(ip) => Some(*ip),
+            Controller::Name(_) => None,
+        };
+        let last = ip.map_or(0, |ip| match ip {
+            IpAddr::V4(a) => a.octets()[3],
+            IpAddr::V6(a) => a.octets()[15],
+        });
+        RelView {
+            victim: k.victim,
+            controller_ip: ip,
+            controller_locale: if last % 3 == 0 {
+                Locale::Domestic
+            } else {
+                Locale::Overseas
+            },
+            country: CountryCode::parse(if last % 2 == 0 { "US" } else { "DE" }),
+            asn: Some((u32::from(last % 4), format!("AS{}", last % 4))),
+            methods: s.methods,
+        }
+    }
+
+    proptest! {
+        /// Keeping each shard's victims' findings and merging the shards gives the
+        /// whole run's relationships and the same census figures.
+        #[test]
+        fn shards_partition_and_merge_to_the_whole(
+            fs in prop::collection::vec((0u8..40, 0u8..12, 0u64..500), 0..200),
+            n in 1u32..8,
+        ) {
+            let fs: Vec<Finding> = fs.into_iter().map(|(v, c, l)| finding(v, c, l)).collect();
+            let mut whole = CensusState::new(4);
+            fs.iter().for_each(|f| whole.add(f));
+            let mut merged = CensusState::new(4);
+            let mut views = Vec::new();
+            let mut total = 0;
+            for i in 0..n {
+                let shard = Shard { index: i, count: n };
+                let mut part = CensusState::new(4);
+                fs.iter().filter(|f| shard.owns(f.victim)).for_each(|f| part.add(f));
+                for (k, s) in part.sorted() {
+                    prop_assert!(shard.owns(k.victim));
+                    views.push(view(k, s));
+                }
+                total += part.len();
+                merged.merge(&part);
+            }
+            // Every relationship is in exactly one shard.
+            prop_assert_eq!(total, whole.len());
+            let w: Vec<_> = whole.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            let m: Vec<_> = merged.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            prop_assert_eq!(w, m);
+            let whole_views: Vec<RelView> = whole.sorted().into_iter().map(|(k, s)| view(k, s)).collect();
+            prop_assert_eq!(summarize(&views), summarize(&whole_views));
+        }
+    }
+}
