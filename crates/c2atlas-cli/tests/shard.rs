@@ -206,7 +206,7 @@ fn simulated_sharded_census_merges_to_the_unsharded_bytes() {
             .arg(&one)
             .args(&args),
     );
-    assert_eq!(merge(&[one.clone()]).stdout, whole);
+    assert_eq!(merge(std::slice::from_ref(&one)).stdout, whole);
     // Mixing a 1-shard run with 3-shard files is refused.
     assert_fails(&merge(&[states[0].clone(), one]), "shard counts");
 }

@@ -438,7 +438,7 @@ mod tests {
         Finding {
             victim: IpAddr::from([10, 0, 0, victim]),
             controller: Controller::Ip(IpAddr::from([203, 0, 113, ctrl])),
-            method: if ctrl % 2 == 0 {
+            method: if ctrl.is_multiple_of(2) {
                 Method::Intel
             } else {
                 Method::Beacon
@@ -465,12 +465,12 @@ mod tests {
         RelView {
             victim: k.victim,
             controller_ip: ip,
-            controller_locale: if last % 3 == 0 {
+            controller_locale: if last.is_multiple_of(3) {
                 Locale::Domestic
             } else {
                 Locale::Overseas
             },
-            country: CountryCode::parse(if last % 2 == 0 { "US" } else { "DE" }),
+            country: CountryCode::parse(if last.is_multiple_of(2) { "US" } else { "DE" }),
             asn: Some((u32::from(last % 4), format!("AS{}", last % 4))),
             methods: s.methods,
         }
