@@ -35,6 +35,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Print the control relationships found (one JSON object per line with --format jsonl).
     Detect(DetectArgs),
+    /// Combine the state files written by `census --shard I/N --state-out FILE` into the census
+    /// (identical to the unsharded run's).
+    Merge(MergeArgs),
     /// Score domains read from stdin (one per line) with the DGA model: prints `domain<TAB>score`.
     ScoreDomains,
     /// Score detection against ground truth (dataset labels or a simulator truth.json):
@@ -122,6 +125,28 @@ pub struct RunArgs {
 pub struct CensusArgs {
     #[command(flatten)]
     pub run: RunArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// Write the output to FILE instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Keep only shard I of N of the internal hosts (0-based: 0/3, 1/3, 2/3; assigned by a stable
+    /// hash of the victim address). Every shard still reads all inputs. Needs --state-out;
+    /// `c2atlas merge` combines the N state files into the unsharded census.
+    #[arg(long, value_name = "I/N", requires = "state_out")]
+    pub shard: Option<String>,
+    /// Write the mergeable census state (schema c2atlas.state/1, JSON Lines: header, then one
+    /// relationship per line) to FILE, for `c2atlas merge`.
+    #[arg(long, value_name = "FILE")]
+    pub state_out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct MergeArgs {
+    /// State files of one run, one per shard, in any order.
+    #[arg(required = true, value_name = "STATE")]
+    pub states: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
     pub format: OutputFormat,

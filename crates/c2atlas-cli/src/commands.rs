@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use c2atlas::census::document::{self, CensusDoc, Relationship};
+use c2atlas::census::shard::{self, Shard};
 use c2atlas::detect::allowlist::Allowlist;
 use c2atlas::enrich::{self, AsnDb, CountryCode, CountryField, GeoDb, Home};
 use c2atlas::ingest::{self, Format, PlannedInput};
@@ -14,7 +15,7 @@ use c2atlas::pipeline::{Detection, Pipeline, RunResult};
 use c2atlas::simulate::{CountryRanges, SimConfig, SimOutput};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::args::{CensusArgs, Cli, Command, ExplainArgs, OutputFormat, RunArgs};
+use crate::args::{CensusArgs, Cli, Command, ExplainArgs, MergeArgs, OutputFormat, RunArgs};
 use crate::progress::Progress;
 
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Simulate(a) => crate::commands::simulate(a),
         Command::Demo(a) => crate::commands::demo(a),
         Command::Detect(a) => crate::behave::detect(a),
+        Command::Merge(a) => merge(a),
         Command::ScoreDomains => crate::behave::score_domains(),
         Command::Eval(a) => crate::behave::eval(a),
         Command::WebScan(a) => crate::web::web_scan(a),
@@ -172,11 +174,22 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
 
 /// Runs the whole pipeline; prints throughput to stderr.
 pub fn run(a: &RunArgs) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
+    run_sharded(a, None)
+}
+
+/// [`run`], keeping only the relationships of `shard`'s victims when given.
+pub fn run_sharded(
+    a: &RunArgs,
+    shard: Option<Shard>,
+) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
     let progress = Progress::new(a.quiet, 0);
     let (pipeline, planned) = prepare(a, &progress)?;
     progress.finish();
     let mut progress = Progress::new(a.quiet, planned.len());
-    let result = pipeline.run(&planned, &mut progress)?;
+    let result = match shard {
+        None => pipeline.run(&planned, &mut progress)?,
+        Some(s) => pipeline.run_shard(&planned, &mut progress, s)?,
+    };
     progress.finish();
     let (rels, views) = document::relationships(&pipeline, &result);
     let doc = document::document(&pipeline, &result, &views, a.registered_country);
@@ -217,19 +230,53 @@ pub fn to_json(doc: &CensusDoc) -> Result<String> {
 }
 
 fn census(a: CensusArgs) -> Result<()> {
-    let (_, _, _, doc) = run(&a.run)?;
-    let summary = c2atlas::report::summary_text(&doc);
-    match a.format {
-        OutputFormat::Human => write_output(a.output.as_deref(), &summary),
+    let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
+    let (_, _, rels, doc) = run_sharded(&a.run, shard)?;
+    if let Some(path) = &a.state_out {
+        write_state_file(path, shard.unwrap_or(Shard::WHOLE), &doc, &rels)?;
+    }
+    emit(&doc, a.format, a.output.as_deref())
+}
+
+/// Writes a census state file (see `c2atlas::census::shard`).
+fn write_state_file(
+    path: &Path,
+    shard: Shard,
+    doc: &CensusDoc,
+    rels: &[Relationship],
+) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut w = std::io::BufWriter::new(file);
+    shard::write_state(&mut w, shard, doc, rels)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "c2atlas: shard {shard}: {} relationships written to {}",
+        rels.len(),
+        path.display()
+    );
+    Ok(())
+}
+
+/// Prints a census document in the chosen format (the summary goes to stderr for json and md).
+fn emit(doc: &CensusDoc, format: OutputFormat, output: Option<&Path>) -> Result<()> {
+    let summary = c2atlas::report::summary_text(doc);
+    match format {
+        OutputFormat::Human => write_output(output, &summary),
         OutputFormat::Json => {
             eprint!("{summary}");
-            write_output(a.output.as_deref(), &to_json(&doc)?)
+            write_output(output, &to_json(doc)?)
         }
         OutputFormat::Md => {
             eprint!("{summary}");
-            write_output(a.output.as_deref(), &c2atlas::report::markdown(&doc))
+            write_output(output, &c2atlas::report::markdown(doc))
         }
     }
+}
+
+fn merge(a: MergeArgs) -> Result<()> {
+    let doc = shard::merge(&a.states)?;
+    emit(&doc, a.format, a.output.as_deref())
 }
 
 fn explain(a: ExplainArgs) -> Result<()> {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::census::shard::Shard;
 use crate::census::state::CensusState;
 use crate::census::web::WebCensus;
 use crate::detect::allowlist::Allowlist;
@@ -128,6 +129,8 @@ struct RunSink<'p, 'o> {
     fallback_site: String,
     web: WebCensus,
     obs: &'o mut dyn Observer,
+    /// Only findings of this shard's victims enter the state (detectors still see every event).
+    shard: Option<Shard>,
 }
 
 impl RunSink<'_, '_> {
@@ -151,16 +154,17 @@ impl Sink for RunSink<'_, '_> {
             self.web.observe(rec.input, &req, &self.fallback_site);
         }
         let state = &mut self.state;
+        let shard = self.shard;
         match self.tap.as_deref_mut() {
             None => self
                 .detector
-                .observe(rec, ev, &self.ctx, &mut |f: Finding| state.add(&f)),
+                .observe(rec, ev, &self.ctx, &mut |f: Finding| keep(state, shard, &f)),
             Some(tap) => {
                 tap.event(ev, &self.ctx);
                 self.detector
                     .observe(rec, ev, &self.ctx, &mut |f: Finding| {
                         tap.finding(&f);
-                        state.add(&f)
+                        keep(state, shard, &f)
                     });
             }
         }
@@ -169,6 +173,13 @@ impl Sink for RunSink<'_, '_> {
     fn web(&mut self, input: u32, req: &WebRequest<'_>) {
         self.count(req.ts);
         self.web.observe(input, req, &self.fallback_site);
+    }
+}
+
+/// Adds a finding to the state when its victim belongs to `shard` (or there is no shard).
+fn keep(state: &mut CensusState, shard: Option<Shard>, f: &Finding) {
+    if shard.is_none_or(|s| s.owns(f.victim)) {
+        state.add(f)
     }
 }
 
@@ -183,12 +194,36 @@ impl Pipeline {
         self.run_tapped(planned, obs, None)
     }
 
+    /// [`Pipeline::run`] keeping only the relationships of `shard`'s victims.
+    /// Every event is still read and every detector sees all of them, so the
+    /// run-wide figures (period, records, detection counters) are those of the
+    /// whole run, and relationships found by cross-host detectors (`cluster`)
+    /// are the same as in the unsharded run.
+    pub fn run_shard(
+        &self,
+        planned: &[PlannedInput],
+        obs: &mut dyn Observer,
+        shard: Shard,
+    ) -> Result<RunResult, RunError> {
+        self.run_inner(planned, obs, None, Some(shard))
+    }
+
     /// [`Pipeline::run`], with a [`Tap`] seeing every event and kept finding.
     pub fn run_tapped<'o>(
         &self,
         planned: &[PlannedInput],
         obs: &'o mut dyn Observer,
         tap: Option<&'o mut dyn Tap>,
+    ) -> Result<RunResult, RunError> {
+        self.run_inner(planned, obs, tap, None)
+    }
+
+    fn run_inner<'o>(
+        &self,
+        planned: &[PlannedInput],
+        obs: &'o mut dyn Observer,
+        tap: Option<&'o mut dyn Tap>,
+        shard: Option<Shard>,
     ) -> Result<RunResult, RunError> {
         let start = Instant::now();
         let mut inputs = Vec::with_capacity(planned.len());
@@ -212,6 +247,7 @@ impl Pipeline {
             fallback_site: String::new(),
             web: WebCensus::new(self.evidence_cap),
             obs,
+            shard,
         };
         for (i, p) in planned.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
@@ -242,13 +278,14 @@ impl Pipeline {
             records,
             mut tap,
             web,
+            shard,
             ..
         } = sink;
         detector.finish(&ctx, &mut |f| {
             if let Some(t) = tap.as_deref_mut() {
                 t.finding(&f);
             }
-            state.add(&f)
+            keep(&mut state, shard, &f)
         });
         state.drop_resolved_names();
         Ok(RunResult {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::state::{RelKey, RelState};
 use super::summary::{C2Summary, RelView, summarize};
@@ -18,19 +18,24 @@ use crate::time::rfc3339;
 
 pub const SCHEMA: &str = "c2atlas.census/1";
 
-#[derive(Clone, Debug, Serialize)]
+/// A name from a fixed set (schema, method). An alias so that serde's derive does
+/// not treat the field as borrowed from the input (it is read back through
+/// `deserialize_with`, mapping to the static names).
+pub type StaticName = &'static str;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct HomeDoc {
     pub countries: Vec<String>,
     pub networks: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PeriodDoc {
     pub first_seen: Option<String>,
     pub last_seen: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct InputDoc {
     pub path: String,
     pub format: String,
@@ -41,7 +46,7 @@ pub struct InputDoc {
     pub sha256: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CountryDbDoc {
     #[serde(flatten)]
     pub info: DbInfo,
@@ -49,13 +54,13 @@ pub struct CountryDbDoc {
     pub field: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DatabasesDoc {
     pub country: Option<CountryDbDoc>,
     pub asn: Option<DbInfo>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FeedDoc {
     pub path: String,
     pub format: String,
@@ -65,9 +70,10 @@ pub struct FeedDoc {
 }
 
 /// The census document.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CensusDoc {
-    pub schema: &'static str,
+    #[serde(deserialize_with = "de_schema")]
+    pub schema: StaticName,
     pub home: HomeDoc,
     pub period: PeriodDoc,
     pub inputs: Vec<InputDoc>,
@@ -81,10 +87,37 @@ pub struct CensusDoc {
     pub web: Option<super::web::WebSummary>,
 }
 
+/// Reads back the census schema name (only [`SCHEMA`] is accepted).
+fn de_schema<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let s = String::deserialize(d)?;
+    if s == SCHEMA {
+        Ok(SCHEMA)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "census schema {s:?}, this version reads {SCHEMA:?}"
+        )))
+    }
+}
+
+/// Reads back method names (the contract names of [`crate::detect::Method`]).
+fn de_methods<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<&'static str>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            crate::detect::Method::ALL
+                .into_iter()
+                .map(crate::detect::Method::as_str)
+                .find(|m| m == s)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown method {s:?}")))
+        })
+        .collect()
+}
+
 /// What detection ran and what it left out.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DetectionDoc {
-    pub methods: Vec<&'static str>,
+    #[serde(deserialize_with = "de_methods")]
+    pub methods: Vec<StaticName>,
     pub min_confidence: f64,
     /// Findings dropped for confidence below `min_confidence`.
     pub below_confidence: u64,

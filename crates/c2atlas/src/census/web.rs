@@ -174,7 +174,12 @@ impl WebCensus {
             sites_attacked: sites.len() as u64,
             by_class: Class::ALL
                 .iter()
-                .map(|c| (c.as_str(), self.by_class.get(c).copied().unwrap_or(0)))
+                .map(|c| {
+                    (
+                        c.as_str().to_string(),
+                        self.by_class.get(c).copied().unwrap_or(0),
+                    )
+                })
                 .collect(),
             overseas_attacks: o_attacks,
             overseas_attacking_ips: o_ips,
@@ -206,7 +211,7 @@ fn share(n: u64, d: u64) -> f64 {
 }
 
 /// The census `web` section (a contract: add fields, never rename them).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct WebSummary {
     /// Web requests read (flagged or not).
     pub requests: u64,
@@ -217,7 +222,7 @@ pub struct WebSummary {
     /// Distinct sites with at least one flagged request.
     pub sites_attacked: u64,
     /// Flagged requests per class (a request counts once in each of its classes).
-    pub by_class: BTreeMap<&'static str, u64>,
+    pub by_class: BTreeMap<String, u64>,
     /// Flagged requests from overseas addresses (the denominator of `attacks_share`).
     pub overseas_attacks: u64,
     /// Overseas attacking addresses (the denominator of `attacking_ips_share`).
@@ -227,7 +232,7 @@ pub struct WebSummary {
 }
 
 /// Attacks from one overseas country.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct WebCountry {
     pub country: String,
     pub attacks: u64,
@@ -239,7 +244,7 @@ pub struct WebCountry {
 }
 
 /// A suspected backdoor and where its controllers are.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct WebBackdoor {
     pub site: String,
     pub path: String,

@@ -14,7 +14,7 @@ pub use geo::{CountryCode, CountryField, GeoDb};
 pub use home::{Home, Locale};
 
 /// Which database produced the figures: recorded in the census `databases`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DbInfo {
     pub path: String,
     /// Build time from the database's metadata (mmdb `build_epoch`); for CSV
