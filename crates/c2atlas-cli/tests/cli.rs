@@ -4,49 +4,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_c2atlas"))
-}
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: shared data {} is absent", p.display());
-        None
-    }
-}
-
-fn db_dir() -> Option<PathBuf> {
-    let p = c2atlas::enrich::default_db_dir();
-    if p.join("country/geo-whois-asn-country.mmdb").exists() && p.join("asn/asn-ipv4.csv").exists()
-    {
-        Some(p)
-    } else {
-        eprintln!(
-            "SKIP: default databases absent in {} (run scripts/setup.sh)",
-            p.display()
-        );
-        None
-    }
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "c2atlas failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{bin, db_dir, run_ok, shared};
 
 /// Reference lookup of the country with the Python `maxminddb` package (the reference reader).
 fn python_country(db: &Path, ips: &[String]) -> Option<BTreeMap<String, String>> {

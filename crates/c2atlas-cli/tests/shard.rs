@@ -5,41 +5,13 @@
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_c2atlas"))
-}
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")).join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: shared data {} is absent", p.display());
-        None
-    }
-}
+mod common;
+use common::{bin, run_ok, shared};
 
 fn have_dbs() -> bool {
-    let p = c2atlas::enrich::default_db_dir();
-    let ok = p.join("country/geo-whois-asn-country.mmdb").exists()
-        && p.join("asn/asn-ipv4.csv").exists();
-    if !ok {
-        eprintln!("SKIP: default databases absent in {}", p.display());
-    }
-    ok
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("binary runs");
-    assert!(
-        out.status.success(),
-        "c2atlas failed ({:?}):\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::db_dir().is_some()
 }
 
 /// Runs the census unsharded and as `n` shards; returns (unsharded stdout, state files).
