@@ -30,4 +30,14 @@ if ! python3 -c 'import maxminddb' 2>/dev/null; then
   echo "setup: installing the Python maxminddb reference reader" >&2
   python3 -m pip install --quiet --disable-pip-version-check maxminddb >&2
 fi
+# nfdump's own tools (nfdump, nfcapd, nfpcapd, nfreplay): the reference reader that the nfcapd
+# reader is checked against, the writer of nfcapd test files, and the peer in `c2atlas bench`.
+if ! command -v nfdump >/dev/null 2>&1; then
+  echo "setup: installing nfdump from Debian" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq nfdump >/dev/null 2>&1 \
+    || { $SUDO apt-get update -qq >/dev/null 2>&1 && $SUDO apt-get install -y -qq nfdump >/dev/null 2>&1; } \
+    || echo "setup: WARNING: could not install nfdump; tests that need it will say so and skip" >&2
+fi
 echo "setup: databases in $db" >&2
