@@ -21,7 +21,7 @@ use std::io::{IsTerminal, Write as _};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -459,10 +459,8 @@ fn recv(rx: &Receiver<Datagram>, stopping: bool) -> Option<Datagram> {
     if stopping {
         return rx.try_recv().ok();
     }
-    match rx.recv_timeout(TICK) {
-        Ok(d) => Some(d),
-        Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-    }
+    // Timeout or (at shutdown) every receiver gone: nothing this time.
+    rx.recv_timeout(TICK).ok()
 }
 
 fn render_metrics(
