@@ -47,6 +47,9 @@ pub enum Command {
     WebScan(crate::web::WebScanArgs),
     /// Replay labelled web-attack sets (OWASP CRS tests, libinjection lists) and print recall / FP rates.
     EvalWeb(crate::web::EvalWebArgs),
+    /// Receive NetFlow v5/v9, IPFIX and sFlow over UDP and keep a census current in a state
+    /// directory (census.json, state.jsonl); resumes from it; metrics at /metrics.
+    Collect(crate::collect::CollectArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +70,7 @@ pub struct RunArgs {
     pub inputs: Vec<PathBuf>,
 
     /// Force the input format instead of detecting it from content.
-    #[arg(long, value_name = "FORMAT", value_parser = ["binetflow", "zeek-conn", "zeek-dns", "zeek-http", "zeek-ssl", "pcap"])]
+    #[arg(long, value_name = "FORMAT", value_parser = ["binetflow", "zeek-conn", "zeek-dns", "zeek-http", "zeek-ssl", "pcap", "ipfix"])]
     pub input_format: Option<String>,
 
     /// A home (domestic) country, ISO 3166 alpha-2 (repeatable). An address is domestic when it geolocates there.

@@ -30,6 +30,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Eval(a) => crate::behave::eval(a),
         Command::WebScan(a) => crate::web::web_scan(a),
         Command::EvalWeb(a) => crate::web::eval_web(a),
+        Command::Collect(a) => crate::collect::collect(a),
     }
 }
 
@@ -96,6 +97,26 @@ fn open_asn(path: Option<&Path>, p: &Progress) -> Result<Option<AsnDb>> {
 
 /// Opens databases and feeds, plans the inputs: everything before reading telemetry.
 pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>)> {
+    let forced = match &a.input_format {
+        Some(name) => Some(
+            Format::from_name(name).with_context(|| format!("unknown --input-format {name}"))?,
+        ),
+        None => None,
+    };
+    let mut warnings = Vec::new();
+    let planned = ingest::plan_inputs(&a.inputs, forced, &mut warnings)?;
+    for w in &warnings {
+        p.warn(w);
+    }
+    if planned.is_empty() {
+        bail!("no telemetry found in the inputs given");
+    }
+    Ok((build_pipeline(a, p)?, planned))
+}
+
+/// Opens databases, feeds and allow-lists and checks the detection options
+/// (everything of [`prepare`] but the inputs; `collect` uses it alone).
+pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
     let home = Home::new(&a.home_countries, &a.home_nets)?;
     if home.countries.is_empty() && home.networks.is_empty() {
         bail!(
@@ -136,27 +157,13 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
     if intel.is_empty() {
         p.warn("no threat-intel indicators loaded (--intel): no relationship can be found by the intel method");
     }
-    let forced = match &a.input_format {
-        Some(name) => Some(
-            Format::from_name(name).with_context(|| format!("unknown --input-format {name}"))?,
-        ),
-        None => None,
-    };
-    let mut warnings = Vec::new();
-    let planned = ingest::plan_inputs(&a.inputs, forced, &mut warnings)?;
-    for w in &warnings {
-        p.warn(w);
-    }
-    if planned.is_empty() {
-        bail!("no telemetry found in the inputs given");
-    }
     let mut allow = Allowlist::new();
     for path in &a.allow {
         allow.load(path)?;
     }
     // Fail early on a bad --detect / --min-confidence, before any telemetry is read.
     c2atlas::detect::select::build(&a.detect, &intel, a.min_confidence, Allowlist::new())?;
-    let pipeline = Pipeline {
+    Ok(Pipeline {
         home,
         geo,
         asn,
@@ -168,8 +175,7 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
             min_confidence: a.min_confidence,
             allow,
         },
-    };
-    Ok((pipeline, planned))
+    })
 }
 
 /// Runs the whole pipeline; prints throughput to stderr.

@@ -6,6 +6,7 @@
 
 mod args;
 mod behave;
+mod collect;
 mod commands;
 mod progress;
 mod web;

@@ -68,7 +68,7 @@ fn stream(per: usize) -> Vec<Vec<u8>> {
             b.extend_from_slice(&(0xc633_0000 | (x.wrapping_mul(7919) & 0xffff)).to_be_bytes());
             b.extend_from_slice(&((1024 + x % 60000) as u16).to_be_bytes());
             b.extend_from_slice(&((x % 1000) as u16).to_be_bytes());
-            b.push(if x % 3 == 0 { 17 } else { 6 });
+            b.push(if x.is_multiple_of(3) { 17 } else { 6 });
             b.push(0x1b);
             b.extend_from_slice(&u64::from(1 + x % 50).to_be_bytes());
             b.extend_from_slice(&u64::from(60 + x % 9000).to_be_bytes());

@@ -218,22 +218,20 @@ impl Pipeline {
         self.run_inner(planned, obs, tap, None)
     }
 
-    fn run_inner<'o>(
+    /// The sink every run feeds: detectors, census state, web census.
+    fn sink<'o>(
         &self,
-        planned: &[PlannedInput],
         obs: &'o mut dyn Observer,
         tap: Option<&'o mut dyn Tap>,
         shard: Option<Shard>,
-    ) -> Result<RunResult, RunError> {
-        let start = Instant::now();
-        let mut inputs = Vec::with_capacity(planned.len());
+    ) -> Result<RunSink<'_, 'o>, RunError> {
         let detector = select::build(
             &self.detection.methods,
             &self.intel,
             self.detection.min_confidence,
             self.detection.allow.clone(),
         )?;
-        let mut sink = RunSink {
+        Ok(RunSink {
             detector,
             tap,
             ctx: Context {
@@ -248,7 +246,19 @@ impl Pipeline {
             web: WebCensus::new(self.evidence_cap),
             obs,
             shard,
-        };
+        })
+    }
+
+    fn run_inner<'o>(
+        &self,
+        planned: &[PlannedInput],
+        obs: &'o mut dyn Observer,
+        tap: Option<&'o mut dyn Tap>,
+        shard: Option<Shard>,
+    ) -> Result<RunResult, RunError> {
+        let start = Instant::now();
+        let mut inputs = Vec::with_capacity(planned.len());
+        let mut sink = self.sink(obs, tap, shard)?;
         for (i, p) in planned.iter().enumerate() {
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             sink.path = &p.path;
@@ -270,34 +280,97 @@ impl Pipeline {
             sink.obs.input_done(&stats);
             inputs.push(stats);
         }
-        let RunSink {
-            mut detector,
-            ctx,
-            mut state,
-            period,
-            records,
-            mut tap,
-            web,
-            shard,
-            ..
-        } = sink;
-        detector.finish(&ctx, &mut |f| {
-            if let Some(t) = tap.as_deref_mut() {
-                t.finding(&f);
-            }
-            keep(&mut state, shard, &f)
-        });
+        Ok(finish(sink, inputs, start))
+    }
+
+    /// A streaming run (the live collector): events are fed one by one with
+    /// [`Stream::event`], the state can be looked at any time
+    /// ([`Stream::snapshot`]) and the run ends with [`Stream::finish`].
+    /// Same detectors and census as [`Pipeline::run`].
+    pub fn stream(&self) -> Result<Stream<'_>, RunError> {
+        // `Silent` is zero-sized: leaking it allocates nothing.
+        let obs: &'static mut Silent = Box::leak(Box::new(Silent));
+        Ok(Stream {
+            sink: self.sink(obs, None, None)?,
+            start: Instant::now(),
+        })
+    }
+}
+
+/// Ends a run: lets detectors report what they kept for the end, then
+/// assembles the result.
+fn finish(sink: RunSink<'_, '_>, inputs: Vec<InputStats>, start: Instant) -> RunResult {
+    let RunSink {
+        mut detector,
+        ctx,
+        mut state,
+        period,
+        records,
+        mut tap,
+        web,
+        shard,
+        ..
+    } = sink;
+    detector.finish(&ctx, &mut |f| {
+        if let Some(t) = tap.as_deref_mut() {
+            t.finding(&f);
+        }
+        keep(&mut state, shard, &f)
+    });
+    state.drop_resolved_names();
+    RunResult {
+        inputs,
+        state,
+        period,
+        records,
+        elapsed: start.elapsed(),
+        methods: detector.methods().to_vec(),
+        below_confidence: detector.below_confidence,
+        suppressed: std::mem::take(&mut detector.suppressed),
+        web: (web.requests > 0).then_some(web),
+    }
+}
+
+/// A streaming run; see [`Pipeline::stream`].
+pub struct Stream<'p> {
+    sink: RunSink<'p, 'static>,
+    start: Instant,
+}
+
+impl Stream<'_> {
+    /// Feeds one event (`rec`: its evidence reference).
+    pub fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
+        self.sink.event(rec, ev);
+    }
+
+    /// Records fed so far.
+    pub fn records(&self) -> u64 {
+        self.sink.records
+    }
+
+    /// The result so far, without ending the run: the relationships found
+    /// up to now. Detectors that report at the end of a run (behavioural
+    /// methods) contribute only to [`Stream::finish`]; so does the web census.
+    pub fn snapshot(&self, inputs: Vec<InputStats>) -> RunResult {
+        let mut state = self.sink.state.clone();
         state.drop_resolved_names();
-        Ok(RunResult {
+        let d = &self.sink.detector;
+        RunResult {
             inputs,
             state,
-            period,
-            records,
-            elapsed: start.elapsed(),
-            methods: detector.methods().to_vec(),
-            below_confidence: detector.below_confidence,
-            suppressed: std::mem::take(&mut detector.suppressed),
-            web: (web.requests > 0).then_some(web),
-        })
+            period: self.sink.period,
+            records: self.sink.records,
+            elapsed: self.start.elapsed(),
+            methods: d.methods().to_vec(),
+            below_confidence: d.below_confidence,
+            suppressed: d.suppressed.clone(),
+            // Flow telemetry carries no web requests; the web census is in `finish`.
+            web: None,
+        }
+    }
+
+    /// Ends the run (detectors report what they kept for the end).
+    pub fn finish(self, inputs: Vec<InputStats>) -> RunResult {
+        finish(self.sink, inputs, self.start)
     }
 }

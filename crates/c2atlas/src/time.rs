@@ -45,6 +45,48 @@ pub fn rfc3339(ts: Micros) -> String {
     }
 }
 
+/// Parses what [`rfc3339`] writes (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, 1–9
+/// fraction digits, truncated to microseconds). `None` for anything else.
+pub fn parse_rfc3339(s: &str) -> Option<Micros> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        if t.is_empty() || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    if b.len() < 20
+        || b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || b.get(10) != Some(&b'T')
+        || b.get(13) != Some(&b':')
+        || b.get(16) != Some(&b':')
+        || b.last() != Some(&b'Z')
+    {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, se) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut us = 0i64;
+    if b.len() > 20 {
+        if b.get(19) != Some(&b'.') {
+            return None;
+        }
+        let frac = s.get(20..s.len() - 1)?;
+        if frac.is_empty() || frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let digits: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+        us = digits.parse().ok()?;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    Some((days * 86_400 + h * 3600 + mi * 60 + se) * 1_000_000 + us)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +107,19 @@ mod tests {
             rfc3339(1_313_488_906_972_101),
             "2011-08-16T10:01:46.972101Z"
         );
+    }
+
+    #[test]
+    fn rfc3339_round_trip() {
+        for ts in [
+            0,
+            1_313_488_906_972_101,
+            1_313_488_906_000_000,
+            1_700_000_000_123_000,
+        ] {
+            assert_eq!(parse_rfc3339(&rfc3339(ts)), Some(ts));
+        }
+        assert_eq!(parse_rfc3339("2011-08-16T10:01:46"), None);
+        assert_eq!(parse_rfc3339("2011-13-16T10:01:46Z"), None);
     }
 }

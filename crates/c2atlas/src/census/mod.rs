@@ -5,6 +5,7 @@
 //! victim); [`document`] is the census JSON document (a contract).
 
 pub mod document;
+pub mod resume;
 pub mod shard;
 pub mod state;
 pub mod summary;

@@ -216,6 +216,18 @@ impl CensusState {
         self.rels.len()
     }
 
+    /// Adds a relationship read back from a saved state (merged into an
+    /// existing one by the [`CensusState::merge`] rules).
+    pub fn restore(&mut self, key: RelKey, mut st: RelState) {
+        match self.rels.get_mut(&key) {
+            Some(s) => s.absorb(&st, self.cap),
+            None => {
+                st.evidence.truncate(self.cap);
+                self.rels.insert(key, st);
+            }
+        }
+    }
+
     /// Drops name-only relationships (a C2 name queried without an address
     /// answer, e.g. an AAAA query) when the same victim also has a relationship
     /// with an address through the same indicator: the controller is then known

@@ -70,6 +70,9 @@ pub enum Format {
     SuricataEveHttp,
     /// IPFIX file: IPFIX messages back to back (RFC 5655).
     Ipfix,
+    /// Flow export datagrams (NetFlow v5/v9, IPFIX, sFlow v5) received live by
+    /// `collect`; not in [`Format::ALL`] (a file of them is read as [`Format::Ipfix`]).
+    Netflow,
 }
 
 impl Format {
@@ -107,6 +110,7 @@ impl Format {
             Format::IisW3c => "iis-w3c",
             Format::SuricataEveHttp => "suricata-eve-http",
             Format::Ipfix => "ipfix",
+            Format::Netflow => "netflow",
         }
     }
 
@@ -696,7 +700,7 @@ pub fn read_from<R: Read>(
     if planned.format == Format::Pcap {
         return read_capture(input, planned, raw, gzip, sink, diag);
     }
-    if planned.format == Format::Ipfix {
+    if matches!(planned.format, Format::Ipfix | Format::Netflow) {
         return read_ipfix(input, planned, raw, gzip, sink, diag);
     }
     if let Some(wf) = planned.format.web() {

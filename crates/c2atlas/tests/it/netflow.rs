@@ -702,7 +702,7 @@ proptest! {
         }
         m.truncate(cut.max(1));
         let mut n = 0;
-        for g in [&m[..], &junk[..], &sflow_datagram(&[junk.clone()], 3)[..]] {
+        for g in [&m[..], &junk[..], &sflow_datagram(std::slice::from_ref(&junk), 3)[..]] {
             d.datagram(IpAddr::from([127, 0, 0, 1]), 0, g, &mut |_| n += 1);
         }
         prop_assert!(n <= 4 + junk.len());

@@ -361,18 +361,42 @@ fn ntp_us(v: u64) -> Micros {
     secs.saturating_mul(1_000_000).saturating_add(frac as i64)
 }
 
-/// Time of a flow edge from whichever encoding the template carries.
-#[inline]
-fn edge(
-    rec: &[u8],
-    locs: &Locs,
-    t: &TimeCtx,
+/// The slots of one flow edge (start or end), by encoding.
+#[derive(Clone, Copy)]
+struct EdgeSlots {
     ms: Slot,
     sec: Slot,
     ntp: Slot,
     up: Slot,
     delta: Slot,
-) -> Option<Micros> {
+}
+
+const START: EdgeSlots = EdgeSlots {
+    ms: Slot::StartMs,
+    sec: Slot::StartSec,
+    ntp: Slot::StartNtp,
+    up: Slot::StartUptime,
+    delta: Slot::StartDeltaUs,
+};
+
+const END: EdgeSlots = EdgeSlots {
+    ms: Slot::EndMs,
+    sec: Slot::EndSec,
+    ntp: Slot::EndNtp,
+    up: Slot::EndUptime,
+    delta: Slot::EndDeltaUs,
+};
+
+/// Time of a flow edge from whichever encoding the template carries.
+#[inline]
+fn edge(rec: &[u8], locs: &Locs, t: &TimeCtx, e: &EdgeSlots) -> Option<Micros> {
+    let EdgeSlots {
+        ms,
+        sec,
+        ntp,
+        up,
+        delta,
+    } = *e;
     if let Some(v) = uint(rec, locs[ms as usize]) {
         return Some((v as i64).saturating_mul(1000));
     }
@@ -420,26 +444,8 @@ fn decode_record(rec: &[u8], locs: &Locs, t: &TimeCtx) -> Option<FlowRecord> {
     let src = addr(Slot::Src4, Slot::Src6)?;
     let dst = addr(Slot::Dst4, Slot::Dst6)?;
     let get = |s: Slot| uint(rec, locs[s as usize]);
-    let start = edge(
-        rec,
-        locs,
-        t,
-        Slot::StartMs,
-        Slot::StartSec,
-        Slot::StartNtp,
-        Slot::StartUptime,
-        Slot::StartDeltaUs,
-    );
-    let end = edge(
-        rec,
-        locs,
-        t,
-        Slot::EndMs,
-        Slot::EndSec,
-        Slot::EndNtp,
-        Slot::EndUptime,
-        Slot::EndDeltaUs,
-    );
+    let start = edge(rec, locs, t, &START);
+    let end = edge(rec, locs, t, &END);
     let (start, end) = match (start, end) {
         (Some(s), Some(e)) => (s, e),
         (Some(s), None) => (s, s),
