@@ -14,6 +14,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "weblog" => crate::ingest::weblog::fuzz(data),
         "web_decode" => crate::detect::web::fuzz(data),
         "pcap" => crate::ingest::pcap::fuzz(data),
+        "nfcapd" => crate::ingest::nfdump::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

@@ -23,6 +23,7 @@ use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
 mod field;
+pub mod nfdump;
 pub mod pcap;
 pub mod weblog;
 pub mod zeek;
@@ -67,6 +68,8 @@ pub enum Format {
     IisW3c,
     /// Suricata eve.json `http` events.
     SuricataEveHttp,
+    /// nfdump binary files (`nfcapd.*`, nfdump 1.6 and 1.7 layouts, any block compression).
+    Nfcapd,
 }
 
 impl Format {
@@ -76,13 +79,14 @@ impl Format {
     /// A capture yields names and flows; it comes after the Zeek name logs
     /// and before the flow-only formats.
     /// Web access logs come last: they feed only the web census.
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
         Format::Pcap,
         Format::ZeekConn,
         Format::Binetflow,
+        Format::Nfcapd,
         Format::AccessLog,
         Format::AccessJson,
         Format::IisW3c,
@@ -102,6 +106,7 @@ impl Format {
             Format::AccessJson => "access-json",
             Format::IisW3c => "iis-w3c",
             Format::SuricataEveHttp => "suricata-eve-http",
+            Format::Nfcapd => "nfcapd",
         }
     }
 
@@ -230,6 +235,7 @@ pub fn plan_inputs(
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(p, &mut files, warnings);
+            skip_in_progress(p, &mut files, warnings);
             for f in files {
                 match forced.map_or_else(|| detect_format(&f), Ok) {
                     Ok(format) => out.push(PlannedInput { path: f, format }),
@@ -267,6 +273,29 @@ fn skip_reason(e: &IngestError) -> String {
         IngestError::Empty { .. } => "empty file".into(),
         IngestError::UnknownFormat { reason, .. } => reason.clone(),
         IngestError::Gzip { source, .. } => format!("corrupt gzip stream: {source}"),
+    }
+}
+
+/// Prefix of the file nfcapd is still writing (renamed to `nfcapd.YYYYMMDDhhmm`
+/// when the interval closes): incomplete, and read again once complete.
+const NFCAPD_IN_PROGRESS: &str = "nfcapd.current.";
+
+/// Drops nfcapd's in-progress files (`nfcapd.current.*`) from a directory
+/// walk, with one warning giving their number and the first one.
+fn skip_in_progress(dir: &Path, files: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
+    let is_current = |f: &PathBuf| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(NFCAPD_IN_PROGRESS))
+    };
+    let skipped: Vec<PathBuf> = files.iter().filter(|f| is_current(f)).cloned().collect();
+    if let Some(first) = skipped.first() {
+        warnings.push(format!(
+            "{}: skipped {} in-progress nfcapd file(s) ({NFCAPD_IN_PROGRESS}*), first {}",
+            dir.display(),
+            skipped.len(),
+            first.display()
+        ));
+        files.retain(|f| !is_current(f));
     }
 }
 
@@ -368,6 +397,9 @@ pub enum Detect {
 pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
     if pcap::is_capture(head) {
         return Ok(Format::Pcap);
+    }
+    if nfdump::is_nfdump(head) {
+        return Ok(Format::Nfcapd);
     }
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Detect::Empty);
@@ -688,6 +720,9 @@ pub fn read_from<R: Read>(
     if planned.format == Format::Pcap {
         return read_capture(input, planned, raw, gzip, sink, diag);
     }
+    if planned.format == Format::Nfcapd {
+        return read_nfcapd(input, planned, raw, gzip, sink, diag);
+    }
     if let Some(wf) = planned.format.web() {
         return read_weblog(input, planned, wf, raw, gzip, sink, diag);
     }
@@ -780,6 +815,35 @@ fn read_capture<R: Read>(
     Ok(InputStats {
         path: path.to_path_buf(),
         format: Format::Pcap,
+        records: counts.records,
+        malformed: counts.malformed,
+        skipped: counts.skipped,
+        sha256,
+        gzip,
+    })
+}
+
+/// [`read_from`] for an nfcapd file: `raw` is the (hashing) file reader.
+fn read_nfcapd<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    mut raw: BufReader<Hashing<R>>,
+    gzip: bool,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    let path = planned.path.as_path();
+    let counts = if gzip {
+        let mut dec = MultiGzDecoder::new(&mut raw);
+        nfdump::read(input, path, &mut dec, sink, diag)?
+    } else {
+        nfdump::read(input, path, &mut raw, sink, diag)?
+    };
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
+    let sha256 = hex::encode(raw.into_inner().hasher.finalize());
+    Ok(InputStats {
+        path: path.to_path_buf(),
+        format: Format::Nfcapd,
         records: counts.records,
         malformed: counts.malformed,
         skipped: counts.skipped,

@@ -8,6 +8,7 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
+mod nfdump;
 mod pcap;
 mod web;
 mod web_census;
