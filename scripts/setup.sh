@@ -26,6 +26,10 @@ fetch() { # fetch PKG DEST_SUBDIR
 fetch "$COUNTRY_PKG" country
 fetch "$ASN_PKG" asn
 
+if ! python3 -c "import pyarrow" 2>/dev/null; then
+  echo "setup: installing pyarrow (reads back the Parquet relationship files in tests)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check pyarrow >&2 || echo "setup: WARNING: pyarrow not installed; the pyarrow check will skip" >&2
+fi
 if ! python3 -c 'import maxminddb' 2>/dev/null; then
   echo "setup: installing the Python maxminddb reference reader" >&2
   python3 -m pip install --quiet --disable-pip-version-check maxminddb >&2

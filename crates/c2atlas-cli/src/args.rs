@@ -143,6 +143,10 @@ pub struct CensusArgs {
     /// relationship per line) to FILE, for `c2atlas merge`.
     #[arg(long, value_name = "FILE")]
     pub state_out: Option<PathBuf>,
+    /// Also write the relationships with their evidence as Parquet files partitioned by day of
+    /// last_seen (DIR/day=YYYY-MM-DD/part-00000.parquet), for DuckDB, pyarrow or Spark.
+    #[arg(long, value_name = "DIR")]
+    pub parquet: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -241,7 +241,28 @@ fn census(a: CensusArgs) -> Result<()> {
     if let Some(path) = &a.state_out {
         write_state_file(path, shard.unwrap_or(Shard::WHOLE), &doc, &rels)?;
     }
+    if let Some(dir) = &a.parquet {
+        write_parquet(dir, &rels)?;
+    }
     emit(&doc, a.format, a.output.as_deref())
+}
+
+/// Writes the relationships as day-partitioned Parquet files under `dir`.
+#[cfg(feature = "parquet")]
+fn write_parquet(dir: &Path, rels: &[Relationship]) -> Result<()> {
+    let files = c2atlas::report::parquet::write_relationships(dir, rels)?;
+    eprintln!(
+        "c2atlas: {} relationships written to {} Parquet file(s) under {}",
+        rels.len(),
+        files.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "parquet"))]
+fn write_parquet(_dir: &Path, _rels: &[Relationship]) -> Result<()> {
+    anyhow::bail!("--parquet: this c2atlas was built without the `parquet` feature")
 }
 
 /// Writes a census state file (see `c2atlas::census::shard`).

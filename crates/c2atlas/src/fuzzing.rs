@@ -17,6 +17,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "netflow" => crate::ingest::netflow::fuzz(data),
         "sflow" => crate::ingest::netflow::sflow::fuzz(data),
         "ipfix_file" => crate::ingest::fuzz_format(crate::ingest::Format::Ipfix, data),
+        "nfcapd" => crate::ingest::nfdump::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

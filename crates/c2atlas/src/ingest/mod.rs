@@ -24,6 +24,7 @@ use weblog::{WebLogFormat, WebRequest};
 pub mod binetflow;
 mod field;
 pub mod netflow;
+pub mod nfdump;
 pub mod pcap;
 pub mod weblog;
 pub mod zeek;
@@ -73,6 +74,8 @@ pub enum Format {
     /// Flow export datagrams (NetFlow v5/v9, IPFIX, sFlow v5) received live by
     /// `collect`; not in [`Format::ALL`] (a file of them is read as [`Format::Ipfix`]).
     Netflow,
+    /// nfdump binary files (`nfcapd.*`, nfdump 1.6 and 1.7 layouts, any block compression).
+    Nfcapd,
 }
 
 impl Format {
@@ -82,7 +85,7 @@ impl Format {
     /// A capture yields names and flows; it comes after the Zeek name logs
     /// and before the flow-only formats.
     /// Web access logs come last: they feed only the web census.
-    pub const ALL: [Format; 11] = [
+    pub const ALL: [Format; 12] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
@@ -90,6 +93,7 @@ impl Format {
         Format::ZeekConn,
         Format::Binetflow,
         Format::Ipfix,
+        Format::Nfcapd,
         Format::AccessLog,
         Format::AccessJson,
         Format::IisW3c,
@@ -111,6 +115,7 @@ impl Format {
             Format::SuricataEveHttp => "suricata-eve-http",
             Format::Ipfix => "ipfix",
             Format::Netflow => "netflow",
+            Format::Nfcapd => "nfcapd",
         }
     }
 
@@ -239,6 +244,7 @@ pub fn plan_inputs(
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(p, &mut files, warnings);
+            skip_in_progress(p, &mut files, warnings);
             for f in files {
                 match forced.map_or_else(|| detect_format(&f), Ok) {
                     Ok(format) => out.push(PlannedInput { path: f, format }),
@@ -276,6 +282,29 @@ fn skip_reason(e: &IngestError) -> String {
         IngestError::Empty { .. } => "empty file".into(),
         IngestError::UnknownFormat { reason, .. } => reason.clone(),
         IngestError::Gzip { source, .. } => format!("corrupt gzip stream: {source}"),
+    }
+}
+
+/// Prefix of the file nfcapd is still writing (renamed to `nfcapd.YYYYMMDDhhmm`
+/// when the interval closes): incomplete, and read again once complete.
+const NFCAPD_IN_PROGRESS: &str = "nfcapd.current.";
+
+/// Drops nfcapd's in-progress files (`nfcapd.current.*`) from a directory
+/// walk, with one warning giving their number and the first one.
+fn skip_in_progress(dir: &Path, files: &mut Vec<PathBuf>, warnings: &mut Vec<String>) {
+    let is_current = |f: &PathBuf| {
+        f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(NFCAPD_IN_PROGRESS))
+    };
+    let skipped: Vec<PathBuf> = files.iter().filter(|f| is_current(f)).cloned().collect();
+    if let Some(first) = skipped.first() {
+        warnings.push(format!(
+            "{}: skipped {} in-progress nfcapd file(s) ({NFCAPD_IN_PROGRESS}*), first {}",
+            dir.display(),
+            skipped.len(),
+            first.display()
+        ));
+        files.retain(|f| !is_current(f));
     }
 }
 
@@ -380,6 +409,9 @@ pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
     }
     if netflow::file::is_ipfix(head) {
         return Ok(Format::Ipfix);
+    }
+    if nfdump::is_nfdump(head) {
+        return Ok(Format::Nfcapd);
     }
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Detect::Empty);
@@ -701,7 +733,16 @@ pub fn read_from<R: Read>(
         return read_capture(input, planned, raw, gzip, sink, diag);
     }
     if matches!(planned.format, Format::Ipfix | Format::Netflow) {
-        return read_ipfix(input, planned, raw, gzip, sink, diag);
+        return read_binary_flows(planned, raw, gzip, sink, diag, &mut |r, sink, diag| {
+            let c = netflow::file::read(input, &planned.path, r, sink, diag)?;
+            Ok((c.records, c.malformed, c.skipped))
+        });
+    }
+    if planned.format == Format::Nfcapd {
+        return read_binary_flows(planned, raw, gzip, sink, diag, &mut |r, sink, diag| {
+            let c = nfdump::read(input, &planned.path, r, sink, diag)?;
+            Ok((c.records, c.malformed, c.skipped))
+        });
     }
     if let Some(wf) = planned.format.web() {
         return read_weblog(input, planned, wf, raw, gzip, sink, diag);
@@ -803,30 +844,42 @@ fn read_capture<R: Read>(
     })
 }
 
-/// [`read_from`] for an IPFIX file: `raw` is the (hashing) file reader.
-fn read_ipfix<R: Read>(
-    input: u32,
+/// What a binary flow-file reader counted: records, malformed, skipped.
+type BinaryCounts = (u64, u64, u64);
+
+/// A binary flow-file reader (IPFIX file, nfcapd) over the decompressed stream.
+type BinaryReader<'a> = dyn FnMut(
+        &mut dyn Read,
+        &mut dyn Sink,
+        &mut dyn FnMut(Diagnostic),
+    ) -> Result<BinaryCounts, IngestError>
+    + 'a;
+
+/// [`read_from`] for a binary flow file (IPFIX, nfcapd): `raw` is the (hashing) file reader,
+/// `read` the format's reader; the rest of the file is hashed after it.
+fn read_binary_flows<R: Read>(
     planned: &PlannedInput,
     mut raw: BufReader<Hashing<R>>,
     gzip: bool,
     sink: &mut dyn Sink,
     diag: &mut dyn FnMut(Diagnostic),
+    read: &mut BinaryReader<'_>,
 ) -> Result<InputStats, IngestError> {
     let path = planned.path.as_path();
-    let counts = if gzip {
+    let (records, malformed, skipped) = if gzip {
         let mut dec = MultiGzDecoder::new(&mut raw);
-        netflow::file::read(input, path, &mut dec, sink, diag)?
+        read(&mut dec, sink, diag)?
     } else {
-        netflow::file::read(input, path, &mut raw, sink, diag)?
+        read(&mut raw, sink, diag)?
     };
     io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
     let sha256 = hex::encode(raw.into_inner().hasher.finalize());
     Ok(InputStats {
         path: path.to_path_buf(),
-        format: Format::Ipfix,
-        records: counts.records,
-        malformed: counts.malformed,
-        skipped: counts.skipped,
+        format: planned.format,
+        records,
+        malformed,
+        skipped,
         sha256,
         gzip,
     })

@@ -48,7 +48,9 @@ impl Kind {
             Format::ZeekDns => Some(Kind::Dns),
             Format::ZeekHttp => Some(Kind::Http),
             Format::ZeekSsl => Some(Kind::Ssl),
-            Format::Binetflow | Format::Pcap | Format::Ipfix | Format::Netflow => None,
+            Format::Binetflow | Format::Pcap | Format::Ipfix | Format::Netflow | Format::Nfcapd => {
+                None
+            }
             Format::AccessLog | Format::AccessJson | Format::IisW3c | Format::SuricataEveHttp => {
                 None
             }

@@ -4,6 +4,9 @@
 
 use std::fmt::Write;
 
+#[cfg(feature = "parquet")]
+pub mod parquet;
+
 use crate::census::document::CensusDoc;
 
 /// Rows shown in the top-N tables.

@@ -9,6 +9,7 @@ mod fuzz_corpus;
 mod ingest;
 mod intel;
 mod netflow;
+mod nfdump;
 mod pcap;
 mod web;
 mod web_census;

@@ -1,0 +1,1 @@
+//! nfdump CSV (step 3).
