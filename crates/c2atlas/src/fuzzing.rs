@@ -15,6 +15,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "web_decode" => crate::detect::web::fuzz(data),
         "pcap" => crate::ingest::pcap::fuzz(data),
         "nfcapd" => crate::ingest::nfdump::fuzz(data),
+        "nfdump_csv" => crate::ingest::nfdump::csv::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]
