@@ -41,8 +41,15 @@ fn parts(dir: &Path) -> BTreeMap<String, PathBuf> {
     let mut out = BTreeMap::new();
     for day in std::fs::read_dir(dir).expect("parquet dir") {
         let day = day.expect("entry").path();
-        let name = day.file_name().expect("name").to_string_lossy().into_owned();
-        let d = name.strip_prefix("day=").expect("day= partition").to_string();
+        let name = day
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let d = name
+            .strip_prefix("day=")
+            .expect("day= partition")
+            .to_string();
         let files: Vec<PathBuf> = std::fs::read_dir(&day)
             .expect("day dir")
             .map(|e| e.expect("entry").path())
@@ -119,7 +126,9 @@ fn simulated_census_relationships_round_trip_through_parquet() {
     let key = |v: &Value| (v["victim"].to_string(), v["controller"].to_string());
     let by_key: BTreeMap<_, _> = expected.iter().map(|v| (key(v), v)).collect();
     for (day, row) in &got {
-        let want = by_key.get(&key(row)).expect("row is a relationship of the run");
+        let want = by_key
+            .get(&key(row))
+            .expect("row is a relationship of the run");
         let last = want["last_seen"].as_str().expect("last_seen");
         assert_eq!(&last[..10], day, "partitioned by the day of last_seen");
         for col in [
@@ -180,7 +189,10 @@ fn simulated_census_relationships_round_trip_through_parquet() {
         }
         Ok(out) => eprintln!(
             "SKIP: pyarrow check ({})",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         ),
         Err(e) => eprintln!("SKIP: pyarrow check (no python3: {e})"),
     }

@@ -63,9 +63,12 @@ fn bench(c: &mut Criterion) {
             return;
         };
         let mut n = 0u64;
-        let _ = read_flows(Path::new(name), &mut buf.as_slice(), &mut |_, _| n += 1, &mut |d| {
-            panic!("{d}")
-        });
+        let _ = read_flows(
+            Path::new(name),
+            &mut buf.as_slice(),
+            &mut |_, _| n += 1,
+            &mut |d| panic!("{d}"),
+        );
         g.throughput(Throughput::Elements(n));
         g.bench_function(format!("decode_{name}"), |b| {
             b.iter(|| {

@@ -169,7 +169,10 @@ pub fn parse_rfc3339(s: &str) -> Option<Micros> {
 /// removes the part files of days no longer present. Returns the files
 /// written, in day order. An empty `rels` writes no file (and removes all
 /// previous part files).
-pub fn write_relationships(dir: &Path, rels: &[Relationship]) -> Result<Vec<PathBuf>, ParquetError> {
+pub fn write_relationships(
+    dir: &Path,
+    rels: &[Relationship],
+) -> Result<Vec<PathBuf>, ParquetError> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let mut by_day: BTreeMap<&str, Vec<&Relationship>> = BTreeMap::new();
     for r in rels {
@@ -236,7 +239,9 @@ fn remove_stale(dir: &Path, keep: &[PathBuf]) -> Result<(), ParquetError> {
             let f = f.map_err(|e| io_err(&day_dir, e))?;
             let name = f.file_name().to_string_lossy().into_owned();
             let p = f.path();
-            if name.starts_with("part-") && name.ends_with(".parquet") && !keep.contains(p.as_path())
+            if name.starts_with("part-")
+                && name.ends_with(".parquet")
+                && !keep.contains(p.as_path())
             {
                 std::fs::remove_file(&p).map_err(|e| io_err(&p, e))?;
             } else {
@@ -428,11 +433,28 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips() {
-        for us in [0, 1, 999_999, 1_313_488_906_972_101, -1, 4_102_444_800_000_000] {
+        for us in [
+            0,
+            1,
+            999_999,
+            1_313_488_906_972_101,
+            -1,
+            4_102_444_800_000_000,
+        ] {
             assert_eq!(parse_rfc3339(&rfc3339(us)), Some(us), "{}", rfc3339(us));
         }
-        assert_eq!(parse_rfc3339("2011-08-16T10:01:46.5Z"), Some(1_313_488_906_500_000));
-        for bad in ["", "2011-08-16", "2011-08-16T10:01:46", "2011-13-16T10:01:46Z", "2011-08-16T10:01:46.Z", "2011-08-16T10:01:46+01:00"] {
+        assert_eq!(
+            parse_rfc3339("2011-08-16T10:01:46.5Z"),
+            Some(1_313_488_906_500_000)
+        );
+        for bad in [
+            "",
+            "2011-08-16",
+            "2011-08-16T10:01:46",
+            "2011-13-16T10:01:46Z",
+            "2011-08-16T10:01:46.Z",
+            "2011-08-16T10:01:46+01:00",
+        ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }
     }

@@ -206,7 +206,10 @@ fn real_nfdump_1_6_file_matches_nfdump() {
 #[test]
 fn driver_detects_nfcapd_and_numbers_records() {
     let Some(file) = shared(REAL) else { return };
-    assert_eq!(c2atlas::ingest::detect_format(&file).expect("detect"), Format::Nfcapd);
+    assert_eq!(
+        c2atlas::ingest::detect_format(&file).expect("detect"),
+        Format::Nfcapd
+    );
     struct Collect(Vec<(RecordRef, u64, u64)>);
     impl Sink for Collect {
         fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
@@ -300,7 +303,12 @@ fn zstd_blocks_read_like_the_uncompressed_file() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let plain = tmp.path().join("plain");
-    nfdump(&["-r", file.to_str().expect("p"), "-w", plain.to_str().expect("p")]);
+    nfdump(&[
+        "-r",
+        file.to_str().expect("p"),
+        "-w",
+        plain.to_str().expect("p"),
+    ]);
     let bytes = std::fs::read(&plain).expect("plain");
     let mut z = bytes[..40].to_vec();
     z[16] = 4;
@@ -328,7 +336,9 @@ fn zstd_blocks_read_like_the_uncompressed_file() {
     if o.status.success() && !o.stdout.is_empty() {
         assert_same_as_nfdump(&zf);
     } else {
-        eprintln!("note: this nfdump cannot read ZSTD files; compared with the uncompressed file only");
+        eprintln!(
+            "note: this nfdump cannot read ZSTD files; compared with the uncompressed file only"
+        );
     }
 }
 
@@ -341,12 +351,21 @@ fn corrupt_block_is_skipped_and_its_neighbours_read() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let lz4 = tmp.path().join("lz4");
-    nfdump(&["-r", file.to_str().expect("p"), "-y", "-w", lz4.to_str().expect("p")]);
+    nfdump(&[
+        "-r",
+        file.to_str().expect("p"),
+        "-y",
+        "-w",
+        lz4.to_str().expect("p"),
+    ]);
     let three = multi_block(&std::fs::read(&lz4).expect("lz4"), 3);
     let f3 = tmp.path().join("three");
     std::fs::write(&f3, &three).expect("write");
     // nfdump itself reads the three-block file as three copies.
-    assert_eq!(parse_csv(&nfdump(&["-r", f3.to_str().expect("p"), "-o", "csv"])).len(), 3 * 4593);
+    assert_eq!(
+        parse_csv(&nfdump(&["-r", f3.to_str().expect("p"), "-o", "csv"])).len(),
+        3 * 4593
+    );
     assert_eq!(ours(&f3).0.len(), 3 * 4593);
 
     // Garbage in the middle block's payload: that block fails to decompress.
@@ -360,7 +379,10 @@ fn corrupt_block_is_skipped_and_its_neighbours_read() {
     let (flows, counts, diags) = ours(&fb);
     assert_eq!(flows.len(), 2 * 4593, "{diags:?}");
     assert_eq!(counts.bad_blocks, 1);
-    assert_eq!(counts.malformed, 4593, "the block's records are counted as malformed");
+    assert_eq!(
+        counts.malformed, 4593,
+        "the block's records are counted as malformed"
+    );
     assert!(
         diags.iter().any(|d| d.reason.contains("block 2")
             && d.reason.contains(&format!("offset {}", mid.start))
@@ -375,7 +397,12 @@ fn corrupt_block_is_skipped_and_its_neighbours_read() {
     let (flows, counts, diags) = ours(&fc);
     assert_eq!(flows.len(), 2 * 4593);
     assert_eq!(counts.malformed, 1);
-    assert!(diags.iter().any(|d| d.reason.contains("file ends inside the block")), "{diags:?}");
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.reason.contains("file ends inside the block")),
+        "{diags:?}"
+    );
 }
 
 /// nfpcapd turns a real capture into nfcapd files; a directory walk reads
@@ -390,7 +417,11 @@ fn nfpcapd_directory_matches_nfdump_recursive() {
     collect(&pcaps, &mut caps);
     caps.retain(|p| p.extension().is_some_and(|e| e == "pcap"));
     caps.sort_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
-    let Some(cap) = caps.iter().rev().find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() < 20_000_000)) else {
+    let Some(cap) = caps
+        .iter()
+        .rev()
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| m.len() < 20_000_000))
+    else {
         eprintln!("SKIP: no pcap under {}", pcaps.display());
         return;
     };
@@ -405,17 +436,30 @@ fn nfpcapd_directory_matches_nfdump_recursive() {
         .arg(&dir)
         .output()
         .expect("nfpcapd runs");
-    assert!(o.status.success(), "nfpcapd: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "nfpcapd: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let mut files = Vec::new();
     collect(&dir, &mut files);
-    assert!(!files.is_empty(), "nfpcapd wrote no file from {}", cap.display());
+    assert!(
+        !files.is_empty(),
+        "nfpcapd wrote no file from {}",
+        cap.display()
+    );
     // An in-progress file next to them is skipped with a note.
     std::fs::copy(&files[0], dir.join("nfcapd.current.4242")).expect("copy");
 
     let want = parse_csv(&nfdump(&["-R", dir.to_str().expect("p"), "-o", "csv"]));
     let mut warnings = Vec::new();
     let planned = plan_inputs(std::slice::from_ref(&dir), None, &mut warnings).expect("plan");
-    assert!(warnings.iter().any(|w| w.contains("in-progress") && w.contains("nfcapd.current.4242")), "{warnings:?}");
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("in-progress") && w.contains("nfcapd.current.4242")),
+        "{warnings:?}"
+    );
     assert!(planned.iter().all(|p| p.format == Format::Nfcapd));
     assert_eq!(planned.len(), files.len());
     let mut got = Vec::new();
@@ -506,8 +550,15 @@ fn nfdump_csv_reads_like_the_nfcapd_file() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let csv = tmp.path().join("flows.csv");
-    std::fs::write(&csv, nfdump(&["-r", file.to_str().expect("p"), "-o", "csv"])).expect("write");
-    assert_eq!(c2atlas::ingest::detect_format(&csv).expect("detect"), Format::NfdumpCsv);
+    std::fs::write(
+        &csv,
+        nfdump(&["-r", file.to_str().expect("p"), "-o", "csv"]),
+    )
+    .expect("write");
+    assert_eq!(
+        c2atlas::ingest::detect_format(&csv).expect("detect"),
+        Format::NfdumpCsv
+    );
     struct Collect(Vec<(u64, c2atlas::model::Flow<'static>)>);
     impl Sink for Collect {
         fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
@@ -531,7 +582,10 @@ fn nfdump_csv_reads_like_the_nfcapd_file() {
     }
     let read = |path: &Path, format| {
         let mut sink = Collect(Vec::new());
-        let planned = PlannedInput { path: path.to_path_buf(), format };
+        let planned = PlannedInput {
+            path: path.to_path_buf(),
+            format,
+        };
         let stats = read_input(0, &planned, &mut sink, &mut |d| panic!("{d}")).expect("read");
         (stats, sink.0)
     };
@@ -545,4 +599,66 @@ fn nfdump_csv_reads_like_the_nfcapd_file() {
         b.ts -= b.ts.rem_euclid(1_000_000);
         assert_eq!(c, b, "CSV line {line}");
     }
+}
+
+/// The same traffic through two formats gives the same census: the nfcapd file and nfdump's CSV
+/// of it, with the file's DNS server as the "controller" indicator (intel method), give the same
+/// relationships with the same flow and byte counts (first/last seen differ only below the second,
+/// which the CSV does not print).
+#[test]
+fn census_from_nfcapd_equals_census_from_its_csv() {
+    use c2atlas::census::document;
+    use c2atlas::enrich::Home;
+    use c2atlas::intel::IntelSet;
+    use c2atlas::pipeline::{Detection, Pipeline, Silent};
+    let Some(file) = shared(REAL) else { return };
+    if !have_nfdump() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let csv = tmp.path().join("flows.csv");
+    std::fs::write(
+        &csv,
+        nfdump(&["-r", file.to_str().expect("p"), "-o", "csv"]),
+    )
+    .expect("write");
+    let census = |input: &Path| {
+        let mut intel = IntelSet::new();
+        intel
+            .load_bytes(b"147.32.82.62\n", "test-list", &mut |_, r| panic!("{r}"))
+            .expect("indicators");
+        intel.build();
+        let p = Pipeline {
+            home: Home::new(&[], &["147.32.0.0/16".to_string()]).expect("home"),
+            geo: None,
+            asn: None,
+            intel,
+            feeds: vec![],
+            evidence_cap: 50,
+            detection: Detection {
+                methods: "intel".into(),
+                ..Detection::default()
+            },
+        };
+        let mut w = Vec::new();
+        let planned = plan_inputs(&[input.to_path_buf()], None, &mut w).expect("plan");
+        let run = p.run(&planned, &mut Silent).expect("run");
+        let (rels, _) = document::relationships(&p, &run);
+        rels.into_iter()
+            .map(|r| {
+                (
+                    r.victim,
+                    r.controller,
+                    r.flows,
+                    r.bytes,
+                    r.events,
+                    r.last_seen[..19].to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = census(&file);
+    let b = census(&csv);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
 }

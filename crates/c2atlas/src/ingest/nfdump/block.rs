@@ -306,7 +306,9 @@ impl BlockReader {
         let dst = &mut self.out[..MAX_BLOCK_BYTES];
         let res: Result<usize, String> = match self.compression {
             Compression::None => Ok(0),
-            Compression::Lz4 => lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string()),
+            Compression::Lz4 => {
+                lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string())
+            }
             Compression::Lzo => lzallright::decompress(src, dst).map_err(|e| format!("{e:?}")),
             Compression::Zstd => {
                 if self.zstd.is_none() {

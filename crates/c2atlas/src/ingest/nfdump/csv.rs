@@ -140,14 +140,12 @@ impl Parser {
         };
         let f: Vec<&str> = line.split(',').collect();
         if f.len() != c.n {
-            return Outcome::Malformed(format!(
-                "{} columns, the header has {}",
-                f.len(),
-                c.n
-            ));
+            return Outcome::Malformed(format!("{} columns, the header has {}", f.len(), c.n));
         }
         let get = |i: usize| f.get(i).copied().unwrap_or("");
-        let bad = |name: &str, v: &str| Outcome::Malformed(format!("column {name}: invalid value {}", quoted(v)));
+        let bad = |name: &str, v: &str| {
+            Outcome::Malformed(format!("column {name}: invalid value {}", quoted(v)))
+        };
         let Some(ts) = time(get(c.ts)) else {
             return bad("ts", get(c.ts));
         };

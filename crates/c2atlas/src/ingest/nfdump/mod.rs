@@ -143,11 +143,10 @@ pub fn read_flows(
     on_flow: &mut dyn FnMut(u64, &FlowRecord),
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<NfcapdCounts, IngestError> {
-    let (header, offset) =
-        block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
-            path: path.to_path_buf(),
-            reason: format!("nfcapd: {e}"),
-        })?;
+    let (header, offset) = block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: format!("nfcapd: {e}"),
+    })?;
     let mut blocks = BlockReader::new(&header, offset);
     let mut maps = ExtensionMaps::default();
     let mut c = NfcapdCounts::default();
@@ -168,7 +167,10 @@ pub fn read_flows(
         let next = match blocks.next_block(reader) {
             Ok(n) => n,
             Err(e) => {
-                report(seen + 1, format!("block {block_no} at offset {block_at}: read error: {e}"));
+                report(
+                    seen + 1,
+                    format!("block {block_no} at offset {block_at}: read error: {e}"),
+                );
                 break;
             }
         };
@@ -199,7 +201,9 @@ pub fn read_flows(
                 c.malformed += n;
                 report(
                     seen + 1,
-                    format!("block {block_no} at offset {block_at}: unknown block type {k}; {n} record(s) skipped"),
+                    format!(
+                        "block {block_no} at offset {block_at}: unknown block type {k}; {n} record(s) skipped"
+                    ),
                 );
                 continue;
             }
@@ -208,7 +212,10 @@ pub fn read_flows(
         for i in 0..bh.num_records {
             let hdr = data.get(at..at + 4);
             let (kind, size) = match hdr {
-                Some(&[a, b, x, y]) => (u16::from_le_bytes([a, b]), usize::from(u16::from_le_bytes([x, y]))),
+                Some(&[a, b, x, y]) => (
+                    u16::from_le_bytes([a, b]),
+                    usize::from(u16::from_le_bytes([x, y])),
+                ),
                 _ => (0, 0),
             };
             let rec = data.get(at..at + size).filter(|_| size >= 4);

@@ -89,7 +89,9 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 fn ipv6_at(b: &[u8], at: usize) -> Option<IpAddr> {
     let hi = u64_at(b, at)?;
     let lo = u64_at(b, at + 8)?;
-    Some(IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(lo))))
+    Some(IpAddr::V6(Ipv6Addr::from(
+        (u128::from(hi) << 64) | u128::from(lo),
+    )))
 }
 
 fn ipv4_at(b: &[u8], at: usize) -> Option<IpAddr> {
@@ -144,7 +146,9 @@ pub fn decode_v3(rec: &[u8]) -> Result<FlowRecord, RecordError> {
             ))
         };
         match kind {
-            EX_GENERIC_FLOW if data.len() < GENERIC_FLOW_BYTES => return Err(short(GENERIC_FLOW_BYTES)),
+            EX_GENERIC_FLOW if data.len() < GENERIC_FLOW_BYTES => {
+                return Err(short(GENERIC_FLOW_BYTES));
+            }
             EX_GENERIC_FLOW => generic = Some(data),
             EX_IPV4_FLOW => {
                 let (Some(s), Some(d)) = (ipv4_at(data, 0), ipv4_at(data, 4)) else {
@@ -167,7 +171,8 @@ pub fn decode_v3(rec: &[u8]) -> Result<FlowRecord, RecordError> {
     let Some((src, dst)) = addrs else {
         return Err(RecordError::NoAddresses);
     };
-    let g = generic.ok_or_else(|| malformed("V3 record with addresses but no EXgenericFlow element"))?;
+    let g = generic
+        .ok_or_else(|| malformed("V3 record with addresses but no EXgenericFlow element"))?;
     let get64 = |b: &[u8], at| u64_at(b, at).unwrap_or(0);
     Ok(FlowRecord {
         first_ms: get64(g, 0),
@@ -255,7 +260,8 @@ pub struct ExtensionMaps {
 impl ExtensionMaps {
     /// Reads an extension map record and remembers its layout.
     pub fn insert(&mut self, rec: &[u8]) -> Result<(), RecordError> {
-        let id = u16_at(rec, 4).ok_or_else(|| malformed("extension map shorter than its header"))?;
+        let id =
+            u16_at(rec, 4).ok_or_else(|| malformed("extension map shorter than its header"))?;
         let mut layout = ExtensionLayout::default();
         let mut at = 8;
         loop {
@@ -298,7 +304,9 @@ pub fn decode_common(rec: &[u8], maps: &ExtensionMaps) -> Result<FlowRecord, Rec
     let flags = h16(4);
     let map_id = h16(6);
     let layout = maps.maps.get(&map_id).ok_or_else(|| {
-        RecordError::Malformed(format!("extension map {map_id} not defined before the record"))
+        RecordError::Malformed(format!(
+            "extension map {map_id} not defined before the record"
+        ))
     })?;
     let short = || {
         RecordError::Malformed(format!(
