@@ -99,7 +99,7 @@ fn proto(s: &str) -> Option<Proto> {
 fn dport(s: &str) -> Option<u16> {
     let s = s.trim();
     match s.split_once('.') {
-        Some((t, c)) => Some((t.parse::<u8>().ok()? as u16) << 8 | c.parse::<u8>().ok()? as u16),
+        Some((t, c)) => Some(((t.parse::<u8>().ok()? as u16) << 8) | c.parse::<u8>().ok()? as u16),
         None => port(s),
     }
 }
