@@ -18,6 +18,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "sflow" => crate::ingest::netflow::sflow::fuzz(data),
         "ipfix_file" => crate::ingest::fuzz_format(crate::ingest::Format::Ipfix, data),
         "nfcapd" => crate::ingest::nfdump::fuzz(data),
+        "nfdump_csv" => crate::ingest::nfdump::csv::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

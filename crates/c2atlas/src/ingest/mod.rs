@@ -76,6 +76,8 @@ pub enum Format {
     Netflow,
     /// nfdump binary files (`nfcapd.*`, nfdump 1.6 and 1.7 layouts, any block compression).
     Nfcapd,
+    /// nfdump's CSV output (`nfdump -o csv`).
+    NfdumpCsv,
 }
 
 impl Format {
@@ -85,7 +87,7 @@ impl Format {
     /// A capture yields names and flows; it comes after the Zeek name logs
     /// and before the flow-only formats.
     /// Web access logs come last: they feed only the web census.
-    pub const ALL: [Format; 12] = [
+    pub const ALL: [Format; 13] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
@@ -94,6 +96,7 @@ impl Format {
         Format::Binetflow,
         Format::Ipfix,
         Format::Nfcapd,
+        Format::NfdumpCsv,
         Format::AccessLog,
         Format::AccessJson,
         Format::IisW3c,
@@ -116,6 +119,7 @@ impl Format {
             Format::Ipfix => "ipfix",
             Format::Netflow => "netflow",
             Format::Nfcapd => "nfcapd",
+            Format::NfdumpCsv => "nfdump-csv",
         }
     }
 
@@ -449,6 +453,9 @@ pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
             .or_else(|e| detect_web(lines).ok_or(e))
             .map_err(Detect::Unknown);
     }
+    if nfdump::csv::is_header(first) {
+        return Ok(Format::NfdumpCsv);
+    }
     if binetflow::is_header(first) || first.contains("SrcAddr") {
         return binetflow::check_header(first)
             .map(|()| Format::Binetflow)
@@ -494,10 +501,14 @@ pub(crate) enum Outcome<'l> {
 enum Parser {
     Binetflow(binetflow::Parser),
     Zeek(zeek::Parser),
+    NfdumpCsv(nfdump::csv::Parser),
 }
 
 impl Parser {
     fn new(format: Format) -> Parser {
+        if format == Format::NfdumpCsv {
+            return Parser::NfdumpCsv(nfdump::csv::Parser::new());
+        }
         match zeek::Kind::from_format(format) {
             Some(k) => Parser::Zeek(zeek::Parser::new(k)),
             None => Parser::Binetflow(binetflow::Parser::new()),
@@ -508,6 +519,7 @@ impl Parser {
         match self {
             Parser::Binetflow(p) => p.line(line),
             Parser::Zeek(p) => p.line(line),
+            Parser::NfdumpCsv(p) => p.line(line),
         }
     }
 }

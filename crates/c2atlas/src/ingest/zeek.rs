@@ -48,9 +48,12 @@ impl Kind {
             Format::ZeekDns => Some(Kind::Dns),
             Format::ZeekHttp => Some(Kind::Http),
             Format::ZeekSsl => Some(Kind::Ssl),
-            Format::Binetflow | Format::Pcap | Format::Ipfix | Format::Netflow | Format::Nfcapd => {
-                None
-            }
+            Format::Binetflow
+            | Format::Pcap
+            | Format::Ipfix
+            | Format::Netflow
+            | Format::Nfcapd
+            | Format::NfdumpCsv => None,
             Format::AccessLog | Format::AccessJson | Format::IisW3c | Format::SuricataEveHttp => {
                 None
             }

