@@ -77,13 +77,21 @@ pub struct FlowRecord {
     pub bytes: u64,
 }
 
+/// Latest timestamp passed on (9999-12-31T23:59:59.999999Z, µs). Exporter
+/// clocks are 32/64-bit fields of any value; clamping start and end to
+/// `0..=MAX_TS` keeps `ts + duration` far from overflow in every detector.
+pub const MAX_TS: Micros = 253_402_300_799_999_999;
+
 impl FlowRecord {
     /// The normalised event. Export records are unidirectional: all bytes are
-    /// the source's (`src_bytes`), `dst_bytes` is 0.
+    /// the source's (`src_bytes`), `dst_bytes` is 0. Times are clamped to
+    /// `0..=`[`MAX_TS`]; an end before the start gives duration 0.
     pub fn to_flow(&self) -> Flow<'static> {
+        let start = self.start.clamp(0, MAX_TS);
+        let end = self.end.clamp(0, MAX_TS);
         Flow {
-            ts: self.start,
-            duration: (self.end - self.start).max(0),
+            ts: start,
+            duration: (end - start).max(0),
             proto: match self.proto {
                 6 => Proto::Tcp,
                 17 => Proto::Udp,
