@@ -171,6 +171,49 @@ fn stateful_bruteforce_scan_and_backdoor() {
 }
 
 #[test]
+fn defacement_is_a_stable_page_served_at_a_new_size() {
+    let mut d = WebDetector::new(WebDetectorConfig::default());
+    let page = |i: u64, bytes: u64| WebRequest {
+        src: format!("198.51.100.{}", i % 200).parse().expect("ip"),
+        ts: i as i64 * 1_000_000,
+        status: Some(200),
+        bytes,
+        rec: i + 1,
+        ..get("/index.html")
+    };
+    // A home page of about 20 KB (ads and dates vary it a little), and a
+    // dynamic search page whose size varies a lot.
+    for i in 0..100u64 {
+        d.observe(&page(i, 20_000 + (i * 37) % 900), "site");
+        let s = WebRequest {
+            bytes: 1_000 + (i * 7919) % 40_000,
+            ..page(i, 0)
+        };
+        d.observe(
+            &WebRequest {
+                uri: Cow::Borrowed("/search"),
+                ..s
+            },
+            "site",
+        );
+    }
+    // One error page is not a defacement.
+    d.observe(&page(100, 1_200), "site");
+    d.observe(&page(101, 20_300), "site");
+    assert!(d.defacements().is_empty());
+    // Then the page is replaced by a 1.5 KB "hacked by" page.
+    for i in 102..110u64 {
+        d.observe(&page(i, 1_500), "site");
+    }
+    let f = d.defacements();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].path, "/index.html");
+    assert_eq!(f[0].first_rec, 103);
+    assert_eq!(f[0].new_bytes, 1_500);
+    assert!((20_000..21_000).contains(&f[0].baseline_bytes));
+}
+
+#[test]
 fn web_log_with_bad_lines_keeps_good_ones() {
     let text = b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /?id=1'%20or%201=1-- HTTP/1.1\" 200 1 \"-\" \"x\"\n\
 \x00\x01garbage\n\
