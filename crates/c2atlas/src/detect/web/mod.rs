@@ -937,7 +937,10 @@ pub struct WebDetector {
     /// request looks its site up by `&str`, without allocating a key).
     sites: HashMap<String, SiteState>,
     scripts: HashMap<(String, String), ScriptState>,
-    pages: HashMap<(String, String), PageState>,
+    /// Page sizes per site, then per path (looked up by `&str`: no key allocation).
+    pages: HashMap<String, HashMap<String, PageState>>,
+    /// Pages tracked in `pages`, bounded by [`MAX_TRACKED_PAGES`].
+    page_count: usize,
     defacements: Vec<Defacement>,
 }
 
@@ -948,6 +951,7 @@ impl WebDetector {
             sites: HashMap::new(),
             scripts: HashMap::new(),
             pages: HashMap::new(),
+            page_count: 0,
             defacements: Vec::new(),
         }
     }
@@ -1060,11 +1064,20 @@ impl WebDetector {
     }
 
     fn page_size(&mut self, site: &str, path: &str, r: &WebRequest<'_>) {
-        let key = (site.to_owned(), path.to_owned());
-        if !self.pages.contains_key(&key) && self.pages.len() >= MAX_TRACKED_PAGES {
-            return;
+        let known = self.pages.get(site).is_some_and(|m| m.contains_key(path));
+        if !known {
+            if self.page_count >= MAX_TRACKED_PAGES {
+                return;
+            }
+            self.page_count += 1;
+            self.pages
+                .entry(site.to_owned())
+                .or_default()
+                .insert(path.to_owned(), PageState::default());
         }
-        let p = self.pages.entry(key).or_default();
+        let Some(p) = self.pages.get_mut(site).and_then(|m| m.get_mut(path)) else {
+            return;
+        };
         let b = r.bytes as f64;
         match p.far(b, self.cfg.deface_baseline) {
             Some(true) => {

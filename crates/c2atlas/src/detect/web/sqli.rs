@@ -777,7 +777,7 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
         if k[i] != Tk::Logic || concat || t[i].text == "&&" && i == 0 {
             continue;
         }
-        let konst = |j: usize| matches!(at(j), Some(Tk::Num | Tk::Func(true) | Tk::Var));
+        let konst = |j: usize| matches!(at(j), Some(Tk::Num | Tk::Func(_) | Tk::Var));
         let mut j = i + 1;
         while matches!(at(j), Some(Tk::Open)) || at(j) == Some(Tk::Op(false)) && t[j].text == "-" {
             j += 1;
@@ -914,6 +914,30 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
         if s > 1 && matches!(at(s), Some(Tk::Comment | Tk::Semi)) {
             return Some((0.7, "number + paren close + comment"));
         }
+    }
+    // A parenthesised SQL expression closed and commented out, the way an
+    // injection balances the query's own parentheses: `( 'a' OR @a ) --`,
+    // `( (SELECT ( 1)) ) --`. It must hold SQL (a variable, a statement, a
+    // known function, a boolean, an operator or a string), not just words.
+    if matches!(at(0), Some(Tk::Open))
+        && n >= 4
+        && k[n - 1] == Tk::Comment
+        && real_comment(t[n - 1].text, false)
+        && k[n - 2] == Tk::Close
+        && k[..n - 1].iter().zip(t).any(|(x, tt)| {
+            matches!(
+                x,
+                Tk::Var
+                    | Tk::Stmt
+                    | Tk::Func(true)
+                    | Tk::Logic
+                    | Tk::Op(_)
+                    | Tk::Str { closed: true }
+            ) || *x == Tk::Kw && tt.text.eq_ignore_ascii_case("binary")
+        })
+        && !prose(&t[..n - 1])
+    {
+        return Some((0.75, "parenthesised expression + comment"));
     }
     // MySQL writing a file: `… into outfile '…'` / `into dumpfile`.
     for i in 0..n.saturating_sub(1) {
@@ -1158,6 +1182,7 @@ mod tests {
             "1 || 1 = 1",
             "select (1),(2),3 from bar where",
             "1 into outfile 'asd'",
+            " ( 'a' OR @a )  -- ",
         ] {
             assert!(
                 detect(a).is_some(),
@@ -1183,6 +1208,7 @@ mod tests {
             "Size 10 and 12",
             "lower(trim(name))",
             "Windows 7 or 8",
+            "(see the note) -- thanks",
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }
