@@ -946,7 +946,15 @@ pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
     let dots = norm.matches("../").count()
         + norm.matches("/..").count() / 2
         + norm.matches("..;/").count();
-    let file = SENSITIVE_FILES.iter().find(|f| norm.contains(*f));
+    let files: Vec<&str> = SENSITIVE_AC
+        .as_ref()
+        .map(|a| {
+            a.find_overlapping_iter(&norm)
+                .filter_map(|m| SENSITIVE_FILES.get(m.pattern().as_usize()).copied())
+                .collect()
+        })
+        .unwrap_or_default();
+    let file = files.first();
     if dots >= 1 && file.is_some() {
         return Some((0.95, "traversal to sensitive file"));
     }
@@ -964,7 +972,11 @@ pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
     {
         return Some((0.6, "../ at value start"));
     }
-    if let Some(f) = file {
+    // Names too common in ordinary paths to count alone.
+    let strong = files
+        .iter()
+        .find(|f| !matches!(**f, "sam" | "/dev/" | "/bin/" | "~" | "config.php" | ".env"));
+    if let Some(f) = strong {
         // An absolute path to a system file given as a value (`?file=/etc/passwd`)
         // or as an argument inside it (`cat /root/.ssh/id_rsa`, `x;type c:/boot.ini`).
         let abs_tok = |t: &str| {
@@ -979,7 +991,7 @@ pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
                     ' ', '\t', ';', '|', '&', '\'', '"', '(', '=', ',', '<', '>', '`',
                 ])
                 .any(|t| abs_tok(t) && t.contains(*f));
-        if abs && !matches!(*f, "sam" | "/dev/" | "/bin/" | "~" | "config.php" | ".env") {
+        if abs {
             return Some((0.8, "absolute path to sensitive file"));
         }
     }
@@ -1643,6 +1655,88 @@ pub fn java_b64_patterns() -> Vec<String> {
     pats
 }
 
+/// Java classes, methods and OGNL names of exploits (lower-case).
+const JAVA_NAMES: &[&str] = &[
+    "java.lang.runtime",
+    "java.lang.processbuilder",
+    "java.lang.system",
+    "java.lang.class",
+    "java.lang.reflect",
+    "java.io.file",
+    "java.net.url",
+    "java.net.socket",
+    "javax.script",
+    "javax.naming",
+    "getruntime(",
+    ".getruntime",
+    "processbuilder",
+    "classloader",
+    "getclass(",
+    "forname(",
+    "newinstance(",
+    "getmethod(",
+    "invoke(",
+    "org.apache.commons.collections",
+    "invokertransformer",
+    "chainedtransformer",
+    "constanttransformer",
+    "instantiatetransformer",
+    "templatesimpl",
+    "com.sun.org.apache",
+    "org.springframework",
+    "xalan",
+    "bsh.interpreter",
+    "groovy.lang",
+    "ognl",
+    "#_memberaccess",
+    "@ognl",
+    "#context",
+    "xwork",
+    "class.module.classloader",
+    "class.classloader",
+    "getruntime().exec",
+    "runtime.exec",
+    "t(java.",
+    "jdk.jshell",
+    "com.sun.rowset",
+    "jdbcrowsetimpl",
+    "c3p0",
+    "rmiconnector",
+    "jndiref",
+    "java.util.scanner",
+    "java.beans.xmldecoder",
+    "xmldecoder",
+    "<java",
+    "java.lang.",
+    "clonetransformer",
+    "forclosure",
+    "instantiatefactory",
+    "nativeinvoker",
+    "java.lang.thread",
+    "sun.misc",
+    "getdeclaredmethod",
+    "getdeclaredfield",
+    "setaccessible",
+];
+
+/// [`JAVA_NAMES`] in one automaton (each value was searched once per name).
+static JAVA_NAMES_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(JAVA_NAMES)
+            .ok()
+    });
+
+/// [`SENSITIVE_FILES`] in one automaton.
+static SENSITIVE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(SENSITIVE_FILES)
+            .ok()
+    });
+
 /// Java attacks: JNDI lookups, deserialisation gadgets, OGNL/SpEL, class loading.
 pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     if l.contains("${") || l.contains("%24%7b") {
@@ -1679,71 +1773,8 @@ pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     {
         return Some((0.9, "Java serialized object"));
     }
-    for k in [
-        "java.lang.runtime",
-        "java.lang.processbuilder",
-        "java.lang.system",
-        "java.lang.class",
-        "java.lang.reflect",
-        "java.io.file",
-        "java.net.url",
-        "java.net.socket",
-        "javax.script",
-        "javax.naming",
-        "getruntime(",
-        ".getruntime",
-        "processbuilder",
-        "classloader",
-        "getclass(",
-        "forname(",
-        "newinstance(",
-        "getmethod(",
-        "invoke(",
-        "org.apache.commons.collections",
-        "invokertransformer",
-        "chainedtransformer",
-        "constanttransformer",
-        "instantiatetransformer",
-        "templatesimpl",
-        "com.sun.org.apache",
-        "org.springframework",
-        "xalan",
-        "bsh.interpreter",
-        "groovy.lang",
-        "ognl",
-        "#_memberaccess",
-        "@ognl",
-        "#context",
-        "xwork",
-        "class.module.classloader",
-        "class.classloader",
-        "getruntime().exec",
-        "runtime.exec",
-        "t(java.",
-        "jdk.jshell",
-        "com.sun.rowset",
-        "jdbcrowsetimpl",
-        "c3p0",
-        "rmiconnector",
-        "jndiref",
-        "java.util.scanner",
-        "java.beans.xmldecoder",
-        "xmldecoder",
-        "<java",
-        "java.lang.",
-        "clonetransformer",
-        "forclosure",
-        "instantiatefactory",
-        "nativeinvoker",
-        "java.lang.thread",
-        "sun.misc",
-        "getdeclaredmethod",
-        "getdeclaredfield",
-        "setaccessible",
-    ] {
-        if l.contains(k) {
-            return Some((0.85, "Java class or method"));
-        }
+    if JAVA_NAMES_AC.as_ref().is_some_and(|a| a.is_match(l)) {
+        return Some((0.85, "Java class or method"));
     }
     if (l.contains("%{") || l.contains("${"))
         && (l.contains("#") || l.contains("@java"))
