@@ -879,6 +879,10 @@ fn command_line_tail(after: &str) -> bool {
 /// Shell de-obfuscation: quotes and backslashes inside words (`c\at`,
 /// `c''at`, `c"a"t`), `$@`, `${IFS}`/`$IFS$9` → space, `$()`-less globs.
 pub fn shell_fold(s: &str) -> String {
+    // Fast path: without these bytes there is nothing to fold (most values).
+    if !s.contains(['$', '\'', '"', '\\', '[']) {
+        return s.to_owned();
+    }
     let s = s
         .replace("${ifs}", " ")
         .replace("$ifs$9", " ")
@@ -942,14 +946,18 @@ pub fn shell_fold(s: &str) -> String {
 
 /// Path traversal / LFI on a decoded, lower-cased value.
 pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
-    let norm = l.replace('\\', "/");
+    let norm: std::borrow::Cow<'_, str> = if l.contains('\\') {
+        std::borrow::Cow::Owned(l.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(l)
+    };
     let dots = norm.matches("../").count()
         + norm.matches("/..").count() / 2
         + norm.matches("..;/").count();
     let files: Vec<&str> = SENSITIVE_AC
         .as_ref()
         .map(|a| {
-            a.find_overlapping_iter(&norm)
+            a.find_overlapping_iter(norm.as_ref())
                 .filter_map(|m| SENSITIVE_FILES.get(m.pattern().as_usize()).copied())
                 .collect()
         })
