@@ -424,7 +424,7 @@ fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut i = 0;
     std::iter::from_fn(move || {
         while start <= b.len() {
-            while i < b.len() && !(b[i] == b'&' && !entity_at(&b[i..])) {
+            while i < b.len() && (b[i] != b'&' || entity_at(&b[i..])) {
                 i += 1;
             }
             // `&` is ASCII: both ends are character boundaries.
@@ -972,9 +972,7 @@ impl WebDetector {
             self.sites.insert(site.to_string(), SiteState::default());
         }
         // Inserted just above: the lookup cannot fail.
-        let Some(site_st) = self.sites.get_mut(site.as_ref()) else {
-            return None;
-        };
+        let site_st = self.sites.get_mut(site.as_ref())?;
         site_st.seen += 1;
         let seen_now = site_st.seen;
         let st = site_st.sources.entry(r.src).or_default();
