@@ -123,6 +123,13 @@ pub fn web_scan(a: WebScanArgs) -> Result<()> {
             };
             writeln!(out, "{line}")?;
         }
+        for d in det.defacements() {
+            let line = match a.format {
+                ScanFormat::Jsonl => serde_json::json!({"file": file, "defacement": {"site": d.site, "path": d.path, "baseline_bytes": d.baseline_bytes, "new_bytes": d.new_bytes, "line": d.first_rec}}).to_string(),
+                ScanFormat::Human => format!("{file}:{}: suspected defacement of {}{}: {} bytes, was about {}", d.first_rec, d.site, d.path, d.new_bytes, d.baseline_bytes),
+            };
+            writeln!(out, "{line}")?;
+        }
     }
     out.flush()?;
     eprintln!("c2atlas: {flagged} requests flagged");

@@ -544,7 +544,8 @@ fn web_census_counts_attacks_by_country_and_explains_them() {
     for (class, n) in [
         ("sqli", 2),
         ("xss", 1),
-        ("traversal", 1),
+        // `cat /etc/passwd` in the ping injection reads a system file too.
+        ("traversal", 2),
         ("rce", 1),
         ("scanner", 0),
         ("webshell", 0),

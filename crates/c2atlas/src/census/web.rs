@@ -167,6 +167,17 @@ impl WebCensus {
                 }
             })
             .collect();
+        let defacements = self
+            .detector
+            .defacements()
+            .iter()
+            .map(|d| WebDefacement {
+                site: d.site.clone(),
+                path: d.path.clone(),
+                baseline_bytes: d.baseline_bytes,
+                new_bytes: d.new_bytes,
+            })
+            .collect();
         WebSummary {
             requests: self.requests,
             attacks: self.attacks,
@@ -185,6 +196,7 @@ impl WebCensus {
             overseas_attacking_ips: o_ips,
             overseas_by_country: overseas,
             backdoors,
+            defacements,
         }
     }
 
@@ -229,6 +241,20 @@ pub struct WebSummary {
     pub overseas_attacking_ips: u64,
     pub overseas_by_country: Vec<WebCountry>,
     pub backdoors: Vec<WebBackdoor>,
+    /// Pages with a stable size suddenly served at a very different size.
+    #[serde(default)]
+    pub defacements: Vec<WebDefacement>,
+}
+
+/// A suspected defacement (see [`crate::detect::web::Defacement`]).
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct WebDefacement {
+    pub site: String,
+    pub path: String,
+    /// Mean size of the page before the change (bytes).
+    pub baseline_bytes: u64,
+    /// Mean size of the changed responses (bytes).
+    pub new_bytes: u64,
 }
 
 /// Attacks from one overseas country.

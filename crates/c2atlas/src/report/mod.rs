@@ -194,6 +194,17 @@ pub fn markdown(doc: &CensusDoc) -> String {
             }
             let _ = writeln!(s);
         }
+        if !w.defacements.is_empty() {
+            let _ = writeln!(s, "Suspected defacements:\n");
+            for d in &w.defacements {
+                let _ = writeln!(
+                    s,
+                    "- `{}{}`: served at {} bytes, was about {}",
+                    d.site, d.path, d.new_bytes, d.baseline_bytes
+                );
+            }
+            let _ = writeln!(s);
+        }
     }
     let _ = writeln!(s, "### Sources\n");
     for i in &doc.inputs {

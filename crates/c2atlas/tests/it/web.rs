@@ -171,6 +171,49 @@ fn stateful_bruteforce_scan_and_backdoor() {
 }
 
 #[test]
+fn defacement_is_a_stable_page_served_at_a_new_size() {
+    let mut d = WebDetector::new(WebDetectorConfig::default());
+    let page = |i: u64, bytes: u64| WebRequest {
+        src: format!("198.51.100.{}", i % 200).parse().expect("ip"),
+        ts: i as i64 * 1_000_000,
+        status: Some(200),
+        bytes,
+        rec: i + 1,
+        ..get("/index.html")
+    };
+    // A home page of about 20 KB (ads and dates vary it a little), and a
+    // dynamic search page whose size varies a lot.
+    for i in 0..100u64 {
+        d.observe(&page(i, 20_000 + (i * 37) % 900), "site");
+        let s = WebRequest {
+            bytes: 1_000 + (i * 7919) % 40_000,
+            ..page(i, 0)
+        };
+        d.observe(
+            &WebRequest {
+                uri: Cow::Borrowed("/search"),
+                ..s
+            },
+            "site",
+        );
+    }
+    // One error page is not a defacement.
+    d.observe(&page(100, 1_200), "site");
+    d.observe(&page(101, 20_300), "site");
+    assert!(d.defacements().is_empty());
+    // Then the page is replaced by a 1.5 KB "hacked by" page.
+    for i in 102..110u64 {
+        d.observe(&page(i, 1_500), "site");
+    }
+    let f = d.defacements();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].path, "/index.html");
+    assert_eq!(f[0].first_rec, 103);
+    assert_eq!(f[0].new_bytes, 1_500);
+    assert!((20_000..21_000).contains(&f[0].baseline_bytes));
+}
+
+#[test]
 fn web_log_with_bad_lines_keeps_good_ones() {
     let text = b"203.0.113.9 - - [10/Oct/2000:13:55:36 -0700] \"GET /?id=1'%20or%201=1-- HTTP/1.1\" 200 1 \"-\" \"x\"\n\
 \x00\x01garbage\n\
@@ -198,12 +241,12 @@ fn web_log_with_bad_lines_keeps_good_ones() {
 // values) so that regressions fail; see docs/evaluation-web.md.
 const CRS_FLOOR: &[(&str, f64, f64)] = &[
     // (group, min recall, min share of negatives not flagged)
-    ("942", 0.28, 0.93),
-    ("941", 0.58, 0.9),
-    ("930", 0.24, 0.99),
+    ("942", 0.33, 0.93),
+    ("941", 0.71, 0.9),
+    ("930", 0.42, 0.99),
     ("931", 0.19, 0.99),
-    ("932", 0.2, 0.91),
-    ("933", 0.35, 0.83),
+    ("932", 0.49, 0.9),
+    ("933", 0.47, 0.82),
     ("944", 0.98, 0.99),
 ];
 
@@ -256,8 +299,8 @@ fn eval_on_libinjection_lists() {
         fp.inputs
     );
     assert!(sqli.inputs > 10_000 && xss.inputs > 1_000 && fp.inputs > 300);
-    assert!(sqli.rate() >= 0.96, "target 0.97");
-    assert!(xss.rate() >= 0.95, "target 0.97");
+    assert!(sqli.rate() >= 0.97, "target 0.97");
+    assert!(xss.rate() >= 0.97, "target 0.97");
     assert!(fp.rate() <= 0.008, "target 0.01");
 }
 

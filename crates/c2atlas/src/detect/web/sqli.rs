@@ -608,7 +608,8 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     }
     // (SELECT … / SELECT x FROM
     for i in 0..n {
-        if k[i] == Tk::Stmt && t[i].text.eq_ignore_ascii_case("select") {
+        // `select (1),(2)` tokenises `select` as a call.
+        if matches!(k[i], Tk::Stmt | Tk::Func(_)) && t[i].text.eq_ignore_ascii_case("select") {
             let prev_ok = i == 0
                 || matches!(
                     k[i - 1],
@@ -767,6 +768,98 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             _ => {}
         }
     }
+    // A boolean joined to a comparison of constants, whatever precedes it
+    // (`HOPE AND 8=3`, `and 2771=1709)`, `PI() AND COS(PI())=-1`): the shape of
+    // blind injection appended to a number or word the query already holds.
+    for i in 0..n {
+        // `||` is string concatenation in standard SQL: a boolean only after a number.
+        let concat = t[i].text == "||" && !(i > 0 && k[i - 1] == Tk::Num);
+        if k[i] != Tk::Logic || concat || t[i].text == "&&" && i == 0 {
+            continue;
+        }
+        let konst = |j: usize| matches!(at(j), Some(Tk::Num | Tk::Func(_) | Tk::Var));
+        let mut j = i + 1;
+        while matches!(at(j), Some(Tk::Open)) || at(j) == Some(Tk::Op(false)) && t[j].text == "-" {
+            j += 1;
+        }
+        if !konst(j) {
+            continue;
+        }
+        // Skip the operand (a function call's arguments too).
+        let mut depth = 0i32;
+        j += 1;
+        while let Some(x) = at(j) {
+            match x {
+                Tk::Open => depth += 1,
+                Tk::Close if depth > 0 => depth -= 1,
+                Tk::Close => {}
+                _ if depth > 0 => {}
+                _ => break,
+            }
+            j += 1;
+        }
+        if at(j) == Some(Tk::Op(true)) && t[j].text != "is" {
+            let mut m = j + 1;
+            while matches!(at(m), Some(Tk::Open))
+                || at(m) == Some(Tk::Op(false)) && t[m].text == "-"
+            {
+                m += 1;
+            }
+            if konst(m) || matches!(at(m), Some(Tk::Str { closed: true })) {
+                return Some((0.8, "boolean comparison of constants"));
+            }
+        }
+    }
+    // Nested SQL functions pulling data out: `ascii(substring(version(),1,1))`,
+    // `conv(hex(substr(user(),1,2)),16,10)`: a known SQL function called inside
+    // another, one of them reading the server's data.
+    {
+        let extract = |x: &Token<'_>| {
+            matches!(
+                x.text.to_ascii_lowercase().as_str(),
+                "version"
+                    | "database"
+                    | "user"
+                    | "current_user"
+                    | "system_user"
+                    | "session_user"
+                    | "schema"
+                    | "db_name"
+                    | "host_name"
+                    | "suser_name"
+                    | "user_name"
+                    | "substring"
+                    | "substr"
+                    | "mid"
+                    | "load_file"
+                    | "sqlite_version"
+                    | "current_database"
+                    | "connection_id"
+                    | "last_insert_id"
+            )
+        };
+        let mut depth = 0usize;
+        let mut outer_at: Vec<usize> = Vec::new();
+        for i in 0..n {
+            match k[i] {
+                Tk::Open => depth += 1,
+                Tk::Close => {
+                    depth = depth.saturating_sub(1);
+                    outer_at.retain(|d| *d <= depth);
+                }
+                Tk::Func(true) => {
+                    if !outer_at.is_empty() && (extract(&t[i]) || outer_at.len() >= 2) {
+                        return Some((0.8, "nested SQL functions"));
+                    }
+                    outer_at.push(depth + 1);
+                    if outer_at.len() >= 2 && extract(&t[i]) {
+                        return Some((0.8, "nested SQL functions"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
     // Dangerous SQL function calls anywhere: sleep(…), benchmark(…), extractvalue(…)…
     for i in 0..n {
         if k[i] == Tk::Func(true) {
@@ -822,6 +915,86 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             return Some((0.7, "number + paren close + comment"));
         }
     }
+    // A parenthesised SQL expression closed and commented out, the way an
+    // injection balances the query's own parentheses: `( 'a' OR @a ) --`,
+    // `( (SELECT ( 1)) ) --`. It must hold SQL (a variable, a statement, a
+    // known function, a boolean, an operator or a string), not just words.
+    if matches!(at(0), Some(Tk::Open))
+        && n >= 4
+        && k[n - 1] == Tk::Comment
+        && real_comment(t[n - 1].text, false)
+        && k[n - 2] == Tk::Close
+        && k[..n - 1].iter().zip(t).any(|(x, tt)| {
+            matches!(
+                x,
+                Tk::Var
+                    | Tk::Stmt
+                    | Tk::Func(true)
+                    | Tk::Logic
+                    | Tk::Op(_)
+                    | Tk::Str { closed: true }
+            ) || *x == Tk::Kw && tt.text.eq_ignore_ascii_case("binary")
+        })
+        && !prose(&t[..n - 1])
+    {
+        return Some((0.75, "parenthesised expression + comment"));
+    }
+    // MySQL writing a file: `… into outfile '…'` / `into dumpfile`.
+    for i in 0..n.saturating_sub(1) {
+        if k[i] == Tk::Kw
+            && t[i].text.eq_ignore_ascii_case("into")
+            && matches!(
+                t[i + 1].text.to_ascii_lowercase().as_str(),
+                "outfile" | "dumpfile"
+            )
+        {
+            return Some((0.9, "into outfile"));
+        }
+    }
+    // A statement as the whole value, ended by a comment or `;`:
+    // `DROP sampletable;--`, `delete from x#`.
+    if matches!(at(0), Some(Tk::Stmt))
+        && matches!(
+            t[0].text.to_ascii_lowercase().as_str(),
+            "drop"
+                | "delete"
+                | "insert"
+                | "update"
+                | "truncate"
+                | "alter"
+                | "create"
+                | "select"
+                | "exec"
+                | "execute"
+                | "declare"
+                | "shutdown"
+        )
+        && n >= 3
+        && matches!(k[n - 1], Tk::Comment | Tk::Semi)
+        && k[1..n - 1]
+            .iter()
+            .any(|x| matches!(x, Tk::Word | Tk::Kw | Tk::Num | Tk::Var | Tk::Func(_)))
+        && !prose(&t[1..])
+    {
+        return Some((0.8, "statement + terminator"));
+    }
+    // T-SQL variables and procedures: `declare @x`, `exec (@q)`, `exec @p`.
+    for i in 0..n.saturating_sub(1) {
+        if k[i] == Tk::Stmt
+            && matches!(
+                t[i].text.to_ascii_lowercase().as_str(),
+                "declare" | "exec" | "execute"
+            )
+        {
+            let mut j = i + 1;
+            while matches!(at(j), Some(Tk::Open | Tk::Comment)) {
+                j += 1;
+            }
+            if at(j) == Some(Tk::Var) {
+                return Some((0.8, "T-SQL variable statement"));
+            }
+        }
+    }
     // @@version, information_schema and friends.
     for x in t {
         let l = x.text.to_ascii_lowercase();
@@ -866,8 +1039,98 @@ fn candidate(s: &str) -> bool {
 
 /// Classifies one decoded value: `Some((confidence, rule, evidence))` when it
 /// reads as SQL injection in any context.
+/// Names that exist only inside database servers: system catalogs and the
+/// extended/system procedures of SQL Server (the ones that run commands, read
+/// the registry or files). From the products' documentation.
+const SQL_SYSTEM_NAMES: &[&str] = &[
+    "information_schema",
+    "pg_catalog",
+    "pg_shadow",
+    "pg_user",
+    "pg_database",
+    "pg_tables",
+    "pg_proc",
+    "sqlite_master",
+    "sqlite_schema",
+    "sqlite_temp_master",
+    "sysobjects",
+    "syscolumns",
+    "sysdatabases",
+    "syslogins",
+    "sysusers",
+    "msysobjects",
+    "msysaccessobjects",
+    "msysqueries",
+    "all_tables",
+    "all_tab_columns",
+    "user_tables",
+    "user_tab_columns",
+    "dba_users",
+    "dba_tables",
+    "v$version",
+    "mysql.user",
+    "mysql.db",
+    "performance_schema",
+    "xp_cmdshell",
+    "xp_dirtree",
+    "xp_subdirs",
+    "xp_fileexist",
+    "xp_regread",
+    "xp_regwrite",
+    "xp_regdeletekey",
+    "xp_regdeletevalue",
+    "xp_regenumvalues",
+    "xp_servicecontrol",
+    "xp_availablemedia",
+    "xp_loginconfig",
+    "xp_makecab",
+    "xp_ntsec_enumdomains",
+    "xp_terminate_process",
+    "xp_enumgroups",
+    "xp_execresultset",
+    "xp_sendmail",
+    "sp_oacreate",
+    "sp_oamethod",
+    "sp_addextendedproc",
+    "sp_configure",
+    "sp_makewebtask",
+    "sp_execute_external_script",
+    "sp_addlogin",
+    "sp_addsrvrolemember",
+    "sp_password",
+    "sp_executesql",
+    "sp_replwritetovarbin",
+    "openrowset",
+    "opendatasource",
+];
+
+static SQL_SYSTEM_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| {
+        aho_corasick::AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(SQL_SYSTEM_NAMES)
+            .ok()
+    });
+
+/// A database system name as a whole word (`pg_catalog`, `xp_cmdshell`).
+fn system_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let word = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    SQL_SYSTEM_AC.as_ref().is_some_and(|a| {
+        a.find_iter(s).any(|m| {
+            !word(m.start().checked_sub(1).and_then(|i| b.get(i))) && !word(b.get(m.end()))
+        })
+    })
+}
+
 pub fn detect(s: &str) -> Option<(f32, &'static str)> {
-    if s.len() < 2 || !candidate(s) {
+    if s.len() < 2 {
+        return None;
+    }
+    if s.len() >= 8 && system_name(s) {
+        return Some((0.85, "database system name"));
+    }
+    if !candidate(s) {
         return None;
     }
     let mut best: Option<(f32, &'static str)> = None;
@@ -908,6 +1171,18 @@ mod tests {
             "' or ''='",
             "1 AND extractvalue(1,concat(0x7e,version()))",
             "x\" or \"a\"=\"a",
+            "HOPE AND 8=3",
+            "and 2771=1709)",
+            "PI() AND COS(PI())=-1",
+            "ascii(substring(version() from 1 for 1))",
+            "DROP sampletable;--",
+            "declare @b",
+            "xp_cmdshell",
+            "pg_catalog",
+            "1 || 1 = 1",
+            "select (1),(2),3 from bar where",
+            "1 into outfile 'asd'",
+            " ( 'a' OR @a )  -- ",
         ] {
             assert!(
                 detect(a).is_some(),
@@ -930,6 +1205,10 @@ mod tests {
             "hello; world",
             "Tom & Jerry",
             "price < 100 and > 50",
+            "Size 10 and 12",
+            "lower(trim(name))",
+            "Windows 7 or 8",
+            "(see the note) -- thanks",
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }

@@ -137,18 +137,299 @@ fn has_js_sink(l: &str) -> Option<&'static str> {
         .copied()
 }
 
+/// Event names of the HTML and DOM specifications (the `on…` attributes a
+/// browser runs): a closed vocabulary, so `online=`/`onion=` are not events.
+const DOM_EVENTS: &[&str] = &[
+    "load",
+    "unload",
+    "error",
+    "abort",
+    "click",
+    "dblclick",
+    "auxclick",
+    "contextmenu",
+    "mouseover",
+    "mouseout",
+    "mouseenter",
+    "mouseleave",
+    "mousemove",
+    "mousedown",
+    "mouseup",
+    "mousewheel",
+    "wheel",
+    "focus",
+    "blur",
+    "focusin",
+    "focusout",
+    "keydown",
+    "keyup",
+    "keypress",
+    "input",
+    "change",
+    "submit",
+    "reset",
+    "select",
+    "selectstart",
+    "selectionchange",
+    "scroll",
+    "scrollend",
+    "resize",
+    "toggle",
+    "beforetoggle",
+    "show",
+    "search",
+    "invalid",
+    "copy",
+    "cut",
+    "paste",
+    "beforecopy",
+    "beforecut",
+    "beforepaste",
+    "drag",
+    "dragstart",
+    "dragend",
+    "dragenter",
+    "dragleave",
+    "dragover",
+    "drop",
+    "animationstart",
+    "animationend",
+    "animationiteration",
+    "animationcancel",
+    "transitionstart",
+    "transitionend",
+    "transitionrun",
+    "transitioncancel",
+    "pointerover",
+    "pointerenter",
+    "pointerdown",
+    "pointermove",
+    "pointerup",
+    "pointercancel",
+    "pointerout",
+    "pointerleave",
+    "pointerrawupdate",
+    "gotpointercapture",
+    "lostpointercapture",
+    "touchstart",
+    "touchend",
+    "touchmove",
+    "touchcancel",
+    "play",
+    "playing",
+    "pause",
+    "ended",
+    "canplay",
+    "canplaythrough",
+    "loadstart",
+    "loadeddata",
+    "loadedmetadata",
+    "progress",
+    "seeked",
+    "seeking",
+    "stalled",
+    "suspend",
+    "timeupdate",
+    "volumechange",
+    "waiting",
+    "durationchange",
+    "emptied",
+    "ratechange",
+    "hashchange",
+    "popstate",
+    "pageshow",
+    "pagehide",
+    "message",
+    "messageerror",
+    "storage",
+    "online",
+    "offline",
+    "beforeunload",
+    "beforeprint",
+    "afterprint",
+    "begin",
+    "end",
+    "repeat",
+    "readystatechange",
+    "filterchange",
+    "cuechange",
+    "formdata",
+    "securitypolicyviolation",
+    "slotchange",
+    "webkitanimationstart",
+    "webkitanimationend",
+    "webkitanimationiteration",
+    "webkittransitionend",
+    "webkitplaybacktargetavailabilitychanged",
+    "zoom",
+    "activate",
+    "beforeactivate",
+    "afteractivate",
+    "deactivate",
+    "beforedeactivate",
+    "beforeinput",
+    "beforematch",
+    "close",
+    "cancel",
+    "command",
+    "contentvisibilityautostatechange",
+    "fullscreenchange",
+    "fullscreenerror",
+    "help",
+    "move",
+    "moveend",
+    "movestart",
+    "propertychange",
+    "rowenter",
+    "rowexit",
+    "start",
+    "finish",
+    "bounce",
+    "datasetchanged",
+    "errorupdate",
+    "losecapture",
+    "layoutcomplete",
+];
+
+/// `on<event>` then `=` after an attribute boundary (start, quote, space, `/`),
+/// in a value that breaks out of an attribute (a quote before it) or starts
+/// with it: `" onfocus=x autofocus`, `  onload= `.
+fn handler_injection(l: &str) -> bool {
+    let lb = l.as_bytes();
+    for (i, _) in l.match_indices("on") {
+        let before = if i == 0 { None } else { lb.get(i - 1) };
+        if !matches!(
+            before,
+            None | Some(b'"' | b'\'' | b' ' | b'/' | b'`' | b'\t' | b'\n')
+        ) {
+            continue;
+        }
+        let name_len = lb[i + 2..]
+            .iter()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .count();
+        let name = &l[i + 2..i + 2 + name_len];
+        if !l[i + 2 + name_len..].trim_start().starts_with('=') || !DOM_EVENTS.contains(&name) {
+            continue;
+        }
+        let head = &l[..i];
+        if head.contains(['"', '\'', '`']) || head.trim().is_empty() {
+            return true;
+        }
+    }
+    false
+}
+
+/// JavaScript with comments and blanks removed (`document /*x*/ . cookie`
+/// → `document.cookie`), for sink names.
+fn js_squeeze(l: &str) -> String {
+    let mut out = String::with_capacity(l.len());
+    let mut rest = l;
+    while let Some(p) = rest.find("/*") {
+        out.push_str(&rest[..p]);
+        rest = match rest[p + 2..].find("*/") {
+            Some(e) => &rest[p + 2 + e + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out.retain(|c| !c.is_whitespace());
+    out
+}
+
+/// DOM properties a script reads or writes to steal or redirect.
+const DOM_SINKS: &[&str] = &[
+    "document.cookie",
+    "document.write",
+    "document.domain",
+    "document.location",
+    "window.location",
+    "location.href",
+    ".innerhtml",
+    ".outerhtml",
+    "document[\"cookie\"]",
+    "document['cookie']",
+    "document)[\"cookie\"]",
+    "self[\"",
+    "window[\"",
+    "top[\"",
+    "this[\"",
+    "globalthis[",
+    ".textcontent=",
+];
+
+/// Execution sinks that take code as their first argument.
+const EXEC_CALLS: &[&str] = &[
+    "eval(",
+    "settimeout(",
+    "setinterval(",
+    "execscript(",
+    "newfunction(",
+    "function(",
+    "import(",
+    "reflect.apply",
+    ".call`",
+    ".apply`",
+];
+
 /// Classifies one decoded value as XSS: `(confidence, rule)`.
 pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     let b = s.as_bytes();
     let lt = memchr::memchr(b'<', b).is_some();
     let has_eq_or_colon = memchr::memchr2(b'=', b':', b).is_some();
     let has_paren = memchr::memchr3(b'(', b'`', b'{', b).is_some();
-    if !lt && !has_eq_or_colon && !has_paren {
+    let has_dot_or_bracket = memchr::memchr3(b'.', b'[', b'+', b).is_some();
+    if !lt && !has_eq_or_colon && !has_paren && !has_dot_or_bracket {
         return None;
     }
     let l = strip_noise(s);
     if lt && let Some(v) = tags(&l) {
         return Some(v);
+    }
+    // UTF-7 (`+ADw-script+AD4-`): `<` and `>` for browsers that sniff UTF-7.
+    if l.contains("+adw-") && (l.contains("+ad4-") || l.contains("script")) {
+        return Some((0.8, "UTF-7 encoded tag"));
+    }
+    if has_eq_or_colon && handler_injection(&l) {
+        return Some((0.75, "event handler injection"));
+    }
+    if has_dot_or_bracket || has_paren {
+        // JSFuck-style code: only `[]()!+` (`(![]+[])[+!+[]]`).
+        if l.matches("![]").count() + l.matches("+[]").count() >= 3 {
+            return Some((0.85, "JSFuck-style code"));
+        }
+        let sq = js_squeeze(&l);
+        // A sink in code: the whole value, or with a code character beside it
+        // (`/javascript-manual/document.cookie` in prose is not code).
+        let code = sq.contains(['(', '=', ';', '\'', '"', '`', '[', '+']);
+        if DOM_SINKS
+            .iter()
+            .any(|k| sq.contains(k) && (code || sq.len() == k.len()))
+        {
+            return Some((0.7, "DOM sink"));
+        }
+        // An execution sink at the start of the value or of a statement.
+        let exec_at = |p: usize| {
+            p == 0
+                || matches!(
+                    sq.as_bytes().get(p - 1),
+                    Some(b';' | b'"' | b'\'' | b'(' | b'=')
+                )
+        };
+        if EXEC_CALLS
+            .iter()
+            .any(|k| sq.match_indices(k).any(|(p, _)| exec_at(p)))
+        {
+            return Some((0.7, "code execution call"));
+        }
+        // Tagged template calls: ``[].sort.call`${alert}1337` ``.
+        if let Some(p) = sq.find("`${")
+            && p > 0
+            && sq[..p].ends_with(|c: char| c.is_ascii_alphanumeric() || c == ']' || c == ')')
+            && sq[..p].contains('.')
+        {
+            return Some((0.75, "tagged template call"));
+        }
     }
     // Attribute context: `" onmouseover="…`, `' autofocus onfocus=…`, `/onload=…`.
     if has_eq_or_colon {
@@ -317,6 +598,13 @@ mod tests {
             "';alert(String.fromCharCode(88))//",
             "<a href=\"jav\tascript:alert(1)\">x</a>",
             "<div style=\"width:expression(alert(1))\">",
+            "\" onfocus=x autofocus=\"",
+            "  onload= ",
+            "document /*x*/ . cookie",
+            "(![]+[])[+!+[]]+(![]+[])[+[]]",
+            "+ADw-script+AD4-alert(1)",
+            "setInterval(code, 1)",
+            "[].sort.call`${alert}1337`",
         ] {
             assert!(detect(a).is_some(), "missed {a:?}");
         }
@@ -326,6 +614,11 @@ mod tests {
             "<b>bold</b>",
             "money (in dollars)",
             "one onion=3",
+            "online=true",
+            "john.doe@example.com",
+            "v1.2.3",
+            "c++ [programming]",
+            "setup function",
             "http://ex.com/a?b=c",
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
