@@ -672,6 +672,35 @@ fn rita_expectations_on_its_http_log() {
         c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into())
     });
     assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
+
+    // RITA's perfect beacon seen alone (only its host's traffic, so not a
+    // popular endpoint): statistically perfect over a day, it needs no
+    // corroboration and its finding reaches 0.9.
+    let mut lone = c2atlas::detect::beacon::BeaconDetector::default();
+    for (i, e) in events.iter().enumerate() {
+        if matches!(e, Event::Http(h) if h.src == ip("10.55.100.111")) {
+            let rec = RecordRef {
+                input: 0,
+                line: i as u64,
+            };
+            lone.observe(rec, e, &ctx, &mut |_| {});
+        }
+    }
+    let cands = lone.candidates(0.0);
+    let tile = cands
+        .iter()
+        .find(|c| c.controller == Controller::Name("tile-service.weather.microsoft.com".into()));
+    eprintln!(
+        "alone: {:?}",
+        tile.map(|c| (c.confidence(), c.score.standalone))
+    );
+    assert!(tile.is_some_and(|c| c.confidence() >= 0.9));
+    // …while the jittery, bursty pairs of that host stay uncorroborated.
+    for c in &cands {
+        if c.score.interval < 0.9 {
+            assert!(c.confidence() < 0.6, "{:?} {}", c.controller, c.confidence());
+        }
+    }
 }
 
 // ---- Simda NXDOMAIN names (Stratosphere 005), test-local Zeek dns.log reader ----
