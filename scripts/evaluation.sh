@@ -6,7 +6,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 data="${C2ATLAS_SHARED:-$root/../shared/data}"
 cargo build --release --locked -q -p c2atlas-cli
-bin=./target/release/c2atlas
+bin="${CARGO_TARGET_DIR:-./target}/release/c2atlas"
 out=docs/evaluation.md
 mkdir -p docs
 {

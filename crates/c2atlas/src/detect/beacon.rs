@@ -274,6 +274,8 @@ pub struct BeaconScore {
     pub beat_bytes: f64,
     /// In [0, 1]: how far the pair is a statistically perfect, long-running
     /// beacon (strong evidence on its own, see [`Candidate::confidence`]).
+    /// The detector zeroes it unless the endpoint is an address the host never
+    /// resolved while its DNS lookups are visible.
     pub standalone: f64,
 }
 
@@ -305,7 +307,10 @@ impl BeaconScore {
             self.popularity,
             self.score,
             if self.standalone > 0.0 {
-                format!("; perfect long-running beacon ({:.2})", self.standalone)
+                format!(
+                    "; perfect long-running beacon to an address the host never resolved ({:.2})",
+                    self.standalone
+                )
             } else {
                 String::new()
             }
@@ -450,6 +455,8 @@ pub struct BeaconDetector {
     ip_pairs: Map<(IpAddr, IpAddr), PairSketch>,
     name_pairs: Map<(IpAddr, u32), PairSketch>,
     resolved: Map<(IpAddr, IpAddr), u32>,
+    /// Internal hosts whose DNS lookups are in the input (at most `max_pairs`).
+    dns_hosts: HashSet<IpAddr, Hasher>,
     domains: Vec<Arc<str>>,
     domain_ids: Map<Arc<str>, u32>,
     window: Option<(Micros, Micros)>,
@@ -464,6 +471,7 @@ impl BeaconDetector {
             ip_pairs: Map::default(),
             name_pairs: Map::default(),
             resolved: Map::default(),
+            dns_hosts: HashSet::default(),
             domains: Vec::new(),
             domain_ids: Map::default(),
             window: None,
@@ -600,7 +608,13 @@ impl Detector for BeaconDetector {
                 }
             }
             Event::Dns(d) => {
-                if !is_victim(ctx, d.src) || d.answers.is_empty() {
+                if !is_victim(ctx, d.src) {
+                    return;
+                }
+                if self.dns_hosts.len() < self.cfg.max_pairs {
+                    self.dns_hosts.insert(d.src);
+                }
+                if d.answers.is_empty() {
                     return;
                 }
                 let Some(name) = normalise(&d.query) else {
@@ -666,9 +680,10 @@ impl Candidate {
     /// Confidence of a beacon finding: periodicity alone earns at most
     /// [`UNCORROBORATED`] of the score (benign software beacons too); the
     /// rest is earned by the victim's malicious activity or, on its own, by a
-    /// statistically perfect long-running beacon ([`BeaconScore::standalone`]:
-    /// exact repeats of one size for half a day and more). The score keeps its
-    /// popularity discount either way.
+    /// statistically perfect long-running beacon to a hard-coded address
+    /// ([`BeaconScore::standalone`]: exact repeats of one size for half a day
+    /// and more, to an address the host never looked up although its DNS is
+    /// visible). The score keeps its popularity discount either way.
     pub fn confidence(&self) -> f64 {
         let evidence = self.activity.max(self.score.standalone);
         (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * evidence)).clamp(0.0, 1.0)
@@ -749,9 +764,16 @@ impl BeaconDetector {
         let mut covered: HashSet<(IpAddr, u32), Hasher> = HashSet::default();
         for (&(src, dst), s) in pairs {
             let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
                 continue;
             };
+            // Benign software beacons perfectly too, but to names it looks up:
+            // perfection stands alone only for an address the host contacts
+            // without ever resolving it while its DNS lookups are visible
+            // (a hard-coded controller).
+            if !self.dns_hosts.contains(&src) || self.resolved.contains_key(&(src, dst)) {
+                sc.standalone = 0.0;
+            }
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;
@@ -777,9 +799,11 @@ impl BeaconDetector {
                 continue;
             }
             let hosts = hosts_of_name.get(&id).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
                 continue;
             };
+            sc.standalone = 0.0; // a looked-up name: see above
+
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;

@@ -674,8 +674,9 @@ fn rita_expectations_on_its_http_log() {
     assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
 
     // RITA's perfect beacon seen alone (only its host's traffic, so not a
-    // popular endpoint): statistically perfect over a day, it needs no
-    // corroboration and its finding reaches 0.9.
+    // popular endpoint): periodicity ≥ 0.9, but it is a *named* service (HTTP
+    // Host), so perfection alone does not make it a finding (benign software
+    // beacons perfectly to the names it looks up).
     let mut lone = c2atlas::detect::beacon::BeaconDetector::default();
     for (i, e) in events.iter().enumerate() {
         if matches!(e, Event::Http(h) if h.src == ip("10.55.100.111")) {
@@ -690,17 +691,45 @@ fn rita_expectations_on_its_http_log() {
     let tile = cands
         .iter()
         .find(|c| c.controller == Controller::Name("tile-service.weather.microsoft.com".into()));
-    eprintln!(
-        "alone: {:?}",
-        tile.map(|c| (c.confidence(), c.score.standalone))
-    );
-    assert!(tile.is_some_and(|c| c.confidence() >= 0.9));
-    // …while the jittery, bursty pairs of that host stay uncorroborated.
-    for c in &cands {
-        if c.score.interval < 0.9 {
-            assert!(c.confidence() < 0.6, "{:?} {}", c.controller, c.confidence());
-        }
+    eprintln!("alone: {:?}", tile.map(|c| (c.score.periodicity, c.confidence())));
+    assert!(tile.is_some_and(|c| c.score.periodicity >= 0.9 && c.confidence() < 0.6));
+}
+
+/// A perfect day-long beacon to an address the host never resolved, while its
+/// DNS lookups are visible, is a finding on its own; the same beacon to an
+/// address it resolved, or from a host whose DNS is not in the input, needs
+/// corroboration.
+#[test]
+fn perfect_beacon_to_unresolved_address_stands_alone() {
+    let home = home("10.0.0.0/8");
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
+    let (a, b, c) = (ip("10.1.1.1"), ip("10.1.1.2"), ip("10.1.1.3"));
+    let (c2, cdn) = (ip("198.51.100.7"), ip("203.0.113.9"));
+    let mut ev = Vec::new();
+    for h in [a, b] {
+        ev.push(dns(0, h, "updates.example.com", "A", "NOERROR", &["203.0.113.9"]));
     }
+    for i in 0..48i64 {
+        let t = S + i * 1800 * S;
+        ev.push(flow(t, a, c2, 443, 1500, S));
+        ev.push(flow(t, b, cdn, 443, 1500, S));
+        ev.push(flow(t, c, c2, 443, 1500, S));
+    }
+    let mut d = c2atlas::detect::beacon::BeaconDetector::default();
+    let found = run(&mut d, &ev, &ctx);
+    let conf = |v: IpAddr, ctl: IpAddr| {
+        found
+            .iter()
+            .filter(|f| f.victim == v && f.controller == Controller::Ip(ctl))
+            .map(|f| f.confidence)
+            .fold(0.0, f64::max)
+    };
+    assert!(conf(a, c2) >= 0.9, "{found:?}");
+    assert!(conf(b, cdn) < DEFAULT_MIN_CONFIDENCE, "{found:?}");
+    assert!(conf(c, c2) < DEFAULT_MIN_CONFIDENCE, "{found:?}");
 }
 
 // ---- Simda NXDOMAIN names (Stratosphere 005), test-local Zeek dns.log reader ----
