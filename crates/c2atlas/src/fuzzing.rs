@@ -14,6 +14,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "weblog" => crate::ingest::weblog::fuzz(data),
         "web_decode" => crate::detect::web::fuzz(data),
         "pcap" => crate::ingest::pcap::fuzz(data),
+        "detect" => crate::detect::fuzz::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

@@ -960,3 +960,63 @@ fn long_connections_and_strobes() {
     assert!(strobe.explanation.as_deref().unwrap().starts_with("strobe"));
     assert!(of("10.0.0.7").is_none());
 }
+
+/// Bad input through every detector: a beacon delivered with duplicates, late
+/// (out-of-order) records and a clock jump, plus absurd values (negative
+/// durations, 2^64−1 bytes, timestamps at the ends of the range). No panic,
+/// confidences stay in [0, 1], the beacon is still found and the late records
+/// are counted.
+#[test]
+fn detectors_survive_disordered_duplicated_and_absurd_input() {
+    let home = home("10.0.0.0/8");
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
+    let (v, c2) = (ip("10.2.2.2"), ip("198.51.100.77"));
+    let mut ev = Vec::new();
+    for i in 0..40i64 {
+        let t = i * 600 * S;
+        ev.push(flow(t, v, c2, 443, 1500, S));
+        if i % 5 == 0 {
+            ev.push(flow(t, v, c2, 443, 1500, S)); // duplicate record
+        }
+        if i % 7 == 3 {
+            ev.push(flow(t - 1800 * S, v, c2, 443, 1500, S)); // 30 min late
+        }
+    }
+    // clock jump: one record years ahead, then back to normal
+    ev.push(flow(40 * 600 * S + 3 * 365 * 86_400 * S, v, c2, 443, 1500, S));
+    // absurd values
+    let mut absurd = flow(i64::MAX, v, ip("45.1.1.1"), 443, u64::MAX, -5 * S);
+    if let Event::Flow(f) = &mut absurd {
+        f.packets = u64::MAX;
+    }
+    ev.push(absurd);
+    ev.push(flow(i64::MIN, v, ip("45.1.1.2"), 443, 0, i64::MIN));
+    ev.push(dns(i64::MAX, v, &"x".repeat(300), "TXT", "NXDOMAIN", &[]));
+    ev.push(dns(-1, v, ".", "A", "NOERROR", &["not-an-ip", "::1", "300.1.1.1"]));
+
+    let intel = c2atlas::intel::IntelSet::default();
+    let mut set = c2atlas::detect::select::build(
+        c2atlas::detect::select::ALL_METHODS,
+        &intel,
+        0.0,
+        Default::default(),
+    )
+    .unwrap();
+    let found = run(&mut set, &ev, &ctx);
+    assert!(found.iter().all(|f| (0.0..=1.0).contains(&f.confidence)));
+
+    let mut b = c2atlas::detect::beacon::BeaconDetector::default();
+    let _ = run(&mut b, &ev, &ctx);
+    assert!(b.stats.late > 0, "{:?}", b.stats);
+    let cands = b.candidates(0.0);
+    let beacon = cands
+        .iter()
+        .find(|c| c.victim == v && c.controller == Controller::Ip(c2));
+    assert!(
+        beacon.is_some_and(|c| c.score.periodicity >= 0.7 && (c.score.period - 600.0).abs() < 60.0),
+        "{beacon:?}"
+    );
+}
