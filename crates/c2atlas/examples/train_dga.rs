@@ -124,7 +124,10 @@ impl Fit {
     fn logit(&self, r: &Row) -> f32 {
         self.bias
             + (0..NF).map(|i| self.w[i] * r.x[i]).sum::<f32>()
-            + r.tokens.iter().map(|&t| self.hashed[t as usize]).sum::<f32>()
+            + r.tokens
+                .iter()
+                .map(|&t| self.hashed[t as usize])
+                .sum::<f32>()
     }
 }
 
@@ -398,7 +401,10 @@ fn main() {
         .collect();
     let threshold = threshold_at(&mut oof_benign, TARGET_FPR);
 
-    let all: Vec<&Row> = (0..rows.len()).filter(|&i| !drop[i]).map(|i| &rows[i]).collect();
+    let all: Vec<&Row> = (0..rows.len())
+        .filter(|&i| !drop[i])
+        .map(|i| &rows[i])
+        .collect();
     let f = fit(&all);
     let max = f.hashed.iter().fold(0f32, |m, &x| m.max(x.abs()));
     let hash_scale = if max > 0.0 { max / 127.0 } else { 1.0 };
@@ -433,9 +439,7 @@ fn main() {
         &dropped[..dropped.len().min(12)]
     );
     println!("dense weights {:?} bias {}", f.w, f.bias);
-    println!(
-        "threshold {threshold:.4} (FPR {TARGET_FPR} on out-of-fold benign training names)"
-    );
+    println!("threshold {threshold:.4} (FPR {TARGET_FPR} on out-of-fold benign training names)");
     println!();
     println!("| held-out set | names | flagged | rate |");
     println!("|---|---:|---:|---:|");
@@ -456,13 +460,17 @@ fn main() {
         let mut o = String::new();
         for (name, names) in &test {
             for (l, s) in names {
-                o.push_str(&format!("{name}\t{l}.{s}\t{:.4}\n", model.score_label(l, s)));
+                o.push_str(&format!(
+                    "{name}\t{l}.{s}\t{:.4}\n",
+                    model.score_label(l, s)
+                ));
             }
         }
         std::fs::write(&path, o).unwrap_or_else(|e| panic!("{path}: {e}"));
     }
     // Not used for training: the real Simda lookups of a Stratosphere capture.
-    let simda = root.join("../../../shared/data/stratosphere-zeek/005-zeek-scenario-malicious/dns.log");
+    let simda =
+        root.join("../../../shared/data/stratosphere-zeek/005-zeek-scenario-malicious/dns.log");
     if let Ok(text) = std::fs::read_to_string(&simda) {
         let mut names: Vec<String> = text
             .lines()

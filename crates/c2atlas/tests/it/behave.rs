@@ -691,7 +691,10 @@ fn rita_expectations_on_its_http_log() {
     let tile = cands
         .iter()
         .find(|c| c.controller == Controller::Name("tile-service.weather.microsoft.com".into()));
-    eprintln!("alone: {:?}", tile.map(|c| (c.score.periodicity, c.confidence())));
+    eprintln!(
+        "alone: {:?}",
+        tile.map(|c| (c.score.periodicity, c.confidence()))
+    );
     assert!(tile.is_some_and(|c| c.score.periodicity >= 0.9 && c.confidence() < 0.6));
 }
 
@@ -710,7 +713,14 @@ fn perfect_beacon_to_unresolved_address_stands_alone() {
     let (c2, cdn) = (ip("198.51.100.7"), ip("203.0.113.9"));
     let mut ev = Vec::new();
     for h in [a, b] {
-        ev.push(dns(0, h, "updates.example.com", "A", "NOERROR", &["203.0.113.9"]));
+        ev.push(dns(
+            0,
+            h,
+            "updates.example.com",
+            "A",
+            "NOERROR",
+            &["203.0.113.9"],
+        ));
     }
     for i in 0..48i64 {
         let t = S + i * 1800 * S;
@@ -986,7 +996,14 @@ fn detectors_survive_disordered_duplicated_and_absurd_input() {
         }
     }
     // clock jump: one record years ahead, then back to normal
-    ev.push(flow(40 * 600 * S + 3 * 365 * 86_400 * S, v, c2, 443, 1500, S));
+    ev.push(flow(
+        40 * 600 * S + 3 * 365 * 86_400 * S,
+        v,
+        c2,
+        443,
+        1500,
+        S,
+    ));
     // absurd values
     let mut absurd = flow(i64::MAX, v, ip("45.1.1.1"), 443, u64::MAX, -5 * S);
     if let Event::Flow(f) = &mut absurd {
@@ -995,7 +1012,14 @@ fn detectors_survive_disordered_duplicated_and_absurd_input() {
     ev.push(absurd);
     ev.push(flow(i64::MIN, v, ip("45.1.1.2"), 443, 0, i64::MIN));
     ev.push(dns(i64::MAX, v, &"x".repeat(300), "TXT", "NXDOMAIN", &[]));
-    ev.push(dns(-1, v, ".", "A", "NOERROR", &["not-an-ip", "::1", "300.1.1.1"]));
+    ev.push(dns(
+        -1,
+        v,
+        ".",
+        "A",
+        "NOERROR",
+        &["not-an-ip", "::1", "300.1.1.1"],
+    ));
 
     let intel = c2atlas::intel::IntelSet::default();
     let mut set = c2atlas::detect::select::build(
