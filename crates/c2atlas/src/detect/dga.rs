@@ -662,6 +662,21 @@ mod tests {
             DgaModel::from_bytes(&b[..100]),
             Err(ModelError::Truncated(100))
         ));
+        // the hashed table cut short, and an absurd table size in the header
+        assert!(matches!(
+            DgaModel::from_bytes(&b[..b.len() - 1]),
+            Err(ModelError::Truncated(_))
+        ));
+        let mut bad = b.clone();
+        bad[8 + 4 + 4 + 4 * (3 * NF + 1) + 2 * CELLS] = 60;
+        assert_eq!(
+            DgaModel::from_bytes(&bad).unwrap_err(),
+            ModelError::HashBits(60)
+        );
+        // scoring is the same after the round trip
+        for n in ["google.com", "xgvwgynjeuypbajfxwzpzmreiucdi.ru"] {
+            assert_eq!(m2.score_name(n), m.score_name(n));
+        }
     }
 
     proptest::proptest! {
