@@ -336,6 +336,7 @@ fn main() {
     if knob("DGA_LOFO", 0u8) == 1 {
         // Leave-one-family-out: the estimate for a family the model never saw.
         println!("| left-out family | TPR at 1 % out-of-fold benign FPR |");
+        println!("|---|---:|");
         for (k, (name, _)) in families.iter().enumerate() {
             let k = k + 1;
             let (rows, _, _) = make_rows(&train, Some(k), families.len());
