@@ -59,7 +59,7 @@ impl<'a> Bytes<'a> {
         String::from_utf8_lossy(s)
     }
     fn opt_text(&mut self) -> Option<Cow<'a, str>> {
-        if self.u8() % 4 == 0 {
+        if self.u8().is_multiple_of(4) {
             None
         } else {
             Some(self.text())
@@ -89,7 +89,7 @@ pub fn fuzz(data: &[u8]) {
         let op = b.u8();
         // Time moves by small steps, backwards, or jumps anywhere.
         ts = match op >> 5 {
-            0 | 1 | 2 => ts.saturating_add(i64::from(b.u8()) * 1_000_000),
+            0..=2 => ts.saturating_add(i64::from(b.u8()) * 1_000_000),
             3 | 4 => ts.saturating_add(i64::from(b.u8()) * 60_000_000),
             5 => ts.saturating_sub(i64::from(b.u8()) * 1_000_000),
             _ => b.u64() as i64,
