@@ -132,6 +132,8 @@ impl Fit {
 }
 
 /// Class-balanced logistic regression by AdaGrad, in a fixed (hash) order.
+// Three parallel arrays (weights, gradient sums, features) indexed together.
+#[allow(clippy::needless_range_loop)]
 fn fit(rows: &[&Row]) -> Fit {
     let (l2, epochs, lr) = (
         knob("DGA_L2", L2_HASHED),
