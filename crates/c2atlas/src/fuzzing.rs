@@ -19,6 +19,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "ipfix_file" => crate::ingest::fuzz_format(crate::ingest::Format::Ipfix, data),
         "nfcapd" => crate::ingest::nfdump::fuzz(data),
         "nfdump_csv" => crate::ingest::nfdump::csv::fuzz(data),
+        "detect" => crate::detect::fuzz::fuzz(data),
         _ => return false,
     }
     #[allow(unreachable_code)]

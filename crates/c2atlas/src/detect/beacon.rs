@@ -52,6 +52,16 @@ const MICROS: f64 = 1e6;
 /// host activity: a perfect but lone beacon stays below the default minimum
 /// confidence (0.6), since benign software beacons just as regularly.
 pub const UNCORROBORATED: f64 = 0.6;
+/// A beacon stands on its own (needs no corroboration) when it is
+/// statistically perfect and long-running: interval and size scores ramp from
+/// the first to the second figure…
+const STANDALONE_INTERVAL: (f64, f64) = (0.95, 0.99);
+const STANDALONE_SIZE: (f64, f64) = (0.8, 0.95);
+/// …over this many beats (a day at a 30-minute period is 48)…
+const STANDALONE_BEATS: (f64, f64) = (24.0, 48.0);
+/// …spanning this many hours: tens of exact repeats over half a day do not
+/// happen by chance, whereas a short capture of a periodic service proves little.
+const STANDALONE_HOURS: (f64, f64) = (6.0, 12.0);
 
 type Hasher = foldhash::fast::FixedState;
 
@@ -262,6 +272,16 @@ pub struct BeaconScore {
     pub sleeps: u32,
     /// Median bytes per beat.
     pub beat_bytes: f64,
+    /// In [0, 1]: how far the pair is a statistically perfect, long-running
+    /// beacon (strong evidence on its own, see [`Candidate::confidence`]).
+    /// The detector zeroes it unless the endpoint is an address the host never
+    /// resolved while its DNS lookups are visible.
+    pub standalone: f64,
+}
+
+/// 0 at or below `r.0`, 1 at or above `r.1`, linear between.
+fn ramp(x: f64, r: (f64, f64)) -> f64 {
+    ((x - r.0) / (r.1 - r.0)).clamp(0.0, 1.0)
 }
 
 impl BeaconScore {
@@ -270,7 +290,7 @@ impl BeaconScore {
         format!(
             "{} contacts in {} beats over {:.1} h, period ≈ {:.0} s (jitter {:.0} %), {} missed beats, {} sleeps, \
              ≈ {:.0} bytes per beat; endpoint seen from {} internal host(s); \
-             interval {:.2}, size {:.2}, duration {:.2}, support {:.2}, popularity {:.2} → {:.2}",
+             interval {:.2}, size {:.2}, duration {:.2}, support {:.2}, popularity {:.2} → {:.2}{}",
             s.flows,
             s.beats,
             s.last.saturating_sub(s.first) as f64 / 3.6e9,
@@ -285,7 +305,15 @@ impl BeaconScore {
             self.duration,
             self.support,
             self.popularity,
-            self.score
+            self.score,
+            if self.standalone > 0.0 {
+                format!(
+                    "; perfect long-running beacon to an address the host never resolved ({:.2})",
+                    self.standalone
+                )
+            } else {
+                String::new()
+            }
         )
     }
 }
@@ -388,6 +416,10 @@ pub fn score_pair(
         1.0
     };
     let raw_score = 0.55 * interval + 0.25 * size + 0.2 * duration;
+    let standalone = ramp(interval, STANDALONE_INTERVAL)
+        * ramp(size, STANDALONE_SIZE)
+        * ramp(f64::from(s.beats), STANDALONE_BEATS)
+        * ramp(span / 3.6e9, STANDALONE_HOURS);
     Some(BeaconScore {
         score: (raw_score * support * popularity).clamp(0.0, 1.0),
         periodicity: (raw_score * support).clamp(0.0, 1.0),
@@ -401,6 +433,7 @@ pub fn score_pair(
         missed,
         sleeps,
         beat_bytes,
+        standalone,
     })
 }
 
@@ -422,6 +455,8 @@ pub struct BeaconDetector {
     ip_pairs: Map<(IpAddr, IpAddr), PairSketch>,
     name_pairs: Map<(IpAddr, u32), PairSketch>,
     resolved: Map<(IpAddr, IpAddr), u32>,
+    /// Internal hosts whose DNS lookups are in the input (at most `max_pairs`).
+    dns_hosts: HashSet<IpAddr, Hasher>,
     domains: Vec<Arc<str>>,
     domain_ids: Map<Arc<str>, u32>,
     window: Option<(Micros, Micros)>,
@@ -436,6 +471,7 @@ impl BeaconDetector {
             ip_pairs: Map::default(),
             name_pairs: Map::default(),
             resolved: Map::default(),
+            dns_hosts: HashSet::default(),
             domains: Vec::new(),
             domain_ids: Map::default(),
             window: None,
@@ -559,7 +595,11 @@ impl Detector for BeaconDetector {
                     bytes,
                     rec,
                 );
-                if let Some(&id) = self.resolved.get(&(f.src, f.dst)) {
+                // (no lookup at all for flow-only input: one cache miss less per flow)
+                if let Some(&id) = (!self.resolved.is_empty())
+                    .then(|| self.resolved.get(&(f.src, f.dst)))
+                    .flatten()
+                {
                     Self::feed(
                         &mut self.name_pairs,
                         &self.cfg,
@@ -572,7 +612,13 @@ impl Detector for BeaconDetector {
                 }
             }
             Event::Dns(d) => {
-                if !is_victim(ctx, d.src) || d.answers.is_empty() {
+                if !is_victim(ctx, d.src) {
+                    return;
+                }
+                if self.dns_hosts.len() < self.cfg.max_pairs {
+                    self.dns_hosts.insert(d.src);
+                }
+                if d.answers.is_empty() {
                     return;
                 }
                 let Some(name) = normalise(&d.query) else {
@@ -637,10 +683,14 @@ pub struct Candidate {
 impl Candidate {
     /// Confidence of a beacon finding: periodicity alone earns at most
     /// [`UNCORROBORATED`] of the score (benign software beacons too); the
-    /// victim's malicious activity earns the rest.
+    /// rest is earned by the victim's malicious activity or, on its own, by a
+    /// statistically perfect long-running beacon to a hard-coded address
+    /// ([`BeaconScore::standalone`]: exact repeats of one size for half a day
+    /// and more, to an address the host never looked up although its DNS is
+    /// visible). The score keeps its popularity discount either way.
     pub fn confidence(&self) -> f64 {
-        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * self.activity))
-            .clamp(0.0, 1.0)
+        let evidence = self.activity.max(self.score.standalone);
+        (self.score.score * (UNCORROBORATED + (1.0 - UNCORROBORATED) * evidence)).clamp(0.0, 1.0)
     }
 
     /// The findings of this candidate: one at its first record (carrying the
@@ -718,9 +768,16 @@ impl BeaconDetector {
         let mut covered: HashSet<(IpAddr, u32), Hasher> = HashSet::default();
         for (&(src, dst), s) in pairs {
             let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
                 continue;
             };
+            // Benign software beacons perfectly too, but to names it looks up:
+            // perfection stands alone only for an address the host contacts
+            // without ever resolving it while its DNS lookups are visible
+            // (a hard-coded controller).
+            if !self.dns_hosts.contains(&src) || self.resolved.contains_key(&(src, dst)) {
+                sc.standalone = 0.0;
+            }
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;
@@ -746,9 +803,11 @@ impl BeaconDetector {
                 continue;
             }
             let hosts = hosts_of_name.get(&id).copied().unwrap_or(1);
-            let Some(sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
                 continue;
             };
+            sc.standalone = 0.0; // a looked-up name: see above
+
             self.stats.scored += 1;
             if sc.score < floor {
                 continue;
@@ -820,6 +879,29 @@ mod tests {
         }
         let sp = score_pair(&p, (0, t), 1, 100, 6).map_or(0.0, |s| s.score);
         assert!(sp < 0.5, "poisson {sp}");
+    }
+
+    #[test]
+    fn perfect_long_running_beacon_stands_alone_short_or_jittery_does_not() {
+        let standalone = |ts: &[Micros]| {
+            let w = (ts[0], *ts.last().unwrap());
+            score_pair(&sketch(ts, 500), w, 1, 100, 6).map_or(0.0, |s| s.standalone)
+        };
+        // 30-minute beacon for a day: stands alone.
+        let day: Vec<Micros> = (0..48).map(|i| i * 1800 * S).collect();
+        assert!(standalone(&day) > 0.95, "{}", standalone(&day));
+        // the same for three hours: needs corroboration.
+        assert_eq!(standalone(&day[..7]), 0.0);
+        // days with ±30 % jitter: periodic, but not statistically perfect.
+        for seed in 1..20 {
+            let mut seed = seed;
+            let jit: Vec<Micros> = (0..48)
+                .map(|i| i * 1800 * S + ((lcg(&mut seed) - 0.5) * 1080.0 * 1e6) as Micros)
+                .collect();
+            let w = (jit[0], jit[47]);
+            let sc = score_pair(&sketch(&jit, 500), w, 1, 100, 6).expect("scored");
+            assert!(sc.standalone < 0.5, "{sc:?}");
+        }
     }
 
     #[test]

@@ -1,14 +1,24 @@
 //! DGA domains: a character-level model scoring each queried name, and
 //! NXDOMAIN bursts per host.
 //!
-//! The model (`models/dga_model.bin`, trained by `examples/train_dga.rs` on
-//! `shared/data/dga/` only) is two order-2 Markov character models — benign
-//! and DGA, `P(c3 | c1 c2)` over the alphabet `a-z 0-9 - other ^` — quantised
-//! to bytes, and a logistic regression over eight features of the *generated
-//! label* (the registered domain without its public suffix). Features:
-//! mean benign log-probability, mean DGA log-probability, length, digit
-//! ratio, vowel ratio, character entropy, longest consonant run, and fraction
-//! of trigrams the benign model finds rare. Scores are in [0, 1].
+//! The model (`models/dga_model.bin`, format 2, trained by
+//! `examples/train_dga.rs` on `shared/data/dga/` only) is one logistic
+//! regression over
+//! - eleven dense features of the *generated label* (the registered domain
+//!   without its public suffix): its mean log-probability under a benign and a
+//!   DGA order-2 Markov character model (`P(c3 | c1 c2)` over the alphabet
+//!   `a-z 0-9 - other ^`, quantised to bytes; together they give the
+//!   log-likelihood ratio), length, digit ratio, vowel ratio, character
+//!   entropy, longest consonant run, fraction of trigrams the benign model
+//!   finds rare, distinct characters, letter↔digit switches and
+//!   consonant↔vowel alternation;
+//! - a bag of hashed tokens learnt discriminatively: the character 2- to
+//!   5-grams of `^label$`, the public suffix and the label length
+//!   (2^17 buckets of `i8`).
+//!
+//! Scores are in [0, 1]; the model's threshold is set at 1 % FPR on benign
+//! names. Scoring one name is a public-suffix lookup, one pass over the label
+//! for the features and ≈ 4 table reads per character.
 //!
 //! The detector emits, per domestic host, a finding for every DGA-looking name
 //! that resolved (controller: the address it resolved to) and, at the end, one
@@ -19,12 +29,12 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
-use super::names::{generated_label, is_victim, normalise};
+use super::names::{is_victim, normalise};
 use super::{Context, Controller, Detector, Finding, Method};
 use crate::model::{Event, Micros, RecordRef};
 
-/// Number of model features.
-pub const NF: usize = 8;
+/// Number of dense model features (see [`features`]).
+pub const NF: usize = 11;
 /// Alphabet size: 26 letters, 10 digits, `-`, any other byte, boundary.
 pub const ALPHA: usize = 39;
 /// Index of the boundary symbol.
@@ -37,10 +47,19 @@ pub const LP_SCALE: f32 = 16.0;
 const RARE_NLP: f32 = 6.9;
 /// Magic and version of the model file format.
 pub const MAGIC: &[u8; 6] = b"C2ADGA";
-pub const FORMAT_VERSION: u16 = 1;
+/// Format 2 added the hashed n-gram weights (format 1: dense features only).
+pub const FORMAT_VERSION: u16 = 2;
+/// Shortest and longest character n-gram hashed into the weight table.
+pub const NGRAM_MIN: usize = 2;
+pub const NGRAM_MAX: usize = 5;
+/// Hash-table sizes accepted from a model file (2^12 … 2^22 buckets): a
+/// corrupt header must not make the loader allocate gigabytes.
+const HASH_BITS_RANGE: std::ops::RangeInclusive<u8> = 12..=22;
 
 /// Longest label scored (DNS labels are ≤ 63 octets; a registered-domain label too).
 const MAX_LABEL: usize = 63;
+/// Longest public suffix hashed as a token (longer ones are cut: still a stable token).
+const MAX_SUFFIX: usize = 32;
 
 /// A failed lookup burst: at least this many NXDOMAIN answers to one host in one window…
 pub const NX_BURST_MIN: u32 = 20;
@@ -83,14 +102,21 @@ pub enum ModelError {
     Version(u16),
     #[error("DGA model: truncated ({0} bytes)")]
     Truncated(usize),
+    #[error("DGA model: hash table of 2^{0} buckets is out of range")]
+    HashBits(u8),
 }
 
-/// A loaded DGA model.
+/// A loaded DGA model: a logistic regression over [`NF`] dense features of
+/// the generated label and a bag of hashed tokens (character n-grams of the
+/// label, [`NGRAM_MIN`]..=[`NGRAM_MAX`], and the public suffix).
+///
+/// `score = sigmoid(bias + Σ weights·(x − mean)/scale + hash_scale · Σ hashed[token])`
 #[derive(Clone, Debug)]
 pub struct DgaModel {
     /// Training run identifier (the trainer writes a date-free counter).
     pub model_version: u32,
-    /// Score above which a name is called DGA (the trainer sets it at 1 % FPR on benign training names).
+    /// Score above which a name is called DGA (the trainer sets it at 1 % FPR
+    /// on out-of-fold scores of benign training names).
     pub threshold: f32,
     pub weights: [f32; NF],
     pub bias: f32,
@@ -100,6 +126,12 @@ pub struct DgaModel {
     pub benign: Vec<u8>,
     /// The same for DGA names.
     pub dga: Vec<u8>,
+    /// log2 of the number of hashed-token buckets.
+    pub hash_bits: u8,
+    /// Weight of one quantisation step of `hashed`.
+    pub hash_scale: f32,
+    /// Quantised token weights (`2^hash_bits` entries).
+    pub hashed: Vec<i8>,
 }
 
 fn sym(b: u8) -> usize {
@@ -126,7 +158,51 @@ pub fn for_each_trigram(label: &[u8], mut f: impl FnMut(usize)) {
     f((a * ALPHA + b) * ALPHA + BOUNDARY);
 }
 
-/// The raw (unstandardised) features of a label given the two tables.
+#[inline]
+fn bucket(key: u64, bits: u8) -> usize {
+    // Multiply-shift hashing (Fibonacci constant): keys are small packed
+    // integers, so the high bits of the product spread them well.
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - u32::from(bits))) as usize
+}
+
+/// Calls `f` with the bucket (in `0..2^bits`) of every hashed token of a
+/// name: each character n-gram of `^label$` with `NGRAM_MIN ≤ n ≤ NGRAM_MAX`,
+/// the public suffix and the label length. Symbols are packed 6 bits each into the key, with
+/// the n-gram length above them, so distinct n-grams have distinct keys.
+pub fn for_each_token(label: &[u8], suffix: &[u8], bits: u8, mut f: impl FnMut(usize)) {
+    let mut window: u64 = BOUNDARY as u64;
+    let mut have = 1usize;
+    let label = &label[..label.len().min(MAX_LABEL)];
+    let mut push = |c: usize, window: &mut u64, have: &mut usize| {
+        *window = ((*window << 6) | c as u64) & ((1u64 << (6 * NGRAM_MAX)) - 1);
+        *have += 1;
+        for n in NGRAM_MIN..=NGRAM_MAX.min(*have) {
+            let key = (*window & ((1u64 << (6 * n)) - 1)) | ((n as u64) << 40);
+            f(bucket(key, bits));
+        }
+    };
+    for &c in label {
+        push(sym(c), &mut window, &mut have);
+    }
+    push(BOUNDARY, &mut window, &mut have);
+    // The suffix token: FNV-1a of its bytes, tagged so it cannot equal an n-gram key.
+    let h = suffix
+        .iter()
+        .take(MAX_SUFFIX)
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    f(bucket(h | (1 << 63), bits));
+    // The label length as a token: a non-linear length prior.
+    f(bucket((label.len() as u64) | (1 << 62), bits));
+}
+
+/// The raw (unstandardised) dense features of a label given the two tables:
+/// mean benign `-ln P`, mean DGA `-ln P`, length / 10, digit ratio, vowel
+/// ratio, character entropy, longest consonant run / length, fraction of
+/// trigrams rare for the benign model, distinct characters / length,
+/// letter↔digit transitions / length and consonant↔vowel alternations /
+/// letters (pronounceable generators alternate almost perfectly).
 pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
     let bytes = &label.as_bytes()[..label.len().min(MAX_LABEL)];
     let (mut lb, mut ld, mut n, mut rare) = (0f32, 0f32, 0f32, 0f32);
@@ -144,15 +220,29 @@ pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
     let mut counts = [0u32; ALPHA];
     let (mut digits, mut vowels, mut letters, mut run, mut max_run) =
         (0f32, 0f32, 0f32, 0u32, 0u32);
+    let (mut switches, mut prev_digit) = (0f32, None::<bool>);
+    let (mut alternations, mut prev_vowel) = (0f32, None::<bool>);
     for &c in bytes {
         counts[sym(c)] += 1;
         let lc = c.to_ascii_lowercase();
-        if lc.is_ascii_digit() {
+        let is_digit = lc.is_ascii_digit();
+        if is_digit {
             digits += 1.0;
+        }
+        if (is_digit || lc.is_ascii_lowercase()) && prev_digit.is_some_and(|p| p != is_digit) {
+            switches += 1.0;
+        }
+        if is_digit || lc.is_ascii_lowercase() {
+            prev_digit = Some(is_digit);
         }
         if lc.is_ascii_lowercase() {
             letters += 1.0;
-            if b"aeiouy".contains(&lc) {
+            let vowel = b"aeiouy".contains(&lc);
+            if prev_vowel.is_some_and(|p| p != vowel) {
+                alternations += 1.0;
+            }
+            prev_vowel = Some(vowel);
+            if vowel {
                 vowels += 1.0;
                 run = 0;
             } else {
@@ -161,13 +251,16 @@ pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
             }
         } else {
             run = 0;
+            prev_vowel = None;
         }
     }
     let mut entropy = 0f32;
+    let mut distinct = 0f32;
     for &c in &counts {
         if c > 0 {
             let p = c as f32 / len;
             entropy -= p * p.log2();
+            distinct += 1.0;
         }
     }
     let n = n.max(1.0);
@@ -180,6 +273,9 @@ pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
         entropy,
         max_run as f32 / len,
         rare / n,
+        distinct / len,
+        switches / len,
+        alternations / letters.max(1.0),
     ]
 }
 
@@ -187,13 +283,43 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
+/// A little-endian reader over the model bytes that reports truncation.
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
+        let end = end.ok_or(ModelError::Truncated(self.b.len()))?;
+        let s = &self.b[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u32(&mut self) -> Result<u32, ModelError> {
+        let s = self.take(4)?;
+        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    }
+    fn f32(&mut self) -> Result<f32, ModelError> {
+        self.u32().map(f32::from_bits)
+    }
+    fn arr(&mut self) -> Result<[f32; NF], ModelError> {
+        let mut a = [0f32; NF];
+        for x in &mut a {
+            *x = self.f32()?;
+        }
+        Ok(a)
+    }
+}
+
 impl DgaModel {
     /// Parses a model file (all numbers little-endian):
     /// magic, `u16` format version, `u32` model version, `f32` threshold,
     /// `f32`×NF weights, `f32` bias, `f32`×NF mean, `f32`×NF scale,
-    /// benign table (`CELLS` bytes), DGA table (`CELLS` bytes).
+    /// benign table (`CELLS` bytes), DGA table (`CELLS` bytes),
+    /// `u8` hash bits, `f32` hash scale, `i8`×2^bits hashed weights.
     pub fn from_bytes(b: &[u8]) -> Result<DgaModel, ModelError> {
-        let need = 6 + 2 + 4 + 4 + 4 * (3 * NF + 1) + 2 * CELLS;
         if b.len() < 8 {
             return Err(ModelError::Truncated(b.len()));
         }
@@ -204,30 +330,25 @@ impl DgaModel {
         if v != FORMAT_VERSION {
             return Err(ModelError::Version(v));
         }
-        if b.len() < need {
-            return Err(ModelError::Truncated(b.len()));
+        let mut r = Reader { b, pos: 8 };
+        let model_version = r.u32()?;
+        let threshold = r.f32()?;
+        let weights = r.arr()?;
+        let bias = r.f32()?;
+        let mean = r.arr()?;
+        let scale = r.arr()?;
+        let benign = r.take(CELLS)?.to_vec();
+        let dga = r.take(CELLS)?.to_vec();
+        let hash_bits = r.take(1)?[0];
+        if !HASH_BITS_RANGE.contains(&hash_bits) {
+            return Err(ModelError::HashBits(hash_bits));
         }
-        let mut pos = 8;
-        let u32_at = |p: &mut usize| {
-            let x = u32::from_le_bytes([b[*p], b[*p + 1], b[*p + 2], b[*p + 3]]);
-            *p += 4;
-            x
-        };
-        let model_version = u32_at(&mut pos);
-        let threshold = f32::from_bits(u32_at(&mut pos));
-        let arr = |p: &mut usize| {
-            let mut a = [0f32; NF];
-            for x in &mut a {
-                *x = f32::from_bits(u32_at(p));
-            }
-            a
-        };
-        let weights = arr(&mut pos);
-        let bias = f32::from_bits(u32_at(&mut pos));
-        let mean = arr(&mut pos);
-        let scale = arr(&mut pos);
-        let benign = b[pos..pos + CELLS].to_vec();
-        let dga = b[pos + CELLS..pos + 2 * CELLS].to_vec();
+        let hash_scale = r.f32()?;
+        let hashed = r
+            .take(1usize << hash_bits)?
+            .iter()
+            .map(|&x| x as i8)
+            .collect();
         Ok(DgaModel {
             model_version,
             threshold,
@@ -237,12 +358,15 @@ impl DgaModel {
             scale,
             benign,
             dga,
+            hash_bits,
+            hash_scale,
+            hashed,
         })
     }
 
     /// Serialises in the format read by [`DgaModel::from_bytes`].
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut o = Vec::with_capacity(2 * CELLS + 128);
+        let mut o = Vec::with_capacity(2 * CELLS + self.hashed.len() + 256);
         o.extend_from_slice(MAGIC);
         o.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         o.extend_from_slice(&self.model_version.to_le_bytes());
@@ -256,14 +380,14 @@ impl DgaModel {
         }
         o.extend_from_slice(&self.benign);
         o.extend_from_slice(&self.dga);
+        o.push(self.hash_bits);
+        o.extend_from_slice(&self.hash_scale.to_le_bytes());
+        o.extend(self.hashed.iter().map(|&x| x as u8));
         o
     }
 
-    /// Score of a generated label (see [`generated_label`]).
-    pub fn score_label(&self, label: &str) -> f64 {
-        if label.is_empty() {
-            return 0.0;
-        }
+    /// The logit of a generated label under a public suffix.
+    pub fn logit(&self, label: &str, suffix: &str) -> f32 {
         let f = features(label, &self.benign, &self.dga);
         let mut z = self.bias;
         for (i, x) in f.iter().enumerate() {
@@ -274,18 +398,42 @@ impl DgaModel {
             };
             z += self.weights[i] * (x - self.mean[i]) / s;
         }
-        f64::from(sigmoid(z))
+        let mut h = 0i32;
+        for_each_token(label.as_bytes(), suffix.as_bytes(), self.hash_bits, |i| {
+            h += i32::from(self.hashed.get(i).copied().unwrap_or(0));
+        });
+        z + self.hash_scale * h as f32
     }
 
-    /// Score of a normalised domain name (its generated label).
+    /// Score of a generated label under a public suffix (see [`split_name`]).
+    pub fn score_label(&self, label: &str, suffix: &str) -> f64 {
+        if label.is_empty() {
+            return 0.0;
+        }
+        f64::from(sigmoid(self.logit(label, suffix)))
+    }
+
+    /// Score of a normalised domain name (its generated label and suffix).
     pub fn score_name(&self, name: &str) -> f64 {
-        generated_label(name).map_or(0.0, |l| self.score_label(l))
+        split_name(name).map_or(0.0, |(l, s)| self.score_label(l, s))
     }
 
     /// Whether a score calls the name DGA.
     pub fn is_dga(&self, score: f64) -> bool {
         score >= f64::from(self.threshold)
     }
+}
+
+/// A normalised name's generated label and its public suffix
+/// (`a.xkqz.co.uk` → (`xkqz`, `co.uk`)); `None` without a registered domain.
+pub fn split_name(name: &str) -> Option<(&str, &str)> {
+    let dom = psl::domain(name.as_bytes())?;
+    let suffix_len = dom.suffix().as_bytes().len();
+    let reg = std::str::from_utf8(dom.as_bytes()).ok()?;
+    let cut = reg.len().checked_sub(suffix_len + 1)?;
+    let label = reg.get(..cut).filter(|l| !l.is_empty())?;
+    let suffix = reg.get(cut + 1..)?;
+    Some((label, suffix))
 }
 
 /// Failed-lookup state of one host.
@@ -514,6 +662,21 @@ mod tests {
             DgaModel::from_bytes(&b[..100]),
             Err(ModelError::Truncated(100))
         ));
+        // the hashed table cut short, and an absurd table size in the header
+        assert!(matches!(
+            DgaModel::from_bytes(&b[..b.len() - 1]),
+            Err(ModelError::Truncated(_))
+        ));
+        let mut bad = b.clone();
+        bad[8 + 4 + 4 + 4 * (3 * NF + 1) + 2 * CELLS] = 60;
+        assert_eq!(
+            DgaModel::from_bytes(&bad).unwrap_err(),
+            ModelError::HashBits(60)
+        );
+        // scoring is the same after the round trip
+        for n in ["google.com", "xgvwgynjeuypbajfxwzpzmreiucdi.ru"] {
+            assert_eq!(m2.score_name(n), m.score_name(n));
+        }
     }
 
     proptest::proptest! {

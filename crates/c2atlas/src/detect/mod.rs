@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod dga;
 pub mod dns_tunnel;
 pub mod eval;
+pub mod fuzz;
 pub mod intel;
 pub mod long_conn;
 pub mod names;

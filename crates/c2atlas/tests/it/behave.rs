@@ -672,6 +672,74 @@ fn rita_expectations_on_its_http_log() {
         c.victim == ip("10.55.100.109") && c.controller == Controller::Name("www.alexa.com".into())
     });
     assert!(alexa_conf.is_some_and(|c| c.confidence() < 0.6));
+
+    // RITA's perfect beacon seen alone (only its host's traffic, so not a
+    // popular endpoint): periodicity ≥ 0.9, but it is a *named* service (HTTP
+    // Host), so perfection alone does not make it a finding (benign software
+    // beacons perfectly to the names it looks up).
+    let mut lone = c2atlas::detect::beacon::BeaconDetector::default();
+    for (i, e) in events.iter().enumerate() {
+        if matches!(e, Event::Http(h) if h.src == ip("10.55.100.111")) {
+            let rec = RecordRef {
+                input: 0,
+                line: i as u64,
+            };
+            lone.observe(rec, e, &ctx, &mut |_| {});
+        }
+    }
+    let cands = lone.candidates(0.0);
+    let tile = cands
+        .iter()
+        .find(|c| c.controller == Controller::Name("tile-service.weather.microsoft.com".into()));
+    eprintln!(
+        "alone: {:?}",
+        tile.map(|c| (c.score.periodicity, c.confidence()))
+    );
+    assert!(tile.is_some_and(|c| c.score.periodicity >= 0.9 && c.confidence() < 0.6));
+}
+
+/// A perfect day-long beacon to an address the host never resolved, while its
+/// DNS lookups are visible, is a finding on its own; the same beacon to an
+/// address it resolved, or from a host whose DNS is not in the input, needs
+/// corroboration.
+#[test]
+fn perfect_beacon_to_unresolved_address_stands_alone() {
+    let home = home("10.0.0.0/8");
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
+    let (a, b, c) = (ip("10.1.1.1"), ip("10.1.1.2"), ip("10.1.1.3"));
+    let (c2, cdn) = (ip("198.51.100.7"), ip("203.0.113.9"));
+    let mut ev = Vec::new();
+    for h in [a, b] {
+        ev.push(dns(
+            0,
+            h,
+            "updates.example.com",
+            "A",
+            "NOERROR",
+            &["203.0.113.9"],
+        ));
+    }
+    for i in 0..48i64 {
+        let t = S + i * 1800 * S;
+        ev.push(flow(t, a, c2, 443, 1500, S));
+        ev.push(flow(t, b, cdn, 443, 1500, S));
+        ev.push(flow(t, c, c2, 443, 1500, S));
+    }
+    let mut d = c2atlas::detect::beacon::BeaconDetector::default();
+    let found = run(&mut d, &ev, &ctx);
+    let conf = |v: IpAddr, ctl: IpAddr| {
+        found
+            .iter()
+            .filter(|f| f.victim == v && f.controller == Controller::Ip(ctl))
+            .map(|f| f.confidence)
+            .fold(0.0, f64::max)
+    };
+    assert!(conf(a, c2) >= 0.9, "{found:?}");
+    assert!(conf(b, cdn) < DEFAULT_MIN_CONFIDENCE, "{found:?}");
+    assert!(conf(c, c2) < DEFAULT_MIN_CONFIDENCE, "{found:?}");
 }
 
 // ---- Simda NXDOMAIN names (Stratosphere 005), test-local Zeek dns.log reader ----
@@ -901,4 +969,78 @@ fn long_connections_and_strobes() {
     let strobe = of("10.0.0.6").expect("strobe");
     assert!(strobe.explanation.as_deref().unwrap().starts_with("strobe"));
     assert!(of("10.0.0.7").is_none());
+}
+
+/// Bad input through every detector: a beacon delivered with duplicates, late
+/// (out-of-order) records and a clock jump, plus absurd values (negative
+/// durations, 2^64−1 bytes, timestamps at the ends of the range). No panic,
+/// confidences stay in [0, 1], the beacon is still found and the late records
+/// are counted.
+#[test]
+fn detectors_survive_disordered_duplicated_and_absurd_input() {
+    let home = home("10.0.0.0/8");
+    let ctx = Context {
+        home: &home,
+        geo: None,
+    };
+    let (v, c2) = (ip("10.2.2.2"), ip("198.51.100.77"));
+    let mut ev = Vec::new();
+    for i in 0..40i64 {
+        let t = i * 600 * S;
+        ev.push(flow(t, v, c2, 443, 1500, S));
+        if i % 5 == 0 {
+            ev.push(flow(t, v, c2, 443, 1500, S)); // duplicate record
+        }
+        if i % 7 == 3 {
+            ev.push(flow(t - 1800 * S, v, c2, 443, 1500, S)); // 30 min late
+        }
+    }
+    // clock jump: one record years ahead, then back to normal
+    ev.push(flow(
+        40 * 600 * S + 3 * 365 * 86_400 * S,
+        v,
+        c2,
+        443,
+        1500,
+        S,
+    ));
+    // absurd values
+    let mut absurd = flow(i64::MAX, v, ip("45.1.1.1"), 443, u64::MAX, -5 * S);
+    if let Event::Flow(f) = &mut absurd {
+        f.packets = u64::MAX;
+    }
+    ev.push(absurd);
+    ev.push(flow(i64::MIN, v, ip("45.1.1.2"), 443, 0, i64::MIN));
+    ev.push(dns(i64::MAX, v, &"x".repeat(300), "TXT", "NXDOMAIN", &[]));
+    ev.push(dns(
+        -1,
+        v,
+        ".",
+        "A",
+        "NOERROR",
+        &["not-an-ip", "::1", "300.1.1.1"],
+    ));
+
+    let intel = c2atlas::intel::IntelSet::default();
+    let mut set = c2atlas::detect::select::build(
+        c2atlas::detect::select::ALL_METHODS,
+        &intel,
+        0.0,
+        Default::default(),
+    )
+    .unwrap();
+    let found = run(&mut set, &ev, &ctx);
+    assert!(found.iter().all(|f| (0.0..=1.0).contains(&f.confidence)));
+
+    let mut b = c2atlas::detect::beacon::BeaconDetector::default();
+    let _ = run(&mut b, &ev, &ctx);
+    assert!(b.stats.late > 0, "{:?}", b.stats);
+    let cands = b.candidates(0.0);
+    let beacon = cands
+        .iter()
+        .find(|c| c.victim == v && c.controller == Controller::Ip(c2));
+    assert!(
+        beacon.is_some_and(|c| c.score.periodicity >= 0.7 && (c.score.period - 600.0).abs() < 60.0),
+        "{beacon:?}"
+    );
 }
