@@ -106,6 +106,32 @@ impl RelState {
         }
     }
 
+    /// [`RelState::absorb`] of `RelState::from_finding(f)`, without building
+    /// it: the hot path of a census (one call per matching flow) allocates nothing.
+    fn absorb_finding(&mut self, f: &Finding, cap: usize) {
+        self.first_seen = self.first_seen.min(f.ts);
+        self.last_seen = self.last_seen.max(f.ts);
+        self.add_counts(&MethodCounts {
+            method: f.method,
+            flows: f.flows,
+            bytes: f.bytes,
+            events: 1,
+        });
+        self.methods = self.methods.union(MethodSet::of(f.method));
+        if f.confidence > self.confidence
+            || (f.confidence == self.confidence && f.method < self.method)
+        {
+            self.method = f.method;
+            self.confidence = f.confidence;
+            self.explanation = f.explanation.clone();
+        }
+        self.indicator = match (self.indicator, f.indicator) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        insert_evidence(&mut self.evidence, f.rec, cap);
+    }
+
     fn absorb(&mut self, o: &RelState, cap: usize) {
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
@@ -125,6 +151,18 @@ impl RelState {
             (a, b) => a.or(b),
         };
         merge_evidence(&mut self.evidence, &o.evidence, cap);
+    }
+}
+
+/// Inserts `r` into sorted, deduplicated `a` (at most `cap` long), keeping the
+/// `cap` smallest: the same as `merge_evidence(a, &[r], cap)`, in place.
+fn insert_evidence(a: &mut Vec<RecordRef>, r: RecordRef, cap: usize) {
+    if a.len() >= cap && a.last().is_some_and(|l| *l <= r) {
+        return;
+    }
+    if let Err(i) = a.binary_search(&r) {
+        a.insert(i, r);
+        a.truncate(cap);
     }
 }
 
@@ -189,11 +227,10 @@ impl CensusState {
             victim: f.victim,
             controller: f.controller.clone(),
         };
-        let new = RelState::from_finding(f);
         match self.rels.get_mut(&key) {
-            Some(s) => s.absorb(&new, self.cap),
+            Some(s) => s.absorb_finding(f, self.cap),
             None => {
-                self.rels.insert(key, new);
+                self.rels.insert(key, RelState::from_finding(f));
             }
         }
     }
