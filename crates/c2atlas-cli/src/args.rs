@@ -47,6 +47,12 @@ pub enum Command {
     WebScan(crate::web::WebScanArgs),
     /// Replay labelled web-attack sets (OWASP CRS tests, libinjection lists) and print recall / FP rates.
     EvalWeb(crate::web::EvalWebArgs),
+    /// Send the messages of IPFIX files over UDP, one datagram each, at a set rate (a flow exporter
+    /// for collectors: `nfcapd`, `c2atlas collect`).
+    Replay(crate::perf::ReplayArgs),
+    /// Benchmark: simulate a day, convert it with nfdump's tools, time the census and the peers
+    /// side by side and print records/s, peak RSS and ratios.
+    Bench(crate::perf::BenchArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +146,11 @@ pub struct CensusArgs {
     /// relationship per line) to FILE, for `c2atlas merge`.
     #[arg(long, value_name = "FILE")]
     pub state_out: Option<PathBuf>,
+    /// Threads reading flow inputs (conn logs, binetflow) in parallel when every selected
+    /// method can (the IOC census, `--detect intel`); default: the available cores. The
+    /// output is the same for any value.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -205,6 +216,10 @@ pub struct SimulateArgs {
     /// Gzip the telemetry files.
     #[arg(long)]
     pub gzip: bool,
+    /// How connections are written: Zeek conn.log, or IPFIX files (one flow per direction; the
+    /// dns.log then holds only the C2 lookups).
+    #[arg(long, default_value = "zeek", value_parser = ["zeek", "ipfix"])]
+    pub format: String,
     /// Country database to draw real address ranges from.
     #[arg(long, value_name = "PATH")]
     pub country_db: Option<PathBuf>,

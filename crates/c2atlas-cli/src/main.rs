@@ -7,6 +7,7 @@
 mod args;
 mod behave;
 mod commands;
+mod perf;
 mod progress;
 mod web;
 

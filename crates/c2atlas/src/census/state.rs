@@ -253,6 +253,11 @@ impl CensusState {
         self.rels.len()
     }
 
+    /// Evidence records kept per relationship.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Drops name-only relationships (a C2 name queried without an address
     /// answer, e.g. an AAAA query) when the same victim also has a relationship
     /// with an address through the same indicator: the controller is then known

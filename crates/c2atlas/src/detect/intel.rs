@@ -30,7 +30,8 @@ type PairMap = HashMap<(IpAddr, IpAddr), IndicatorId, foldhash::fast::RandomStat
 pub struct IntelDetector<'i> {
     intel: &'i IntelSet,
     /// (victim, controller address) pairs learnt from names (DNS answers, HTTP Host, SNI).
-    pairs: PairMap,
+    /// Shared with forks ([`Detector::fork`]): flows only read it, names copy on write.
+    pairs: Arc<PairMap>,
     url_buf: String,
 }
 
@@ -38,7 +39,7 @@ impl<'i> IntelDetector<'i> {
     pub fn new(intel: &'i IntelSet) -> Self {
         IntelDetector {
             intel,
-            pairs: PairMap::default(),
+            pairs: Arc::new(PairMap::default()),
             url_buf: String::new(),
         }
     }
@@ -80,6 +81,14 @@ impl<'i> IntelDetector<'i> {
 impl Detector for IntelDetector<'_> {
     fn name(&self) -> &'static str {
         "intel"
+    }
+
+    fn fork<'s>(&'s self) -> Option<Box<dyn Detector + Send + 's>> {
+        Some(Box::new(IntelDetector {
+            intel: self.intel,
+            pairs: Arc::clone(&self.pairs),
+            url_buf: String::new(),
+        }))
     }
 
     fn observe(
@@ -130,7 +139,9 @@ impl Detector for IntelDetector<'_> {
                 for a in &d.answers {
                     if let Ok(ip) = a.parse::<IpAddr>() {
                         resolved = true;
-                        self.pairs.entry((d.src, ip)).or_insert(ind);
+                        Arc::make_mut(&mut self.pairs)
+                            .entry((d.src, ip))
+                            .or_insert(ind);
                         self.emit(out, d.src, Controller::Ip(ip), ind, d.ts, 0, 0, rec);
                     }
                 }
@@ -168,7 +179,9 @@ impl Detector for IntelDetector<'_> {
                 }
                 let Some(ind) = ind else { return };
                 if ctx.is_domestic(h.src) {
-                    self.pairs.entry((h.src, h.dst)).or_insert(ind);
+                    Arc::make_mut(&mut self.pairs)
+                        .entry((h.src, h.dst))
+                        .or_insert(ind);
                     self.emit(out, h.src, Controller::Ip(h.dst), ind, h.ts, 0, 0, rec);
                 }
             }
@@ -180,7 +193,9 @@ impl Detector for IntelDetector<'_> {
                     return;
                 };
                 if ctx.is_domestic(t.src) {
-                    self.pairs.entry((t.src, t.dst)).or_insert(ind);
+                    Arc::make_mut(&mut self.pairs)
+                        .entry((t.src, t.dst))
+                        .or_insert(ind);
                     self.emit(out, t.src, Controller::Ip(t.dst), ind, t.ts, 0, 0, rec);
                 }
             }

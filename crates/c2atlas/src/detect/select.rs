@@ -76,7 +76,7 @@ pub fn parse_methods(list: &str) -> Result<Vec<Method>, SelectError> {
 
 /// The selected detectors, the confidence filter and the allow-list.
 pub struct DetectorSet<'i> {
-    detectors: Vec<Box<dyn Detector + 'i>>,
+    detectors: Vec<Box<dyn Detector + Send + 'i>>,
     methods: Vec<Method>,
     min_confidence: f64,
     allow: Allowlist,
@@ -98,7 +98,7 @@ pub fn build<'i>(
         return Err(SelectError::Confidence(min_confidence));
     }
     let methods = parse_methods(methods)?;
-    let mut detectors: Vec<Box<dyn Detector + 'i>> = Vec::new();
+    let mut detectors: Vec<Box<dyn Detector + Send + 'i>> = Vec::new();
     let has = |m| methods.contains(&m);
     if has(Method::Intel) {
         detectors.push(Box::new(IntelDetector::new(intel)));
@@ -135,6 +135,26 @@ impl DetectorSet<'_> {
     /// The methods selected.
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+
+    /// A copy for another thread (see [`Detector::fork`]): `None` unless every
+    /// selected detector can fork. The copy's counters start at zero (the
+    /// caller adds them back).
+    pub fn fork(&self) -> Option<DetectorSet<'_>> {
+        let detectors = self
+            .detectors
+            .iter()
+            .map(|d| d.fork())
+            .collect::<Option<Vec<_>>>()?;
+        Some(DetectorSet {
+            detectors,
+            methods: self.methods.clone(),
+            min_confidence: self.min_confidence,
+            allow: self.allow.clone(),
+            allowed_answers: self.allowed_answers.clone(),
+            below_confidence: 0,
+            suppressed: BTreeMap::new(),
+        })
     }
 
     fn filter(&mut self, f: Finding, out: &mut dyn FnMut(Finding)) {
