@@ -14,6 +14,9 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "weblog" => crate::ingest::weblog::fuzz(data),
         "web_decode" => crate::detect::web::fuzz(data),
         "pcap" => crate::ingest::pcap::fuzz(data),
+        "netflow" => crate::ingest::netflow::fuzz(data),
+        "sflow" => crate::ingest::netflow::sflow::fuzz(data),
+        "ipfix_file" => crate::ingest::fuzz_format(crate::ingest::Format::Ipfix, data),
         _ => return false,
     }
     #[allow(unreachable_code)]

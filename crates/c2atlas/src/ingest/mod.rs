@@ -23,6 +23,7 @@ use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
 mod field;
+pub mod netflow;
 pub mod pcap;
 pub mod weblog;
 pub mod zeek;
@@ -67,6 +68,8 @@ pub enum Format {
     IisW3c,
     /// Suricata eve.json `http` events.
     SuricataEveHttp,
+    /// IPFIX file: IPFIX messages back to back (RFC 5655).
+    Ipfix,
 }
 
 impl Format {
@@ -76,13 +79,14 @@ impl Format {
     /// A capture yields names and flows; it comes after the Zeek name logs
     /// and before the flow-only formats.
     /// Web access logs come last: they feed only the web census.
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::ZeekDns,
         Format::ZeekHttp,
         Format::ZeekSsl,
         Format::Pcap,
         Format::ZeekConn,
         Format::Binetflow,
+        Format::Ipfix,
         Format::AccessLog,
         Format::AccessJson,
         Format::IisW3c,
@@ -102,6 +106,7 @@ impl Format {
             Format::AccessJson => "access-json",
             Format::IisW3c => "iis-w3c",
             Format::SuricataEveHttp => "suricata-eve-http",
+            Format::Ipfix => "ipfix",
         }
     }
 
@@ -368,6 +373,9 @@ pub enum Detect {
 pub fn detect_bytes(head: &[u8]) -> Result<Format, Detect> {
     if pcap::is_capture(head) {
         return Ok(Format::Pcap);
+    }
+    if netflow::file::is_ipfix(head) {
+        return Ok(Format::Ipfix);
     }
     if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Detect::Empty);
@@ -688,6 +696,9 @@ pub fn read_from<R: Read>(
     if planned.format == Format::Pcap {
         return read_capture(input, planned, raw, gzip, sink, diag);
     }
+    if planned.format == Format::Ipfix {
+        return read_ipfix(input, planned, raw, gzip, sink, diag);
+    }
     if let Some(wf) = planned.format.web() {
         return read_weblog(input, planned, wf, raw, gzip, sink, diag);
     }
@@ -780,6 +791,35 @@ fn read_capture<R: Read>(
     Ok(InputStats {
         path: path.to_path_buf(),
         format: Format::Pcap,
+        records: counts.records,
+        malformed: counts.malformed,
+        skipped: counts.skipped,
+        sha256,
+        gzip,
+    })
+}
+
+/// [`read_from`] for an IPFIX file: `raw` is the (hashing) file reader.
+fn read_ipfix<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    mut raw: BufReader<Hashing<R>>,
+    gzip: bool,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    let path = planned.path.as_path();
+    let counts = if gzip {
+        let mut dec = MultiGzDecoder::new(&mut raw);
+        netflow::file::read(input, path, &mut dec, sink, diag)?
+    } else {
+        netflow::file::read(input, path, &mut raw, sink, diag)?
+    };
+    io::copy(&mut raw, &mut io::sink()).map_err(|e| io_err(path, e))?;
+    let sha256 = hex::encode(raw.into_inner().hasher.finalize());
+    Ok(InputStats {
+        path: path.to_path_buf(),
+        format: Format::Ipfix,
         records: counts.records,
         malformed: counts.malformed,
         skipped: counts.skipped,

@@ -47,7 +47,7 @@ impl Kind {
             Format::ZeekDns => Some(Kind::Dns),
             Format::ZeekHttp => Some(Kind::Http),
             Format::ZeekSsl => Some(Kind::Ssl),
-            Format::Binetflow | Format::Pcap => None,
+            Format::Binetflow | Format::Pcap | Format::Ipfix => None,
             Format::AccessLog | Format::AccessJson | Format::IisW3c | Format::SuricataEveHttp => {
                 None
             }

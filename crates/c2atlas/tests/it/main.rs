@@ -8,6 +8,7 @@ mod enrich;
 mod fuzz_corpus;
 mod ingest;
 mod intel;
+mod netflow;
 mod pcap;
 mod web;
 mod web_census;

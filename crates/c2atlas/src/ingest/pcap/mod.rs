@@ -17,7 +17,7 @@
 //! Invariant: no input makes this module panic or hold more than
 //! [`BUFFER_BYTES`] of capture plus the bounded flow table.
 
-mod decode;
+pub(crate) mod decode;
 mod dns;
 pub mod flow;
 mod http;

@@ -1,0 +1,1 @@
+#![no_main] libfuzzer_sys::fuzz_target!(|data: &[u8]| { c2atlas::fuzzing::run("ipfix_file", data); });
