@@ -303,8 +303,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     if let Some(b) = a.background_flows_per_host {
         cfg.background_flows_per_host = b;
     }
-    let mut ipfix_cfg = cfg.clone();
-    ipfix_cfg.gzip = false;
+    let ipfix_cfg = cfg.clone();
     let threads = a
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

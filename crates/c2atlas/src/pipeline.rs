@@ -354,7 +354,7 @@ impl Pipeline {
 /// Formats whose inputs only produce flow events, so that they can be read in
 /// parallel with forked detectors (see [`Pipeline::run_threads`]).
 pub fn parallel_format(f: Format) -> bool {
-    matches!(f, Format::ZeekConn | Format::Binetflow)
+    matches!(f, Format::ZeekConn | Format::Binetflow | Format::Ipfix)
 }
 
 /// What a worker thread tells the run's observer.

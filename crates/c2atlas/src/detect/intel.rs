@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Context, Controller, Detector, Finding, Method};
+use crate::enrich::{CountryCache, Locale};
 use crate::intel::{IndicatorId, IntelSet};
 use crate::model::{Event, Micros, RecordRef};
 
@@ -33,6 +34,8 @@ pub struct IntelDetector<'i> {
     /// Shared with forks ([`Detector::fork`]): flows only read it, names copy on write.
     pairs: Arc<PairMap>,
     url_buf: String,
+    /// Countries of flow ends (the domestic test of every matching flow).
+    countries: CountryCache,
 }
 
 impl<'i> IntelDetector<'i> {
@@ -41,6 +44,7 @@ impl<'i> IntelDetector<'i> {
             intel,
             pairs: Arc::new(PairMap::default()),
             url_buf: String::new(),
+            countries: CountryCache::default(),
         }
     }
 
@@ -70,6 +74,12 @@ impl<'i> IntelDetector<'i> {
         });
     }
 
+    /// `ctx.is_domestic(ip)` through the country memo.
+    fn domestic(&mut self, ctx: &Context<'_>, ip: IpAddr) -> bool {
+        let cc = ctx.geo.and_then(|g| self.countries.country(g, ip));
+        ctx.home.classify(ip, cc) == Locale::Domestic
+    }
+
     fn name_match(&mut self, name: &str) -> Option<IndicatorId> {
         if name.is_empty() {
             return None;
@@ -88,6 +98,7 @@ impl Detector for IntelDetector<'_> {
             intel: self.intel,
             pairs: Arc::clone(&self.pairs),
             url_buf: String::new(),
+            countries: CountryCache::default(),
         }))
     }
 
@@ -102,13 +113,13 @@ impl Detector for IntelDetector<'_> {
             Event::Flow(f) => {
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
                 if let Some(ind) = self.intel.match_ip(f.dst)
-                    && ctx.is_domestic(f.src)
+                    && self.domestic(ctx, f.src)
                 {
                     self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
                     return;
                 }
                 if let Some(ind) = self.intel.match_ip(f.src)
-                    && ctx.is_domestic(f.dst)
+                    && self.domestic(ctx, f.dst)
                 {
                     self.emit(out, f.dst, Controller::Ip(f.src), ind, f.ts, 1, bytes, rec);
                     return;

@@ -85,6 +85,8 @@ pub struct DetectorSet<'i> {
     pub below_confidence: u64,
     /// Findings suppressed by the allow-list, by reason (`file:line (entry)`).
     pub suppressed: BTreeMap<Arc<str>, u64>,
+    /// Findings of the event being observed (reused).
+    found: Vec<Finding>,
 }
 
 /// Builds the detectors named in `methods` (see [`parse_methods`]).
@@ -128,6 +130,7 @@ pub fn build<'i>(
         allowed_answers: HashMap::default(),
         below_confidence: 0,
         suppressed: BTreeMap::new(),
+        found: Vec::new(),
     })
 }
 
@@ -154,6 +157,7 @@ impl DetectorSet<'_> {
             allowed_answers: self.allowed_answers.clone(),
             below_confidence: 0,
             suppressed: BTreeMap::new(),
+            found: Vec::new(),
         })
     }
 
@@ -201,13 +205,15 @@ impl Detector for DetectorSet<'_> {
                 }
             }
         }
-        let mut found = Vec::new();
+        // A buffer kept across events: a matching flow allocates nothing.
+        let mut found = std::mem::take(&mut self.found);
         for d in &mut self.detectors {
             d.observe(rec, ev, ctx, &mut |f| found.push(f));
         }
-        for f in found {
+        for f in found.drain(..) {
             self.filter(f, out);
         }
+        self.found = found;
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
