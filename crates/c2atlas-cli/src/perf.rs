@@ -193,6 +193,7 @@ fn me() -> Result<PathBuf> {
 /// Makes (or reuses) the simulated data of a scale in `dir`: `zeek/` and `ipfix/`.
 fn ensure_sim(
     cfg: &SimConfig,
+    scale: &str,
     dir: &Path,
     format: SimFormat,
 ) -> Result<c2atlas::simulate::SimOutput> {
@@ -202,11 +203,7 @@ fn ensure_sim(
             &std::fs::read(&done).with_context(|| format!("cannot read {}", done.display()))?,
         )?;
         if truth.config == *cfg {
-            eprintln!("c2atlas bench: reusing {}", dir.display());
-            let records = std::fs::read_to_string(dir.join("flow-records"))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0);
+            eprintln!("c2atlas bench: using {}", dir.display());
             return Ok(c2atlas::simulate::SimOutput {
                 files: vec![],
                 telemetry_dir: dir.join("telemetry"),
@@ -214,15 +211,40 @@ fn ensure_sim(
                 truth_path: done,
                 flows: truth.planted.conn_rows,
                 dns_queries: truth.planted.dns_rows,
-                flow_records: records,
+                flow_records: 0,
                 truth,
             });
         }
     }
     let _ = std::fs::remove_dir_all(dir);
-    let out = crate::commands::run_simulation(cfg, None, None, dir, format, false)?;
-    std::fs::write(dir.join("flow-records"), format!("{}\n", out.flow_records))?;
-    Ok(out)
+    // In a child process: the bench itself stays small, so that the peak RSS
+    // `wait4` reports for its later children is theirs (Linux counts the
+    // parent's high-water mark at fork into a child's `ru_maxrss`).
+    let status = Command::new(me()?)
+        .args(["simulate", "-q", "--scale", scale, "--format"])
+        .arg(match format {
+            SimFormat::Ipfix => "ipfix",
+            SimFormat::Zeek => "zeek",
+        })
+        .arg("--background-flows-per-host")
+        .arg(cfg.background_flows_per_host.to_string())
+        .arg("--out")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run c2atlas simulate")?;
+    if !status.success() {
+        bail!("c2atlas simulate failed for {}", dir.display());
+    }
+    if !dir.join("truth.json").exists() {
+        bail!("c2atlas simulate wrote no truth.json in {}", dir.display());
+    }
+    let written: c2atlas::simulate::Truth =
+        serde_json::from_slice(&std::fs::read(dir.join("truth.json"))?)?;
+    if written.config != *cfg {
+        bail!("c2atlas simulate wrote another configuration than the bench's");
+    }
+    ensure_sim(cfg, scale, dir, format)
 }
 
 /// Writes nfcapd files from the IPFIX files with nfdump's own collector.
@@ -317,7 +339,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let bin = me()?;
 
     // Data: IPFIX (all scales); Zeek text only below national (tens of GB there).
-    let ipfix = ensure_sim(&ipfix_cfg, &root.join("ipfix"), SimFormat::Ipfix)?;
+    let ipfix = ensure_sim(&ipfix_cfg, &a.scale, &root.join("ipfix"), SimFormat::Ipfix)?;
     let mut ipfix_files: Vec<PathBuf> = std::fs::read_dir(&ipfix.telemetry_dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "ipfix"))
@@ -326,7 +348,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let zeek = if a.scale == "national" {
         None
     } else {
-        Some(ensure_sim(&cfg, &root.join("zeek"), SimFormat::Zeek)?)
+        Some(ensure_sim(
+            &cfg,
+            &a.scale,
+            &root.join("zeek"),
+            SimFormat::Zeek,
+        )?)
     };
     let (nf_dir, nf_sent, nf_stored) = if want("nfcapd") || want("nfdump") {
         let (d, s, k) = ensure_nfcapd(&ipfix_files, &root, a.replay_rate)?;
@@ -442,9 +469,18 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         for t in [1, threads] {
             let name = format!("census-nfcapd-{t}t");
             if want("nfcapd") || want(&name) {
+                // The run must have read the nfcapd files, not only the dns logs beside them.
+                let res = census(&ipfix, &refs, t).and_then(|(m, n)| {
+                    if m.ok && n < nf_stored {
+                        bail!(
+                            "the census read {n} records, fewer than the {nf_stored} flows of the nfcapd files (no nfcapd reader in this build?)"
+                        )
+                    }
+                    Ok((m, n))
+                });
                 push(
                     name,
-                    census(&ipfix, &refs, t),
+                    res,
                     format!("{nf_stored} of {nf_sent} replayed records stored by nfcapd"),
                 );
             }
@@ -483,14 +519,22 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             }
         }
     }
-    // binetflow: CTU-13 scenario 6 (real), read as several inputs.
-    if want("binetflow") {
-        push(
-            "census-binetflow-1t".into(),
-            binetflow(&bin, &root),
-            "CTU-13 scenario 6 ×8 (symlinks)".into(),
-        );
+    // binetflow: CTU-13 scenario 6 (real; 26 slices), with the simulated day's feeds.
+    for t in [1, threads] {
+        let name = format!("census-binetflow-{t}t");
+        if want("binetflow") || want(&name) {
+            push(
+                name,
+                binetflow(&bin, &ipfix, t),
+                "CTU-13 scenario 6 (26 files)".into(),
+            );
+        }
+        if threads == 1 {
+            break;
+        }
     }
+    // Memory: a census of no records (same feeds and databases) is the baseline.
+    let baseline = empty_census(&bin, &ipfix, &root).ok();
 
     // Ratios of our census to nfdump on the same nfcapd files.
     let secs = |rows: &[Row], n: &str| {
@@ -516,30 +560,38 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         }
     }
     print_table(&a.scale, threads, &rows);
+    if let Some(base) = baseline {
+        println!(
+            "baseline (census of no records, same feeds and databases): peak {:.1} MiB",
+            base.max_rss_kib as f64 / 1024.0
+        );
+        for r in &rows {
+            if let (Some(m), true) = (&r.m, r.name.starts_with("census-ipfix")) {
+                if let Some((rels, victims)) = census_sizes(&m.stderr).filter(|_| m.ok) {
+                    let extra = (m.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024) as f64;
+                    println!(
+                        "{}: {rels} relationships, {victims} victims: {:.0} bytes per relationship, {:.0} bytes per victim above the baseline",
+                        r.name,
+                        extra / rels.max(1) as f64,
+                        extra / victims.max(1) as f64
+                    );
+                }
+            }
+        }
+    }
     Ok(())
 }
 
-/// The binetflow workload: 8 inputs naming the CTU-13 scenario 6 file.
-fn binetflow(bin: &Path, root: &Path) -> Result<(Measure, u64)> {
-    let shared = std::env::var_os("C2ATLAS_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+/// The binetflow workload: the CTU-13 scenario 6 slices, read in place.
+fn binetflow(
+    bin: &Path,
+    sim: &c2atlas::simulate::SimOutput,
+    threads: usize,
+) -> Result<(Measure, u64)> {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data");
     let dir = shared.join("ctu13/scenario06_menti_capture20110816");
-    let file = std::fs::read_dir(&dir)
-        .with_context(|| format!("{} absent", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with(".binetflow"))
-        .with_context(|| format!("no .binetflow file in {}", dir.display()))?;
-    let links = root.join("binetflow");
-    std::fs::create_dir_all(&links)?;
-    let mut inputs = Vec::new();
-    for k in 0..8 {
-        let l = links.join(format!("ctu13-s6-{k}.binetflow"));
-        if !l.exists() {
-            std::os::unix::fs::symlink(&file, &l)?;
-        }
-        inputs.push(l);
+    if !dir.is_dir() {
+        bail!("{} absent", dir.display());
     }
     let mut c = Command::new(bin);
     c.args([
@@ -550,16 +602,75 @@ fn binetflow(bin: &Path, root: &Path) -> Result<(Measure, u64)> {
         "-o",
         "/dev/null",
         "--threads",
-        "1",
+    ])
+    .arg(threads.to_string())
+    .args([
         "--detect",
         "intel",
         "--home-net",
         "147.32.0.0/16",
+        "--intel",
     ])
-    .args(&inputs);
+    .arg(sim.intel_dir.join("c2-feed.csv"))
+    .arg(dir);
     let m = measure(&mut c)?;
     let n = census_records(&m.stderr).unwrap_or(0);
     Ok((m, n))
+}
+
+/// Peak RSS of a census that reads no record (a Zeek conn log header only).
+fn empty_census(bin: &Path, sim: &c2atlas::simulate::SimOutput, root: &Path) -> Result<Measure> {
+    let empty = root.join("empty-conn.log");
+    std::fs::write(
+        &empty,
+        "#separator \\x09\n#path\tconn\n#fields\tts\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\n",
+    )?;
+    let mut c = Command::new(bin);
+    c.args([
+        "census",
+        "-q",
+        "--format",
+        "json",
+        "-o",
+        "/dev/null",
+        "--threads",
+        "1",
+    ])
+    .args([
+        "--home-country",
+        &sim.truth.config.home_country.to_string(),
+        "--detect",
+        "intel",
+        "--intel",
+    ])
+    .arg(sim.intel_dir.join("c2-feed.csv"))
+    .arg("--intel")
+    .arg(sim.intel_dir.join("c2-domains.txt"))
+    .arg(&empty);
+    let m = measure(&mut c)?;
+    if !m.ok {
+        bail!("{}", m.stderr.lines().last().unwrap_or(""));
+    }
+    Ok(m)
+}
+
+/// Relationships and victims a census reports on stderr.
+fn census_sizes(stderr: &str) -> Option<(u64, u64)> {
+    let rels = stderr
+        .split("records/s); ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let victims = stderr
+        .split("victims: ")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some((rels, victims))
 }
 
 fn print_table(scale: &str, threads: usize, rows: &[Row]) {

@@ -467,7 +467,7 @@ fn read_parallel(
         handles.into_iter().filter_map(|h| h.join().ok()).collect()
     });
     for w in outcomes {
-        sink.state.merge(&w.state);
+        sink.state.merge_from(w.state);
         sink.records += w.records;
         if let Some((a, b)) = w.period {
             sink.period = Some(match sink.period {
