@@ -566,8 +566,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             base.max_rss_kib as f64 / 1024.0
         );
         for r in &rows {
-            if let (Some(m), true) = (&r.m, r.name.starts_with("census-ipfix")) {
-                if let Some((rels, victims)) = census_sizes(&m.stderr).filter(|_| m.ok) {
+            if let (Some(m), true) = (&r.m, r.name.starts_with("census-ipfix"))
+                && let Some((rels, victims)) = census_sizes(&m.stderr).filter(|_| m.ok)
+            {
+                {
                     let extra = (m.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024) as f64;
                     println!(
                         "{}: {rels} relationships, {victims} victims: {:.0} bytes per relationship, {:.0} bytes per victim above the baseline",

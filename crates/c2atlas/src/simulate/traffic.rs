@@ -255,6 +255,7 @@ impl<'a> Writer<'a> {
     }
 
     /// A DNS lookup from `host` to the resolver: its conn.log row and its dns.log row.
+    #[allow(clippy::too_many_arguments)]
     fn lookup(
         &mut self,
         rng: &mut ChaCha8Rng,
