@@ -50,6 +50,12 @@ pub enum Command {
     /// Receive NetFlow v5/v9, IPFIX and sFlow over UDP and keep a census current in a state
     /// directory (census.json, state.jsonl); resumes from it; metrics at /metrics.
     Collect(crate::collect::CollectArgs),
+    /// Send the messages of IPFIX files over UDP, one datagram each, at a set rate (a flow exporter
+    /// for collectors: `nfcapd`, `c2atlas collect`).
+    Replay(crate::perf::ReplayArgs),
+    /// Benchmark: simulate a day, convert it with nfdump's tools, time the census and the peers
+    /// side by side and print records/s, peak RSS and ratios.
+    Bench(crate::perf::BenchArgs),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +153,11 @@ pub struct CensusArgs {
     /// last_seen (DIR/day=YYYY-MM-DD/part-00000.parquet), for DuckDB, pyarrow or Spark.
     #[arg(long, value_name = "DIR")]
     pub parquet: Option<PathBuf>,
+    /// Threads reading flow inputs (conn logs, binetflow) in parallel when every selected
+    /// method can (the IOC census, `--detect intel`); default: the available cores. The
+    /// output is the same for any value.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -212,6 +223,10 @@ pub struct SimulateArgs {
     /// Gzip the telemetry files.
     #[arg(long)]
     pub gzip: bool,
+    /// How connections are written: Zeek conn.log, or IPFIX files (one flow per direction; the
+    /// dns.log then holds only the C2 lookups).
+    #[arg(long, default_value = "zeek", value_parser = ["zeek", "ipfix"])]
+    pub format: String,
     /// Country database to draw real address ranges from.
     #[arg(long, value_name = "PATH")]
     pub country_db: Option<PathBuf>,

@@ -12,7 +12,7 @@ use c2atlas::enrich::{self, AsnDb, CountryCode, CountryField, GeoDb, Home};
 use c2atlas::ingest::{self, Format, PlannedInput};
 use c2atlas::intel::IntelSet;
 use c2atlas::pipeline::{Detection, Pipeline, RunResult};
-use c2atlas::simulate::{CountryRanges, SimConfig, SimOutput};
+use c2atlas::simulate::{CountryRanges, SimConfig, SimFormat, SimOutput};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::args::{CensusArgs, Cli, Command, ExplainArgs, MergeArgs, OutputFormat, RunArgs};
@@ -31,6 +31,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::WebScan(a) => crate::web::web_scan(a),
         Command::EvalWeb(a) => crate::web::eval_web(a),
         Command::Collect(a) => crate::collect::collect(a),
+        Command::Replay(a) => crate::perf::replay(a),
+        Command::Bench(a) => crate::perf::bench(a),
     }
 }
 
@@ -188,14 +190,20 @@ pub fn run_sharded(
     a: &RunArgs,
     shard: Option<Shard>,
 ) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
+    run_threads(a, shard, 1)
+}
+
+/// [`run_sharded`] on up to `threads` threads (see `Pipeline::run_threads`).
+pub fn run_threads(
+    a: &RunArgs,
+    shard: Option<Shard>,
+    threads: usize,
+) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
     let progress = Progress::new(a.quiet, 0);
     let (pipeline, planned) = prepare(a, &progress)?;
     progress.finish();
     let mut progress = Progress::new(a.quiet, planned.len());
-    let result = match shard {
-        None => pipeline.run(&planned, &mut progress)?,
-        Some(s) => pipeline.run_shard(&planned, &mut progress, s)?,
-    };
+    let result = pipeline.run_threads(&planned, &mut progress, shard, threads)?;
     progress.finish();
     let (rels, views) = document::relationships(&pipeline, &result);
     let doc = document::document(&pipeline, &result, &views, a.registered_country);
@@ -237,7 +245,12 @@ pub fn to_json(doc: &CensusDoc) -> Result<String> {
 
 fn census(a: CensusArgs) -> Result<()> {
     let shard = a.shard.as_deref().map(Shard::parse).transpose()?;
-    let (_, _, rels, doc) = run_sharded(&a.run, shard)?;
+    let threads = match a.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let (_, _, rels, doc) = run_threads(&a.run, shard, threads)?;
     if let Some(path) = &a.state_out {
         write_state_file(path, shard.unwrap_or(Shard::WHOLE), &doc, &rels)?;
     }
@@ -463,11 +476,12 @@ fn write_relationship(out: &mut impl Write, r: &Relationship) -> Result<()> {
 }
 
 /// Runs the simulator with a progress bar; returns its output.
-fn run_simulation(
+pub fn run_simulation(
     cfg: &SimConfig,
     country_db: Option<&Path>,
     asn_db: Option<&Path>,
     out: &Path,
+    format: SimFormat,
     quiet: bool,
 ) -> Result<SimOutput> {
     let p = Progress::new(true, 0);
@@ -485,14 +499,25 @@ fn run_simulation(
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let start = std::time::Instant::now();
-    let output =
-        c2atlas::simulate::simulate(cfg, &ranges, asn.as_ref(), out, &mut |done, total| {
+    let output = c2atlas::simulate::simulate_as(
+        cfg,
+        &ranges,
+        asn.as_ref(),
+        out,
+        format,
+        &mut |done, total| {
             bar.set_length(total);
             bar.set_position(done);
-        })?;
+        },
+    )?;
     bar.finish_and_clear();
+    let ipfix = if format == SimFormat::Ipfix {
+        format!(" ({} IPFIX flow records)", output.flow_records)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "c2atlas: simulated {} hosts ({} victims, {} relationships): {} flows, {} DNS queries in {:.1} s",
+        "c2atlas: simulated {} hosts ({} victims, {} relationships): {} flows{ipfix}, {} DNS queries in {:.1} s",
         cfg.hosts,
         output.truth.c2.victims.total,
         output.truth.c2.relationships,
@@ -522,11 +547,17 @@ pub fn simulate(a: crate::args::SimulateArgs) -> Result<()> {
     if a.gzip {
         cfg.gzip = true;
     }
+    let format = if a.format == "ipfix" {
+        SimFormat::Ipfix
+    } else {
+        SimFormat::Zeek
+    };
     let out = run_simulation(
         &cfg,
         a.country_db.as_deref(),
         a.asn_db.as_deref(),
         &a.out,
+        format,
         a.quiet,
     )?;
     println!("telemetry: {}", out.telemetry_dir.display());
@@ -572,7 +603,7 @@ pub fn demo(a: crate::args::DemoArgs) -> Result<()> {
     std::fs::create_dir_all(&a.out)
         .with_context(|| format!("cannot create {}", a.out.display()))?;
     let sim_dir = a.out.join("sim");
-    let sim = run_simulation(&cfg, None, None, &sim_dir, false)?;
+    let sim = run_simulation(&cfg, None, None, &sim_dir, SimFormat::Zeek, false)?;
     let (_, _, _, doc) = run(&sim_run_args(&cfg, &sim, false))?;
     let census_path = a.out.join("census.json");
     let report_path = a.out.join("report.md");

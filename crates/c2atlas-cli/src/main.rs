@@ -8,6 +8,7 @@ mod args;
 mod behave;
 mod collect;
 mod commands;
+mod perf;
 mod progress;
 mod web;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::{Field, ListAccessor};
+use parquet::record::Field;
 use serde_json::{Value, json};
 
 mod common;

@@ -3,7 +3,9 @@
 //! This is the only place that wires the stages together; each stage stays
 //! ignorant of the others' internals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
@@ -17,7 +19,7 @@ use crate::detect::select::{self, DetectorSet, SelectError};
 use crate::detect::{Context, Detector, Finding, Method};
 use crate::enrich::{AsnDb, GeoDb, Home};
 use crate::ingest::weblog::{self, WebRequest};
-use crate::ingest::{self, Diagnostic, IngestError, InputStats, PlannedInput, Sink};
+use crate::ingest::{self, Diagnostic, Format, IngestError, InputStats, PlannedInput, Sink};
 use crate::intel::{FeedStats, IntelSet};
 use crate::model::{Event, Micros, RecordRef};
 
@@ -76,6 +78,8 @@ pub enum RunError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Detection(#[from] SelectError),
+    #[error("{path}: the thread reading it failed")]
+    Worker { path: PathBuf },
 }
 
 /// Receives what a run reports along the way (progress, skipped records).
@@ -208,6 +212,23 @@ impl Pipeline {
         self.run_inner(planned, obs, None, Some(shard))
     }
 
+    /// [`Pipeline::run`] (or [`Pipeline::run_shard`] with `shard`) on up to
+    /// `threads` threads. Consecutive flow-only inputs (see [`parallel_format`])
+    /// are read in parallel, one input per thread at a time, each thread with
+    /// its own fork of the detectors and its own census state; the states are
+    /// then merged ([`CensusState::merge`] is order-independent), so the result
+    /// is the one of the sequential run. When a selected detector cannot fork
+    /// (behavioural methods accumulate over flows), the run is sequential.
+    pub fn run_threads(
+        &self,
+        planned: &[PlannedInput],
+        obs: &mut dyn Observer,
+        shard: Option<Shard>,
+        threads: usize,
+    ) -> Result<RunResult, RunError> {
+        self.run_inner_threads(planned, obs, None, shard, threads.max(1))
+    }
+
     /// [`Pipeline::run`], with a [`Tap`] seeing every event and kept finding.
     pub fn run_tapped<'o>(
         &self,
@@ -256,10 +277,38 @@ impl Pipeline {
         tap: Option<&'o mut dyn Tap>,
         shard: Option<Shard>,
     ) -> Result<RunResult, RunError> {
+        self.run_inner_threads(planned, obs, tap, shard, 1)
+    }
+
+    fn run_inner_threads<'o>(
+        &self,
+        planned: &[PlannedInput],
+        obs: &'o mut dyn Observer,
+        tap: Option<&'o mut dyn Tap>,
+        shard: Option<Shard>,
+        threads: usize,
+    ) -> Result<RunResult, RunError> {
         let start = Instant::now();
         let mut inputs = Vec::with_capacity(planned.len());
         let mut sink = self.sink(obs, tap, shard)?;
-        for (i, p) in planned.iter().enumerate() {
+        let mut next = 0usize;
+        while next < planned.len() {
+            let i = next;
+            next += 1;
+            let batch = planned[i..]
+                .iter()
+                .take_while(|p| parallel_format(p.format))
+                .count();
+            if threads > 1
+                && batch > 1
+                && sink.tap.is_none()
+                && let Some(stats) = read_parallel(&mut sink, planned, i..i + batch, threads)
+            {
+                inputs.extend(stats?);
+                next = i + batch;
+                continue;
+            }
+            let p = &planned[i];
             let idx = u32::try_from(i).unwrap_or(u32::MAX);
             sink.path = &p.path;
             sink.fallback_site = p
@@ -373,4 +422,164 @@ impl Stream<'_> {
     pub fn finish(self, inputs: Vec<InputStats>) -> RunResult {
         finish(self.sink, inputs, self.start)
     }
+}
+
+/// Formats whose inputs only produce flow events, so that they can be read in
+/// parallel with forked detectors (see [`Pipeline::run_threads`]).
+pub fn parallel_format(f: Format) -> bool {
+    matches!(
+        f,
+        Format::ZeekConn | Format::Binetflow | Format::Ipfix | Format::Nfcapd | Format::NfdumpCsv
+    )
+}
+
+/// What a worker thread tells the run's observer.
+enum WorkerMsg {
+    Progress(PathBuf, u64),
+    Done(usize, Vec<Diagnostic>, Result<InputStats, IngestError>),
+}
+
+/// Forwards a worker's progress to the main thread.
+struct ChannelObserver(mpsc::Sender<WorkerMsg>);
+
+impl Observer for ChannelObserver {
+    fn diagnostic(&mut self, _: &Diagnostic) {}
+    fn progress(&mut self, path: &Path, records: u64) {
+        let _ = self
+            .0
+            .send(WorkerMsg::Progress(path.to_path_buf(), records));
+    }
+    fn input_done(&mut self, _: &InputStats) {}
+}
+
+/// Reads `planned[range]` (flow-only inputs) on up to `threads` threads and
+/// merges what they found into `sink`. `None` when the detectors cannot fork
+/// (nothing was read); otherwise the inputs' stats in input order, or the
+/// error of the first input (in input order) that could not be read.
+fn read_parallel(
+    sink: &mut RunSink<'_, '_>,
+    planned: &[PlannedInput],
+    range: std::ops::Range<usize>,
+    threads: usize,
+) -> Option<Result<Vec<InputStats>, RunError>> {
+    let forks: Vec<DetectorSet<'_>> = (0..threads.min(range.len()))
+        .map(|_| sink.detector.fork())
+        .collect::<Option<_>>()?;
+    let next = AtomicUsize::new(range.start);
+    let (tx, rx) = mpsc::channel();
+    let ctx = &sink.ctx;
+    let shard = sink.shard;
+    let cap = sink.state.cap();
+    let mut results: Vec<Option<Result<InputStats, IngestError>>> =
+        (0..range.len()).map(|_| None).collect();
+    let outcomes: Vec<Worker> = std::thread::scope(|scope| {
+        let handles: Vec<_> = forks
+            .into_iter()
+            .map(|detector| {
+                let tx = tx.clone();
+                let next = &next;
+                let end = range.end;
+                scope.spawn(move || {
+                    let mut obs = ChannelObserver(tx.clone());
+                    let mut w = RunSink {
+                        detector,
+                        tap: None,
+                        ctx: Context {
+                            home: ctx.home,
+                            geo: ctx.geo,
+                        },
+                        state: CensusState::new(cap),
+                        period: None,
+                        records: 0,
+                        path: Path::new(""),
+                        fallback_site: String::new(),
+                        web: WebCensus::new(cap),
+                        obs: &mut obs,
+                        shard,
+                    };
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= end {
+                            break;
+                        }
+                        let Some(p) = planned.get(i) else { break };
+                        w.path = &p.path;
+                        let idx = u32::try_from(i).unwrap_or(u32::MAX);
+                        let mut diags = Vec::new();
+                        let stats = ingest::read_input(idx, p, &mut w, &mut |d| {
+                            if diags.len() < MAX_DIAGNOSTICS_PER_INPUT {
+                                diags.push(d)
+                            }
+                        });
+                        let _ = tx.send(WorkerMsg::Done(i, diags, stats));
+                    }
+                    Worker {
+                        state: w.state,
+                        period: w.period,
+                        records: w.records,
+                        below_confidence: w.detector.below_confidence,
+                        suppressed: w.detector.suppressed,
+                    }
+                })
+            })
+            .collect();
+        drop(tx);
+        for msg in rx {
+            match msg {
+                WorkerMsg::Progress(path, n) => sink.obs.progress(&path, n),
+                WorkerMsg::Done(i, diags, stats) => {
+                    for d in &diags {
+                        sink.obs.diagnostic(d);
+                    }
+                    if let Ok(s) = &stats {
+                        sink.obs.input_done(s);
+                    }
+                    if let Some(slot) = results.get_mut(i - range.start) {
+                        *slot = Some(stats);
+                    }
+                }
+            }
+        }
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    for w in outcomes {
+        sink.state.merge_from(w.state);
+        sink.records += w.records;
+        if let Some((a, b)) = w.period {
+            sink.period = Some(match sink.period {
+                Some((x, y)) => (x.min(a), y.max(b)),
+                None => (a, b),
+            });
+        }
+        sink.detector.below_confidence += w.below_confidence;
+        for (r, n) in w.suppressed {
+            *sink.detector.suppressed.entry(r).or_insert(0) += n;
+        }
+    }
+    let mut stats = Vec::with_capacity(range.len());
+    for (k, r) in results.into_iter().enumerate() {
+        match r {
+            Some(Ok(s)) => stats.push(s),
+            Some(Err(e)) => return Some(Err(e.into())),
+            // A worker thread panicked before finishing this input.
+            None => {
+                return Some(Err(RunError::Worker {
+                    path: planned
+                        .get(range.start + k)
+                        .map(|p| p.path.clone())
+                        .unwrap_or_default(),
+                }));
+            }
+        }
+    }
+    Some(Ok(stats))
+}
+
+/// What a worker thread hands back.
+struct Worker {
+    state: CensusState,
+    period: Option<(Micros, Micros)>,
+    records: u64,
+    below_confidence: u64,
+    suppressed: BTreeMap<Arc<str>, u64>,
 }

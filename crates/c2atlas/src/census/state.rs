@@ -106,6 +106,32 @@ impl RelState {
         }
     }
 
+    /// [`RelState::absorb`] of `RelState::from_finding(f)`, without building
+    /// it: the hot path of a census (one call per matching flow) allocates nothing.
+    fn absorb_finding(&mut self, f: &Finding, cap: usize) {
+        self.first_seen = self.first_seen.min(f.ts);
+        self.last_seen = self.last_seen.max(f.ts);
+        self.add_counts(&MethodCounts {
+            method: f.method,
+            flows: f.flows,
+            bytes: f.bytes,
+            events: 1,
+        });
+        self.methods = self.methods.union(MethodSet::of(f.method));
+        if f.confidence > self.confidence
+            || (f.confidence == self.confidence && f.method < self.method)
+        {
+            self.method = f.method;
+            self.confidence = f.confidence;
+            self.explanation = f.explanation.clone();
+        }
+        self.indicator = match (self.indicator, f.indicator) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        insert_evidence(&mut self.evidence, f.rec, cap);
+    }
+
     fn absorb(&mut self, o: &RelState, cap: usize) {
         self.first_seen = self.first_seen.min(o.first_seen);
         self.last_seen = self.last_seen.max(o.last_seen);
@@ -125,6 +151,18 @@ impl RelState {
             (a, b) => a.or(b),
         };
         merge_evidence(&mut self.evidence, &o.evidence, cap);
+    }
+}
+
+/// Inserts `r` into sorted, deduplicated `a` (at most `cap` long), keeping the
+/// `cap` smallest: the same as `merge_evidence(a, &[r], cap)`, in place.
+fn insert_evidence(a: &mut Vec<RecordRef>, r: RecordRef, cap: usize) {
+    if a.len() >= cap && a.last().is_some_and(|l| *l <= r) {
+        return;
+    }
+    if let Err(i) = a.binary_search(&r) {
+        a.insert(i, r);
+        a.truncate(cap);
     }
 }
 
@@ -189,11 +227,10 @@ impl CensusState {
             victim: f.victim,
             controller: f.controller.clone(),
         };
-        let new = RelState::from_finding(f);
         match self.rels.get_mut(&key) {
-            Some(s) => s.absorb(&new, self.cap),
+            Some(s) => s.absorb_finding(f, self.cap),
             None => {
-                self.rels.insert(key, new);
+                self.rels.insert(key, RelState::from_finding(f));
             }
         }
     }
@@ -207,6 +244,24 @@ impl CensusState {
                     let mut v = v.clone();
                     v.evidence.truncate(self.cap);
                     self.rels.insert(k.clone(), v);
+                }
+            }
+        }
+    }
+
+    /// [`CensusState::merge`] consuming `other`: entries move instead of being
+    /// cloned, and the larger map is kept, so merging the states of parallel
+    /// readers needs no second copy of the relationships.
+    pub fn merge_from(&mut self, mut other: CensusState) {
+        if other.cap == self.cap && other.rels.len() > self.rels.len() {
+            std::mem::swap(&mut self.rels, &mut other.rels);
+        }
+        for (k, mut v) in other.rels {
+            match self.rels.get_mut(&k) {
+                Some(s) => s.absorb(&v, self.cap),
+                None => {
+                    v.evidence.truncate(self.cap);
+                    self.rels.insert(k, v);
                 }
             }
         }
@@ -226,6 +281,11 @@ impl CensusState {
                 self.rels.insert(key, st);
             }
         }
+    }
+
+    /// Evidence records kept per relationship.
+    pub fn cap(&self) -> usize {
+        self.cap
     }
 
     /// Drops name-only relationships (a C2 name queried without an address
@@ -327,10 +387,17 @@ mod tests {
             let (mut a, mut b) = (CensusState::new(3), CensusState::new(3));
             fs[..split].iter().for_each(|f| a.add(f));
             fs[split..].iter().rev().for_each(|f| b.add(f));
+            let (a2, b2) = (a.clone(), b.clone());
             b.merge(&a);
             let w: Vec<_> = whole.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let m: Vec<_> = b.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            prop_assert_eq!(w, m);
+            prop_assert_eq!(&w, &m);
+            // Consuming merges, either way round, give the same state.
+            for (mut x, y) in [(a2.clone(), b2.clone()), (b2, a2)] {
+                x.merge_from(y);
+                let m: Vec<_> = x.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                prop_assert_eq!(&w, &m);
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::{Context, Controller, Detector, Finding, Method};
+use crate::enrich::{CountryCache, Locale};
 use crate::intel::{IndicatorId, IntelSet};
 use crate::model::{Event, Micros, RecordRef};
 
@@ -30,16 +31,20 @@ type PairMap = HashMap<(IpAddr, IpAddr), IndicatorId, foldhash::fast::RandomStat
 pub struct IntelDetector<'i> {
     intel: &'i IntelSet,
     /// (victim, controller address) pairs learnt from names (DNS answers, HTTP Host, SNI).
-    pairs: PairMap,
+    /// Shared with forks ([`Detector::fork`]): flows only read it, names copy on write.
+    pairs: Arc<PairMap>,
     url_buf: String,
+    /// Countries of flow ends (the domestic test of every matching flow).
+    countries: CountryCache,
 }
 
 impl<'i> IntelDetector<'i> {
     pub fn new(intel: &'i IntelSet) -> Self {
         IntelDetector {
             intel,
-            pairs: PairMap::default(),
+            pairs: Arc::new(PairMap::default()),
             url_buf: String::new(),
+            countries: CountryCache::default(),
         }
     }
 
@@ -69,6 +74,12 @@ impl<'i> IntelDetector<'i> {
         });
     }
 
+    /// `ctx.is_domestic(ip)` through the country memo.
+    fn domestic(&mut self, ctx: &Context<'_>, ip: IpAddr) -> bool {
+        let cc = ctx.geo.and_then(|g| self.countries.country(g, ip));
+        ctx.home.classify(ip, cc) == Locale::Domestic
+    }
+
     fn name_match(&mut self, name: &str) -> Option<IndicatorId> {
         if name.is_empty() {
             return None;
@@ -82,6 +93,15 @@ impl Detector for IntelDetector<'_> {
         "intel"
     }
 
+    fn fork<'s>(&'s self) -> Option<Box<dyn Detector + Send + 's>> {
+        Some(Box::new(IntelDetector {
+            intel: self.intel,
+            pairs: Arc::clone(&self.pairs),
+            url_buf: String::new(),
+            countries: CountryCache::default(),
+        }))
+    }
+
     fn observe(
         &mut self,
         rec: RecordRef,
@@ -93,13 +113,13 @@ impl Detector for IntelDetector<'_> {
             Event::Flow(f) => {
                 let bytes = f.src_bytes.saturating_add(f.dst_bytes);
                 if let Some(ind) = self.intel.match_ip(f.dst)
-                    && ctx.is_domestic(f.src)
+                    && self.domestic(ctx, f.src)
                 {
                     self.emit(out, f.src, Controller::Ip(f.dst), ind, f.ts, 1, bytes, rec);
                     return;
                 }
                 if let Some(ind) = self.intel.match_ip(f.src)
-                    && ctx.is_domestic(f.dst)
+                    && self.domestic(ctx, f.dst)
                 {
                     self.emit(out, f.dst, Controller::Ip(f.src), ind, f.ts, 1, bytes, rec);
                     return;
@@ -130,7 +150,9 @@ impl Detector for IntelDetector<'_> {
                 for a in &d.answers {
                     if let Ok(ip) = a.parse::<IpAddr>() {
                         resolved = true;
-                        self.pairs.entry((d.src, ip)).or_insert(ind);
+                        Arc::make_mut(&mut self.pairs)
+                            .entry((d.src, ip))
+                            .or_insert(ind);
                         self.emit(out, d.src, Controller::Ip(ip), ind, d.ts, 0, 0, rec);
                     }
                 }
@@ -168,7 +190,9 @@ impl Detector for IntelDetector<'_> {
                 }
                 let Some(ind) = ind else { return };
                 if ctx.is_domestic(h.src) {
-                    self.pairs.entry((h.src, h.dst)).or_insert(ind);
+                    Arc::make_mut(&mut self.pairs)
+                        .entry((h.src, h.dst))
+                        .or_insert(ind);
                     self.emit(out, h.src, Controller::Ip(h.dst), ind, h.ts, 0, 0, rec);
                 }
             }
@@ -180,7 +204,9 @@ impl Detector for IntelDetector<'_> {
                     return;
                 };
                 if ctx.is_domestic(t.src) {
-                    self.pairs.entry((t.src, t.dst)).or_insert(ind);
+                    Arc::make_mut(&mut self.pairs)
+                        .entry((t.src, t.dst))
+                        .or_insert(ind);
                     self.emit(out, t.src, Controller::Ip(t.dst), ind, t.ts, 0, 0, rec);
                 }
             }

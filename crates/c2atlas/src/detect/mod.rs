@@ -157,4 +157,13 @@ pub trait Detector {
     );
     /// Called once after the last event (for detectors that score at the end).
     fn finish(&mut self, _ctx: &Context<'_>, _out: &mut dyn FnMut(Finding)) {}
+    /// A copy that another thread can run over other flow-only inputs, when
+    /// this detector's findings for a flow depend only on that flow and on
+    /// state learnt from non-flow events (DNS, HTTP, TLS), which flows never
+    /// change: then splitting flow inputs across copies and merging the
+    /// census states gives the findings of one sequential run. `None` (the
+    /// default) for detectors that accumulate over flows (beacons, clusters).
+    fn fork<'s>(&'s self) -> Option<Box<dyn Detector + Send + 's>> {
+        None
+    }
 }

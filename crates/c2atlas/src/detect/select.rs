@@ -76,7 +76,7 @@ pub fn parse_methods(list: &str) -> Result<Vec<Method>, SelectError> {
 
 /// The selected detectors, the confidence filter and the allow-list.
 pub struct DetectorSet<'i> {
-    detectors: Vec<Box<dyn Detector + 'i>>,
+    detectors: Vec<Box<dyn Detector + Send + 'i>>,
     methods: Vec<Method>,
     min_confidence: f64,
     allow: Allowlist,
@@ -85,6 +85,8 @@ pub struct DetectorSet<'i> {
     pub below_confidence: u64,
     /// Findings suppressed by the allow-list, by reason (`file:line (entry)`).
     pub suppressed: BTreeMap<Arc<str>, u64>,
+    /// Findings of the event being observed (reused).
+    found: Vec<Finding>,
 }
 
 /// Builds the detectors named in `methods` (see [`parse_methods`]).
@@ -98,7 +100,7 @@ pub fn build<'i>(
         return Err(SelectError::Confidence(min_confidence));
     }
     let methods = parse_methods(methods)?;
-    let mut detectors: Vec<Box<dyn Detector + 'i>> = Vec::new();
+    let mut detectors: Vec<Box<dyn Detector + Send + 'i>> = Vec::new();
     let has = |m| methods.contains(&m);
     if has(Method::Intel) {
         detectors.push(Box::new(IntelDetector::new(intel)));
@@ -128,6 +130,7 @@ pub fn build<'i>(
         allowed_answers: HashMap::default(),
         below_confidence: 0,
         suppressed: BTreeMap::new(),
+        found: Vec::new(),
     })
 }
 
@@ -135,6 +138,27 @@ impl DetectorSet<'_> {
     /// The methods selected.
     pub fn methods(&self) -> &[Method] {
         &self.methods
+    }
+
+    /// A copy for another thread (see [`Detector::fork`]): `None` unless every
+    /// selected detector can fork. The copy's counters start at zero (the
+    /// caller adds them back).
+    pub fn fork(&self) -> Option<DetectorSet<'_>> {
+        let detectors = self
+            .detectors
+            .iter()
+            .map(|d| d.fork())
+            .collect::<Option<Vec<_>>>()?;
+        Some(DetectorSet {
+            detectors,
+            methods: self.methods.clone(),
+            min_confidence: self.min_confidence,
+            allow: self.allow.clone(),
+            allowed_answers: self.allowed_answers.clone(),
+            below_confidence: 0,
+            suppressed: BTreeMap::new(),
+            found: Vec::new(),
+        })
     }
 
     fn filter(&mut self, f: Finding, out: &mut dyn FnMut(Finding)) {
@@ -181,13 +205,15 @@ impl Detector for DetectorSet<'_> {
                 }
             }
         }
-        let mut found = Vec::new();
+        // A buffer kept across events: a matching flow allocates nothing.
+        let mut found = std::mem::take(&mut self.found);
         for d in &mut self.detectors {
             d.observe(rec, ev, ctx, &mut |f| found.push(f));
         }
-        for f in found {
+        for f in found.drain(..) {
             self.filter(f, out);
         }
+        self.found = found;
     }
 
     fn finish(&mut self, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {

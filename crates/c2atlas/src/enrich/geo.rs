@@ -171,6 +171,29 @@ impl GeoDb {
         rec.code(self.field).and_then(CountryCode::parse)
     }
 
+    /// [`GeoDb::country`] of an IPv4 address, with the database network that
+    /// holds it (first address, prefix length): every address of that network
+    /// has the same record, hence the same answer. `None` for the network when
+    /// the database does not say (damaged tree).
+    pub fn country_v4_net(
+        &self,
+        ip: std::net::Ipv4Addr,
+    ) -> (Option<CountryCode>, Option<(u32, u8)>) {
+        let Ok(found) = self.reader.lookup(IpAddr::V4(ip)) else {
+            return (None, None);
+        };
+        let net = found.network().ok().and_then(|n| match n.network() {
+            IpAddr::V4(a) if n.prefix() <= 32 => Some((u32::from(a), n.prefix())),
+            _ => None,
+        });
+        let cc = found
+            .decode::<CountryRecord<'_>>()
+            .ok()
+            .flatten()
+            .and_then(|rec| rec.code(self.field).and_then(CountryCode::parse));
+        (cc, net)
+    }
+
     pub fn info(&self) -> &DbInfo {
         &self.info
     }
@@ -220,5 +243,51 @@ impl GeoDb {
         }
         out.sort_unstable();
         out
+    }
+}
+
+/// Slots of [`CountryCache`]: one per IPv4 /16.
+const CACHE_SLOTS: usize = 1 << 16;
+
+/// A per-thread memo of [`GeoDb::country`] for IPv4 addresses, exact: it
+/// remembers, per /16, the last database network looked up there and its
+/// country, and answers an address inside that network without a lookup.
+/// Flow records hit the same networks again and again (a country's
+/// networks are few and large), so most lookups of a census are memo hits.
+pub struct CountryCache {
+    /// (network first address, prefix length or `EMPTY`, country).
+    slots: Vec<(u32, u8, Option<CountryCode>)>,
+}
+
+const EMPTY: u8 = u8::MAX;
+
+impl Default for CountryCache {
+    fn default() -> Self {
+        CountryCache {
+            slots: vec![(0, EMPTY, None); CACHE_SLOTS],
+        }
+    }
+}
+
+impl CountryCache {
+    /// `db.country(ip)`, memoised for IPv4.
+    #[inline]
+    pub fn country(&mut self, db: &GeoDb, ip: IpAddr) -> Option<CountryCode> {
+        let IpAddr::V4(v4) = ip.to_canonical() else {
+            return db.country(ip);
+        };
+        let a = u32::from(v4);
+        let slot = (a >> 16) as usize;
+        if let Some(&(net, len, cc)) = self.slots.get(slot)
+            && len != EMPTY
+            && (len == 0 || (a ^ net) >> (32 - u32::from(len)) == 0)
+        {
+            return cc;
+        }
+        let (cc, net) = db.country_v4_net(v4);
+        if let (Some((first, len)), Some(s)) = (net, self.slots.get_mut(slot)) {
+            *s = (first, len, cc);
+        }
+        cc
     }
 }

@@ -10,7 +10,7 @@ pub mod geo;
 pub mod home;
 
 pub use asn::{AsnDb, AsnInfo};
-pub use geo::{CountryCode, CountryField, GeoDb};
+pub use geo::{CountryCache, CountryCode, CountryField, GeoDb};
 pub use home::{Home, Locale};
 
 /// Which database produced the figures: recorded in the census `databases`.

@@ -28,8 +28,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr;
-
 use super::field::{self, ProtoName, quoted};
 use super::{Format, Outcome};
 use crate::model::{Event, Flow, Proto};
@@ -199,14 +197,13 @@ fn parse_record<'l>(h: &Header, line: &'l str) -> Outcome<'l> {
     let label_last = h.index[Role::Label as usize] == Some(ncols - 1);
     let mut start = 0usize;
     let mut col = 0usize;
+    // One word-wide scan yields the separators in turn (see `field::Separators`).
+    let mut seps = field::Separators::new(h.sep, bytes);
     loop {
         let end = if label_last && col == ncols - 1 {
             bytes.len()
         } else {
-            match memchr(h.sep, &bytes[start..]) {
-                Some(i) => start + i,
-                None => bytes.len(),
-            }
+            seps.next().unwrap_or(bytes.len())
         };
         if let Some(Some(r)) = h.roles.get(col) {
             // `start..end` are separator (ASCII) boundaries, hence char boundaries.

@@ -22,7 +22,6 @@
 
 use std::borrow::Cow;
 
-use memchr::memchr;
 use serde::Deserialize;
 
 use super::field::{self, ProtoName, quoted};
@@ -352,11 +351,11 @@ fn split_tsv<'l>(
     let mut start = 0usize;
     let mut col = 0usize;
     let mut last;
+    // One vectorised scan of the line yields every separator in turn
+    // (see `field::Separators`).
+    let mut seps = field::Separators::new(meta.sep, bytes);
     loop {
-        let end = match memchr(meta.sep, &bytes[start..]) {
-            Some(i) => start + i,
-            None => bytes.len(),
-        };
+        let end = seps.next().unwrap_or(bytes.len());
         // `start..end` are delimited by an ASCII separator: char boundaries.
         let v = line.get(start..end).unwrap_or("");
         if col < n {

@@ -43,6 +43,7 @@ use crate::enrich::{AsnDb, Locale};
 
 pub mod config;
 mod feed;
+pub mod ipfix;
 mod names;
 mod plan;
 pub mod ranges;
@@ -100,6 +101,8 @@ pub struct SimOutput {
     pub flows: u64,
     /// dns.log rows written.
     pub dns_queries: u64,
+    /// IPFIX flow records written (0 for Zeek output, where `flows` are the rows).
+    pub flow_records: u64,
 }
 
 fn mkdir(p: &Path) -> Result<(), SimError> {
@@ -124,6 +127,29 @@ pub fn simulate(
     out_dir: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SimOutput, SimError> {
+    simulate_as(cfg, ranges, asn, out_dir, SimFormat::Zeek, progress)
+}
+
+/// How the simulated connections are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimFormat {
+    /// Zeek conn.log and dns.log (TSV).
+    Zeek,
+    /// IPFIX files `telemetry/flows.HH.ipfix` (one flow per direction, see
+    /// [`ipfix`]) and a dns.log of the C2 lookups only. The same seed gives
+    /// the same connections, victims and truth as [`SimFormat::Zeek`].
+    Ipfix,
+}
+
+/// [`simulate`] writing the connections as `format`.
+pub fn simulate_as(
+    cfg: &SimConfig,
+    ranges: &CountryRanges,
+    asn: Option<&AsnDb>,
+    out_dir: &Path,
+    format: SimFormat,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SimOutput, SimError> {
     cfg.validate()?;
     let telemetry_dir = out_dir.join("telemetry");
     let intel_dir = out_dir.join("intel");
@@ -135,14 +161,22 @@ pub fn simulate(
     rng.set_stream(PLAN_STREAM);
     let plan = plan::Plan::build(cfg, ranges, &mut rng)?;
 
-    let conn = zeeklog::ZeekLog::create(
-        &telemetry_dir,
-        zeeklog::LogKind::Conn,
-        cfg.start_ts,
-        cfg.window_secs,
-        cfg.hourly_files,
-        cfg.gzip,
-    )?;
+    let conn = match format {
+        SimFormat::Zeek => traffic::FlowOut::Zeek(zeeklog::ZeekLog::create(
+            &telemetry_dir,
+            zeeklog::LogKind::Conn,
+            cfg.start_ts,
+            cfg.window_secs,
+            cfg.hourly_files,
+            cfg.gzip,
+        )?),
+        SimFormat::Ipfix => traffic::FlowOut::Ipfix(ipfix::IpfixLog::create(
+            &telemetry_dir,
+            cfg.start_ts,
+            cfg.window_secs,
+            cfg.hourly_files,
+        )?),
+    };
     let dns = zeeklog::ZeekLog::create(
         &telemetry_dir,
         zeeklog::LogKind::Dns,
@@ -265,6 +299,7 @@ pub fn simulate(
         truth,
         flows: counts.conn_rows,
         dns_queries: counts.dns_rows,
+        flow_records: counts.flow_records,
     })
 }
 

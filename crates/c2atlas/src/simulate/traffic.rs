@@ -10,6 +10,7 @@ use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
 
 use super::SimError;
+use super::ipfix::{FlowRecord, IpfixLog};
 use super::names;
 use super::plan::{Controller, Plan};
 use super::zeeklog::ZeekLog;
@@ -24,6 +25,55 @@ const BACKGROUND_DNS_SHARE: f64 = 0.4;
 const NEIGHBOR_VISIT_SHARE: f64 = 0.03;
 /// Share of beacons after the first that fail (`S0`, no answer).
 const BEACON_FAILURE_SHARE: f64 = 0.04;
+/// IPFIX has no connection state: an unanswered attempt is one SYN (or datagram).
+const UNANSWERED_PACKETS: u64 = 1;
+
+/// The IPFIX flows of a connection: the originator's, and the responder's
+/// when it answered; packets and IP bytes as in the conn.log row.
+fn ipfix_flows(out: &mut IpfixLog, c: &Conn, sport: u16) -> Result<(), SimError> {
+    let hdr = if c.udp { 28 } else { 40 };
+    let start_ms = u64::try_from(c.ts.div_euclid(1000)).unwrap_or(0);
+    let proto = if c.udp { 17 } else { 6 };
+    if !c.answered {
+        return out.push(&FlowRecord {
+            src: c.orig,
+            dst: c.resp,
+            sport,
+            dport: c.resp_p,
+            proto,
+            packets: UNANSWERED_PACKETS,
+            octets: hdr + 20,
+            start_ms,
+            end_ms: start_ms,
+        });
+    }
+    let end_ms = u64::try_from((c.ts + c.duration).div_euclid(1000)).unwrap_or(start_ms);
+    let opk = 1 + c.orig_bytes / 1400 + u64::from(!c.udp) * 2;
+    let rpk = 1 + c.resp_bytes / 1400 + u64::from(!c.udp) * 2;
+    out.push(&FlowRecord {
+        src: c.orig,
+        dst: c.resp,
+        sport,
+        dport: c.resp_p,
+        proto,
+        packets: opk,
+        octets: c.orig_bytes + opk * hdr,
+        start_ms,
+        end_ms,
+    })?;
+    out.push(&FlowRecord {
+        src: c.resp,
+        dst: c.orig,
+        sport: c.resp_p,
+        dport: sport,
+        proto,
+        packets: rpk,
+        octets: c.resp_bytes + rpk * hdr,
+        start_ms,
+        end_ms,
+    })
+}
+
 /// Beacon period jitter (± this fraction).
 const BEACON_JITTER: f64 = 0.1;
 
@@ -34,6 +84,18 @@ pub(crate) struct Counts {
     pub dns_rows: u64,
     pub beacons: u64,
     pub background: u64,
+    /// IPFIX flow records (0 for Zeek output).
+    pub flow_records: u64,
+}
+
+/// Where connections go.
+pub(crate) enum FlowOut {
+    /// Zeek conn.log rows.
+    Zeek(ZeekLog),
+    /// IPFIX flows (one per direction). The dns.log then holds only the
+    /// lookups of C2 names: the resolver traffic is in the flows, and no
+    /// other name is needed by a census.
+    Ipfix(IpfixLog),
 }
 
 /// Everything needed to write one host's rows.
@@ -43,7 +105,7 @@ pub(crate) struct Writer<'a> {
     pub window: Micros,
     pub max_beacons: u32,
     pub background_mean: f64,
-    pub conn: ZeekLog,
+    pub conn: FlowOut,
     pub dns: ZeekLog,
     pub counts: Counts,
     line: String,
@@ -113,7 +175,7 @@ impl<'a> Writer<'a> {
         window_secs: u64,
         max_beacons: u32,
         background_mean: f64,
-        conn: ZeekLog,
+        conn: FlowOut,
         dns: ZeekLog,
     ) -> Writer<'a> {
         Writer {
@@ -133,6 +195,10 @@ impl<'a> Writer<'a> {
     fn conn_row(&mut self, rng: &mut ChaCha8Rng, c: &Conn) -> Result<(), SimError> {
         names::uid(rng, &mut self.uid);
         let sport: u16 = rng.random_range(49152..=65535);
+        if let FlowOut::Ipfix(out) = &mut self.conn {
+            self.counts.conn_rows += 1;
+            return ipfix_flows(out, c, sport);
+        }
         let (s, us) = secs(c.ts);
         let (ds, dus) = secs(c.duration);
         let proto = if c.udp { "udp" } else { "tcp" };
@@ -182,10 +248,14 @@ impl<'a> Writer<'a> {
             l.push_str("\t0\t0\t-");
         }
         self.counts.conn_rows += 1;
-        self.conn.row(c.ts, &self.line)
+        match &mut self.conn {
+            FlowOut::Zeek(log) => log.row(c.ts, &self.line),
+            FlowOut::Ipfix(_) => Ok(()),
+        }
     }
 
     /// A DNS lookup from `host` to the resolver: its conn.log row and its dns.log row.
+    #[allow(clippy::too_many_arguments)]
     fn lookup(
         &mut self,
         rng: &mut ChaCha8Rng,
@@ -194,6 +264,7 @@ impl<'a> Writer<'a> {
         query: &str,
         answer: u32,
         ttl: u64,
+        c2: bool,
     ) -> Result<(), SimError> {
         let rtt: Micros = rng.random_range(2_000..120_000);
         let q = query.len() as u64;
@@ -215,6 +286,9 @@ impl<'a> Writer<'a> {
         )?;
         let sport: u16 = rng.random_range(1024..=65535);
         let trans: u16 = rng.random();
+        if !c2 && matches!(self.conn, FlowOut::Ipfix(_)) {
+            return Ok(());
+        }
         let (s, us) = secs(ts);
         let (rs, rus) = secs(rtt);
         let l = &mut self.line;
@@ -256,7 +330,7 @@ impl<'a> Writer<'a> {
                     let mut t = ts;
                     if rng.random_bool(BACKGROUND_DNS_SHARE) {
                         let name = names::benign_domain(i);
-                        self.lookup(rng, ts, host, &name, ip, 3600)?;
+                        self.lookup(rng, ts, host, &name, ip, 3600, false)?;
                         t += rng.random_range(130_000..400_000);
                     }
                     self.web(rng, t, host, ip, port, service, dom)?;
@@ -328,7 +402,7 @@ impl<'a> Writer<'a> {
                 && last_lookup.is_none_or(|l| ts - l >= C2_TTL_SECS as Micros * 1_000_000)
             {
                 let lt = (ts - rng.random_range(5_000..500_000)).max(self.start);
-                self.lookup(rng, lt, host, name, c.ip, C2_TTL_SECS)?;
+                self.lookup(rng, lt, host, name, c.ip, C2_TTL_SECS, true)?;
                 last_lookup = Some(lt);
             }
             let answered = k == 0 || rng.random::<f64>() > BEACON_FAILURE_SHARE;
@@ -356,8 +430,14 @@ impl<'a> Writer<'a> {
     }
 
     /// Closes the logs; returns their paths (conn files, then dns files).
-    pub(crate) fn finish(self) -> Result<(Vec<std::path::PathBuf>, Counts), SimError> {
-        let mut files = self.conn.finish()?;
+    pub(crate) fn finish(mut self) -> Result<(Vec<std::path::PathBuf>, Counts), SimError> {
+        let mut files = match self.conn {
+            FlowOut::Zeek(log) => log.finish()?,
+            FlowOut::Ipfix(log) => {
+                self.counts.flow_records = log.records;
+                log.finish()?
+            }
+        };
         files.extend(self.dns.finish()?);
         Ok((files, self.counts))
     }

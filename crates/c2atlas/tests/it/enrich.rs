@@ -601,3 +601,58 @@ fn measure_load_and_lookup_speed() {
         jp.len()
     );
 }
+
+/// The country memo of the census hot path answers exactly what the database
+/// answers: random addresses, neighbours in the same /16 and /24 (so that
+/// memo hits and misses both happen), on the MaxMind test database and the
+/// default database.
+#[test]
+fn country_cache_equals_lookups() {
+    use c2atlas::enrich::CountryCache;
+    let mut dbs = Vec::new();
+    if let Some(dir) = common::shared(TEST_DATA) {
+        dbs.push(dir.join("GeoIP2-Country-Test.mmdb"));
+    }
+    if let Some(p) = common::default_db("country/geo-whois-asn-country.mmdb") {
+        dbs.push(p);
+    }
+    for path in dbs {
+        let g = GeoDb::open(&path, CountryField::Country).expect("opens");
+        let mut cache = CountryCache::default();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut ips = sample_addresses(5, 20_000, 200);
+        // Neighbours: the same /16 and /24 again, and the test db's own networks.
+        for _ in 0..20_000 {
+            let base: u32 = rng.random::<u32>() & 0xffff_0000;
+            for _ in 0..4 {
+                ips.push(IpAddr::V4(Ipv4Addr::from(
+                    base | rng.random_range(0..0x1_0000),
+                )));
+            }
+        }
+        for s in [
+            "81.2.69.142",
+            "81.2.69.160",
+            "81.2.69.1",
+            "2.125.160.216",
+            "::ffff:81.2.69.142",
+        ] {
+            ips.push(s.parse().expect("ip"));
+        }
+        let mut hits = 0usize;
+        for ip in &ips {
+            hits += usize::from(cache.country(&g, *ip).is_some());
+            assert_eq!(
+                cache.country(&g, *ip),
+                g.country(*ip),
+                "{ip} in {}",
+                path.display()
+            );
+        }
+        assert!(
+            hits > 0,
+            "{}: some addresses have a country",
+            path.display()
+        );
+    }
+}
