@@ -266,8 +266,14 @@ fn snapshot(
         &dir.join("census.json"),
         crate::commands::to_json(&doc)?.as_bytes(),
     )?;
-    // Parquet relationship snapshot (DIR/relationships/day=YYYY-MM-DD/…): single call
-    // site, to be wired to the `report::parquet` writer when it is on main.
+    // The relationships with their evidence, as day-partitioned Parquet
+    // (DIR/relationships/day=YYYY-MM-DD/part-00000.parquet), replaced atomically.
+    #[cfg(feature = "parquet")]
+    {
+        let pq = dir.join("relationships");
+        c2atlas::report::parquet::write_relationships(&pq, &rels)
+            .with_context(|| format!("cannot write the Parquet snapshot under {}", pq.display()))?;
+    }
     Ok(rels.len())
 }
 

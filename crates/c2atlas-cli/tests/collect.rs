@@ -289,6 +289,19 @@ fn collect_counts_real_netflow_among_garbage_and_resumes_without_double_counting
     let recs1 = first["inputs"][0]["records"].as_u64().expect("records");
     let flows1 = relationship_flows(&state);
     assert!(flows1 > 0, "the controller of the feed is found");
+    if cfg!(feature = "parquet") {
+        // The relationships are also snapshotted as day-partitioned Parquet.
+        let days: Vec<_> = std::fs::read_dir(state.join("relationships"))
+            .expect("relationships/ written at exit")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("day="))
+            .collect();
+        assert!(!days.is_empty(), "a day=YYYY-MM-DD partition");
+        assert!(
+            days.iter()
+                .all(|d| d.path().join("part-00000.parquet").is_file())
+        );
+    }
     assert_eq!(
         first["c2"]["controllers"]["overseas"].as_u64(),
         Some(1),

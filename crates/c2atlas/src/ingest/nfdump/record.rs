@@ -264,11 +264,8 @@ impl ExtensionMaps {
             u16_at(rec, 4).ok_or_else(|| malformed("extension map shorter than its header"))?;
         let mut layout = ExtensionLayout::default();
         let mut at = 8;
-        loop {
-            let Some(ex) = u16_at(rec, at) else {
-                // nfdump pads maps to 4 bytes; a map may end without the 0 when it fills the record.
-                break;
-            };
+        // nfdump pads maps to 4 bytes; a map may end without the 0 when it fills the record.
+        while let Some(ex) = u16_at(rec, at) {
             if ex == 0 {
                 break;
             }
