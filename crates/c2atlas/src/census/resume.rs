@@ -14,7 +14,6 @@
 //! - evidence: `{file, line}` back to the index of that file in the saved
 //!   document's inputs (references to unknown files are dropped).
 
-use std::io::BufRead;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +21,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::document::CensusDoc;
-use super::shard::{MergeError, STATE_SCHEMA, StateHeader};
+use super::shard::{MergeError, StateFile};
 use super::state::{CensusState, MethodCounts, RelKey, RelState};
 use crate::detect::{Controller, Method, MethodSet};
 use crate::intel::IntelSet;
@@ -70,47 +69,22 @@ fn method(s: &str) -> Option<Method> {
 /// `collect`). `cap`: evidence kept per relationship. Errors name the file
 /// and line.
 pub fn load(path: &Path, intel: &IntelSet, cap: usize) -> Result<Resumed, MergeError> {
-    let bad = |line: u64, reason: String| MergeError::Bad {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let io = |source| MergeError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut lines = std::io::BufReader::new(file).lines();
-    let first = lines
-        .next()
-        .ok_or_else(|| bad(1, "empty file: not a c2atlas state file".into()))?
-        .map_err(io)?;
-    let header: StateHeader = serde_json::from_str(&first)
-        .map_err(|e| bad(1, format!("not a c2atlas state header: {e}")))?;
-    if header.schema != STATE_SCHEMA {
-        return Err(bad(
-            1,
-            format!("schema {:?}, expected {STATE_SCHEMA:?}", header.schema),
-        ));
-    }
+    let (header, mut f) = StateFile::open(path)?;
     let doc = header.census;
     let mut state = CensusState::new(cap);
-    let mut n = 1u64;
-    for line in lines {
-        n += 1;
-        let line = line.map_err(io)?;
+    while let Some(line) = f.next_line()? {
         let l: Line =
-            serde_json::from_str(&line).map_err(|e| bad(n, format!("not a relationship: {e}")))?;
+            serde_json::from_str(&line).map_err(|e| f.bad(format!("not a relationship: {e}")))?;
         let strongest =
-            method(&l.method).ok_or_else(|| bad(n, format!("unknown method {:?}", l.method)))?;
+            method(&l.method).ok_or_else(|| f.bad(format!("unknown method {:?}", l.method)))?;
         let mut methods = MethodSet::default();
         for m in &l.methods {
-            methods.insert(method(m).ok_or_else(|| bad(n, format!("unknown method {m:?}")))?);
+            methods.insert(method(m).ok_or_else(|| f.bad(format!("unknown method {m:?}")))?);
         }
         let (Some(first_seen), Some(last_seen)) =
             (parse_rfc3339(&l.first_seen), parse_rfc3339(&l.last_seen))
         else {
-            return Err(bad(n, "first_seen/last_seen are not RFC 3339 times".into()));
+            return Err(f.bad("first_seen/last_seen are not RFC 3339 times".into()));
         };
         let controller = match l.controller_ip {
             Some(ip) => Controller::Ip(ip),

@@ -246,71 +246,97 @@ struct ShardState {
     views: Vec<RelView>,
 }
 
-fn read_state(path: &Path) -> Result<ShardState, MergeError> {
-    let io = |source| MergeError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bad = |line: u64, reason: String| MergeError::Bad {
-        path: path.to_path_buf(),
-        line,
-        reason,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut lines = std::io::BufReader::new(file).lines();
-    let first = lines
-        .next()
-        .ok_or_else(|| bad(1, "empty file: not a c2atlas state file".into()))?
-        .map_err(io)?;
-    let header: StateHeader = serde_json::from_str(&first)
-        .map_err(|e| bad(1, format!("not a c2atlas state header: {e}")))?;
-    if header.schema != STATE_SCHEMA {
-        return Err(bad(
-            1,
-            format!(
+/// An open state file, past its header (schema checked): the relationship
+/// lines. The one reader of the file's framing, for `merge` and for
+/// the collector's resume (`census/resume.rs`).
+pub(crate) struct StateFile<'p> {
+    path: &'p Path,
+    lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+    /// Line number of the last line read (the header is line 1).
+    pub line: u64,
+}
+
+impl<'p> StateFile<'p> {
+    /// Opens `path` and reads its header. Errors name the file and line.
+    pub fn open(path: &'p Path) -> Result<(StateHeader, Self), MergeError> {
+        let file = std::fs::File::open(path).map_err(|source| MergeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut f = StateFile {
+            path,
+            lines: std::io::BufReader::new(file).lines(),
+            line: 0,
+        };
+        let first = f
+            .next_line()?
+            .ok_or_else(|| f.bad("empty file: not a c2atlas state file".into()))?;
+        let header: StateHeader = serde_json::from_str(&first)
+            .map_err(|e| f.bad(format!("not a c2atlas state header: {e}")))?;
+        if header.schema != STATE_SCHEMA {
+            return Err(f.bad(format!(
                 "schema {:?}, this version reads {STATE_SCHEMA:?}",
                 header.schema
-            ),
-        ));
+            )));
+        }
+        Ok((header, f))
     }
+
+    /// The next line, `None` at the end of the file.
+    pub fn next_line(&mut self) -> Result<Option<String>, MergeError> {
+        match self.lines.next() {
+            None => Ok(None),
+            Some(l) => {
+                self.line += 1;
+                l.map(Some).map_err(|source| MergeError::Io {
+                    path: self.path.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+
+    /// An error at the current line.
+    pub fn bad(&self, reason: String) -> MergeError {
+        MergeError::Bad {
+            path: self.path.to_path_buf(),
+            line: self.line.max(1),
+            reason,
+        }
+    }
+}
+
+fn read_state(path: &Path) -> Result<ShardState, MergeError> {
+    let (header, mut f) = StateFile::open(path)?;
     let shard = header.shard;
     if shard.count == 0 || shard.count > MAX_SHARDS || shard.index >= shard.count {
-        return Err(bad(1, format!("invalid shard {shard}")));
+        return Err(f.bad(format!("invalid shard {shard}")));
     }
     let mut views = Vec::new();
     let mut seen: HashSet<(IpAddr, String)> = HashSet::new();
-    let mut n = 1u64;
-    for line in lines {
-        n += 1;
-        let line = line.map_err(io)?;
+    while let Some(line) = f.next_line()? {
         let rel: RelLine =
-            serde_json::from_str(&line).map_err(|e| bad(n, format!("not a relationship: {e}")))?;
+            serde_json::from_str(&line).map_err(|e| f.bad(format!("not a relationship: {e}")))?;
         if !shard.owns(rel.victim) {
-            return Err(bad(
-                n,
-                format!("victim {} does not belong to shard {shard}", rel.victim),
-            ));
+            return Err(f.bad(format!(
+                "victim {} does not belong to shard {shard}",
+                rel.victim
+            )));
         }
         if !seen.insert((rel.victim, rel.controller.clone())) {
-            return Err(bad(
-                n,
-                format!(
-                    "relationship {} <- {} listed twice",
-                    rel.victim, rel.controller
-                ),
-            ));
+            return Err(f.bad(format!(
+                "relationship {} <- {} listed twice",
+                rel.victim, rel.controller
+            )));
         }
-        views.push(rel.view().map_err(|r| bad(n, r))?);
+        views.push(rel.view().map_err(|r| f.bad(r))?);
     }
     if views.len() as u64 != header.relationships {
-        return Err(bad(
-            n,
-            format!(
-                "truncated: the header announces {} relationships, the file has {}",
-                header.relationships,
-                views.len()
-            ),
-        ));
+        return Err(f.bad(format!(
+            "truncated: the header announces {} relationships, the file has {}",
+            header.relationships,
+            views.len()
+        )));
     }
     Ok(ShardState {
         path: path.to_path_buf(),
