@@ -51,23 +51,44 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     Ok(())
 }
 
+/// Writes a score in [0, 1] with four decimals (`0.1234`) by integer
+/// formatting: `{:.4}` of an `f64` took a fifth of `score-domains`' time.
+/// Ties round half away from zero (`{:.4}` rounds the exact binary value).
+fn write_score(out: &mut impl Write, score: f64) -> std::io::Result<()> {
+    let v = (score.clamp(0.0, 1.0) * 10_000.0).round() as u32;
+    write!(out, "{}.{:04}", v / 10_000, v % 10_000)
+}
+
 pub fn score_domains() -> Result<()> {
     if c2atlas::detect::dga::model().is_none() {
         bail!("the DGA model shipped with c2atlas could not be loaded");
     }
-    let stdin = std::io::stdin().lock();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for (i, line) in stdin.split(b'\n').enumerate() {
-        let line = line.context("cannot read stdin")?;
+    let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin().lock());
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    // One line buffer reused for every line (no allocation per domain).
+    let mut line = Vec::with_capacity(256);
+    for i in 1.. {
+        line.clear();
+        if stdin
+            .read_until(b'\n', &mut line)
+            .context("cannot read stdin")?
+            == 0
+        {
+            break;
+        }
         let Ok(text) = std::str::from_utf8(&line) else {
-            eprintln!("c2atlas: stdin:{}: not UTF-8, skipped", i + 1);
+            eprintln!("c2atlas: stdin:{i}: not UTF-8, skipped");
             continue;
         };
         let d = text.trim();
         if d.is_empty() || d.starts_with('#') {
             continue;
         }
-        writeln!(out, "{d}\t{:.4}", c2atlas::detect::dga::score_domain(d))?;
+        let score = c2atlas::detect::dga::score_domain(d);
+        out.write_all(d.as_bytes())?;
+        out.write_all(b"\t")?;
+        write_score(&mut out, score)?;
+        out.write_all(b"\n")?;
     }
     out.flush()?;
     Ok(())

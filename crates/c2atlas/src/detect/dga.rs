@@ -29,7 +29,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, LazyLock};
 
-use super::names::{is_victim, normalise};
+use super::names::{MAX_NAME_LEN, is_victim, normalise, strip_port};
 use super::{Context, Controller, Detector, Finding, Method};
 use crate::model::{Event, Micros, RecordRef};
 
@@ -86,10 +86,33 @@ pub fn model() -> Option<&'static DgaModel> {
 /// unusable.
 pub fn score_domain(name: &str) -> f64 {
     let Some(m) = model() else { return 0.0 };
-    match normalise(name) {
-        Some(n) => m.score_name(&n),
+    let mut buf = [0u8; MAX_NAME_LEN];
+    match normalise_into(name, &mut buf) {
+        Some(n) => m.score_name_bytes(n),
         None => 0.0,
     }
+}
+
+/// [`normalise`] into a caller's stack buffer: the same result without a heap
+/// allocation (the scoring hot path: `score-domains`, bulk triage). The IP
+/// literal check only runs for names that could be one (an IPv4 literal ends
+/// in a digit, an IPv6 literal holds a `:`; no top-level domain is numeric).
+fn normalise_into<'b>(name: &str, buf: &'b mut [u8; MAX_NAME_LEN]) -> Option<&'b [u8]> {
+    let name = strip_port(name.trim()).trim_end_matches('.');
+    if name.is_empty() || name.len() > MAX_NAME_LEN || name.starts_with('[') {
+        return None;
+    }
+    let b = name.as_bytes();
+    if (b.last().is_some_and(u8::is_ascii_digit) || b.contains(&b':'))
+        && name.parse::<IpAddr>().is_ok()
+    {
+        return None;
+    }
+    let out = buf.get_mut(..b.len())?;
+    for (o, &c) in out.iter_mut().zip(b) {
+        *o = c.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
 /// A model file that cannot be used.
@@ -204,7 +227,25 @@ pub fn for_each_token(label: &[u8], suffix: &[u8], bits: u8, mut f: impl FnMut(u
 /// letter↔digit transitions / length and consonant↔vowel alternations /
 /// letters (pronounceable generators alternate almost perfectly).
 pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
-    let bytes = &label.as_bytes()[..label.len().min(MAX_LABEL)];
+    features_bytes(label.as_bytes(), benign, dga)
+}
+
+/// `c · log2 c` for every count a label can hold (`0 ≤ c ≤ MAX_LABEL`), and
+/// `log2 n` likewise: the entropy of a label is then
+/// `log2 n − Σ c·log2 c / n` with no logarithm per name (scoring hot path).
+static LOG2_TABLES: LazyLock<([f32; MAX_LABEL + 1], [f32; MAX_LABEL + 1])> = LazyLock::new(|| {
+    let mut clog = [0f32; MAX_LABEL + 1];
+    let mut log = [0f32; MAX_LABEL + 1];
+    for c in 1..=MAX_LABEL {
+        log[c] = (c as f32).log2();
+        clog[c] = c as f32 * log[c];
+    }
+    (clog, log)
+});
+
+/// [`features`] of a label given as bytes.
+fn features_bytes(label: &[u8], benign: &[u8], dga: &[u8]) -> [f32; NF] {
+    let bytes = &label[..label.len().min(MAX_LABEL)];
     let (mut lb, mut ld, mut n, mut rare) = (0f32, 0f32, 0f32, 0f32);
     for_each_trigram(bytes, |i| {
         let nb = f32::from(benign.get(i).copied().unwrap_or(255)) / LP_SCALE;
@@ -254,15 +295,21 @@ pub fn features(label: &str, benign: &[u8], dga: &[u8]) -> [f32; NF] {
             prev_vowel = None;
         }
     }
-    let mut entropy = 0f32;
+    let (clog, log) = &*LOG2_TABLES;
+    let mut sum_clog = 0f32;
     let mut distinct = 0f32;
     for &c in &counts {
         if c > 0 {
-            let p = c as f32 / len;
-            entropy -= p * p.log2();
+            // c ≤ bytes.len() ≤ MAX_LABEL: always inside the table
+            sum_clog += clog.get(c as usize).copied().unwrap_or(0.0);
             distinct += 1.0;
         }
     }
+    let entropy = if bytes.is_empty() {
+        0.0
+    } else {
+        log.get(bytes.len()).copied().unwrap_or(0.0) - sum_clog / len
+    };
     let n = n.max(1.0);
     [
         lb / n,
@@ -388,7 +435,11 @@ impl DgaModel {
 
     /// The logit of a generated label under a public suffix.
     pub fn logit(&self, label: &str, suffix: &str) -> f32 {
-        let f = features(label, &self.benign, &self.dga);
+        self.logit_bytes(label.as_bytes(), suffix.as_bytes())
+    }
+
+    fn logit_bytes(&self, label: &[u8], suffix: &[u8]) -> f32 {
+        let f = features_bytes(label, &self.benign, &self.dga);
         let mut z = self.bias;
         for (i, x) in f.iter().enumerate() {
             let s = if self.scale[i] > 0.0 {
@@ -399,7 +450,7 @@ impl DgaModel {
             z += self.weights[i] * (x - self.mean[i]) / s;
         }
         let mut h = 0i32;
-        for_each_token(label.as_bytes(), suffix.as_bytes(), self.hash_bits, |i| {
+        for_each_token(label, suffix, self.hash_bits, |i| {
             h += i32::from(self.hashed.get(i).copied().unwrap_or(0));
         });
         z + self.hash_scale * h as f32
@@ -415,7 +466,15 @@ impl DgaModel {
 
     /// Score of a normalised domain name (its generated label and suffix).
     pub fn score_name(&self, name: &str) -> f64 {
-        split_name(name).map_or(0.0, |(l, s)| self.score_label(l, s))
+        self.score_name_bytes(name.as_bytes())
+    }
+
+    /// [`DgaModel::score_name`] of a normalised name given as bytes.
+    fn score_name_bytes(&self, name: &[u8]) -> f64 {
+        match split_bytes(name) {
+            Some((l, s)) if !l.is_empty() => f64::from(sigmoid(self.logit_bytes(l, s))),
+            _ => 0.0,
+        }
     }
 
     /// Whether a score calls the name DGA.
@@ -427,14 +486,22 @@ impl DgaModel {
 /// A normalised name's generated label and its public suffix
 /// (`a.xkqz.co.uk` → (`xkqz`, `co.uk`)); `None` without a registered domain.
 pub fn split_name(name: &str) -> Option<(&str, &str)> {
-    let dom = psl::domain(name.as_bytes())?;
+    let (l, s) = split_bytes(name.as_bytes())?;
+    // Both are sub-slices of `name` cut at ASCII dots, so still UTF-8.
+    Some((std::str::from_utf8(l).ok()?, std::str::from_utf8(s).ok()?))
+}
+
+/// [`split_name`] on bytes (no UTF-8 check: the scoring hot path).
+fn split_bytes(name: &[u8]) -> Option<(&[u8], &[u8])> {
+    let dom = psl::domain(name)?;
     let suffix_len = dom.suffix().as_bytes().len();
-    let reg = std::str::from_utf8(dom.as_bytes()).ok()?;
+    let reg = dom.as_bytes();
     let cut = reg.len().checked_sub(suffix_len + 1)?;
     let label = reg.get(..cut).filter(|l| !l.is_empty())?;
     let suffix = reg.get(cut + 1..)?;
     Some((label, suffix))
 }
+
 
 /// Failed-lookup state of one host.
 #[derive(Clone, Debug)]
@@ -685,5 +752,30 @@ mod tests {
             let x = score_domain(&s);
             proptest::prop_assert!((0.0..=1.0).contains(&x));
         }
+
+        /// The allocation-free normaliser of the hot path agrees with
+        /// `names::normalise`, and scoring through it equals scoring the
+        /// normalised string.
+        #[test]
+        fn normalise_into_matches_normalise(s in "[ a-zA-Z0-9.:\\[\\]É-]{0,40}") {
+            let mut buf = [0u8; MAX_NAME_LEN];
+            let fast = normalise_into(&s, &mut buf).map(<[u8]>::to_vec);
+            let slow = normalise(&s).map(String::into_bytes);
+            proptest::prop_assert_eq!(&fast, &slow);
+            if let (Some(m), Some(n)) = (model(), normalise(&s)) {
+                proptest::prop_assert_eq!(score_domain(&s), m.score_name(&n));
+            }
+        }
+    }
+
+    #[test]
+    fn normalise_into_edge_cases() {
+        let mut buf = [0u8; MAX_NAME_LEN];
+        for s in ["WWW.Example.COM.", "1.2.3.4", "::1", "[::1]:53", "host:8080", "", "...", "a.b9"] {
+            let fast = normalise_into(s, &mut buf).map(<[u8]>::to_vec);
+            assert_eq!(fast, normalise(s).map(String::into_bytes), "{s}");
+        }
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        assert!(normalise_into(&long, &mut buf).is_none());
     }
 }
