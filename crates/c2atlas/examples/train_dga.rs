@@ -296,8 +296,14 @@ fn main() {
     ];
     // The first list is the one with label noise (see `CONTAMINATED`).
     let benign_files = [
-        ("benign: opendns-top", data.join("dga_wordlists/opendns-top-domains.txt")),
-        ("benign: opendns-random", data.join("dga_wordlists/opendns-random-domains.txt")),
+        (
+            "benign: opendns-top",
+            data.join("dga_wordlists/opendns-top-domains.txt"),
+        ),
+        (
+            "benign: opendns-random",
+            data.join("dga_wordlists/opendns-random-domains.txt"),
+        ),
         ("benign: alexa-1000", fam("alexa_1000.txt")),
     ];
 
@@ -467,7 +473,9 @@ fn main() {
         "clean-benign threshold {clean_threshold:.4} (FPR {TARGET_FPR} on out-of-fold benign training names of the lists without label noise)"
     );
     println!();
-    println!("| held-out set | names | flagged (shipped threshold) | rate | flagged (clean-benign threshold) | rate |");
+    println!(
+        "| held-out set | names | flagged (shipped threshold) | rate | flagged (clean-benign threshold) | rate |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     let is_benign = |name: &str| name.starts_with("benign");
     let mut totals = [(0usize, 0usize, 0usize); 2]; // (names, flagged, flagged clean): all benign, clean benign

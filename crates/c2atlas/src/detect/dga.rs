@@ -502,7 +502,6 @@ fn split_bytes(name: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((label, suffix))
 }
 
-
 /// Failed-lookup state of one host.
 #[derive(Clone, Debug)]
 struct NxState {
@@ -771,7 +770,16 @@ mod tests {
     #[test]
     fn normalise_into_edge_cases() {
         let mut buf = [0u8; MAX_NAME_LEN];
-        for s in ["WWW.Example.COM.", "1.2.3.4", "::1", "[::1]:53", "host:8080", "", "...", "a.b9"] {
+        for s in [
+            "WWW.Example.COM.",
+            "1.2.3.4",
+            "::1",
+            "[::1]:53",
+            "host:8080",
+            "",
+            "...",
+            "a.b9",
+        ] {
             let fast = normalise_into(s, &mut buf).map(<[u8]>::to_vec);
             assert_eq!(fast, normalise(s).map(String::into_bytes), "{s}");
         }
