@@ -20,6 +20,7 @@ fn main() {
     let home = Home {
         countries: vec![],
         networks: vec!["10.0.0.0/8".parse().expect("cidr")],
+        ..Default::default()
     };
     let ctx = Context {
         home: &home,

@@ -21,6 +21,7 @@ fn home(net: &str) -> Home {
     Home {
         countries: vec![],
         networks: vec![net.parse().unwrap()],
+        ..Default::default()
     }
 }
 
@@ -802,6 +803,7 @@ fn simda_nxdomain_burst_is_flagged() {
             "192.168.1.0/24".parse().unwrap(),
             "fd77:48a1:c0bb::/48".parse().unwrap(),
         ],
+        ..Default::default()
     };
     let ctx = Context {
         home: &home,
