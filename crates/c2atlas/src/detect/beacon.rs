@@ -9,10 +9,9 @@
 //!   traffic;
 //! - records older than the current beat (out of order beyond the burst gap)
 //!   are counted as late and do not make gaps; a record more than
-//!   [`REWIND`] older than the beat in progress is a step back of the clock
-//!   (a clock jump corrected, or another input that starts earlier): it is
-//!   counted and the pair restarts from it, without a gap, instead of
-//!   counting everything after it as late;
+//!   [`REWIND`] older than the beat in progress (a clock step back, or a
+//!   clock jump ahead before it) is counted apart as a rewind, and makes no
+//!   gap either;
 //! - a record with the same timestamp as the pair's latest is counted as a
 //!   duplicate (it joins the beat; it never makes a gap).
 //!
@@ -204,12 +203,12 @@ impl PairSketch {
         }
         if ts < self.beat_start {
             if self.beat_start.saturating_sub(ts) > REWIND {
-                // The clock stepped back: restart from here, no gap.
+                // The clock stepped back (or a clock jump ahead came before):
+                // counted apart from ordinary late records, never a gap.
+                // Restarting the pair here was tried and rejected: flow
+                // exporters (Argus) report long flows at their end, hours
+                // after their start, which is no clock step.
                 self.rewinds = self.rewinds.saturating_add(1);
-                self.beat_start = ts;
-                self.last = ts;
-                self.last_rec = rec;
-                self.beat_bytes = bytes;
                 return;
             }
             // Older than the current beat: out of order beyond a burst, no gap.
@@ -1187,20 +1186,28 @@ mod tests {
     }
 
     #[test]
-    fn clock_step_back_restarts_the_pair_and_duplicates_are_counted() {
-        // 30 beats a minute apart; then the clock jumps a year ahead for one
-        // record and is corrected; 30 more beats follow.
+    fn clock_jumps_and_duplicates_are_counted_and_make_no_gaps() {
+        // 30 beats a minute apart; one record a year behind (a clock step
+        // back), then a duplicate of the latest and 20 more beats.
         let mut ts: Vec<Micros> = (0..30).map(|i| i * 60 * S).collect();
-        ts.push(ts[29] + 365 * 86_400 * S);
-        ts.extend((30..60).map(|i| i * 60 * S));
-        let mut s = sketch(&ts, 500);
-        s.add(59 * 60 * S, 500, REC, 2 * S); // a duplicate of the latest
-        assert_eq!(s.rewinds(), 1);
-        assert_eq!(s.late(), 0);
-        assert_eq!(s.duplicates(), 1);
-        let sc = score_pair(&s, (0, 60 * 60 * S), 1, 100, 6).expect("scored");
+        ts.push(ts[29] - 365 * 86_400 * S);
+        ts.push(ts[29]);
+        ts.extend((30..50).map(|i| i * 60 * S));
+        let s = sketch(&ts, 500);
+        assert_eq!((s.rewinds(), s.late(), s.duplicates()), (1, 0, 1));
+        assert_eq!(s.beats(), 50);
+        let sc = score_pair(&s, (0, 50 * 60 * S), 1, 100, 6).expect("scored");
         assert!((sc.period - 60.0).abs() < 0.1, "{sc:?}");
+        assert_eq!(sc.sleeps, 0, "{sc:?}");
         assert!(sc.periodicity >= 0.85, "{sc:?}");
+        // a jump a year ahead: one sleep, the records after it are rewinds
+        let mut ahead: Vec<Micros> = (0..30).map(|i| i * 60 * S).collect();
+        ahead.push(365 * 86_400 * S);
+        ahead.extend((30..40).map(|i| i * 60 * S));
+        let s = sketch(&ahead, 500);
+        assert_eq!(s.rewinds(), 10);
+        let sc = score_pair(&s, (0, 40 * 60 * S), 1, 100, 6).expect("scored");
+        assert!((sc.period - 60.0).abs() < 0.1, "{sc:?}");
     }
 
     proptest! {

@@ -11,16 +11,19 @@
 //! answers, without backing off: what an implant does while its controller is
 //! down or blocked (RemcosRAT's reconnect loop in Slips' CTU-SME-11 capture:
 //! a new connection every 2 s for 8 minutes, each refused). Benign clients
-//! retry too, but back off exponentially and give up, and a dead popular
-//! service is retried by many hosts. So a retry loop needs
-//! [`RETRY_MIN_ATTEMPTS`] unanswered attempts (no byte from the responder)
-//! over at least [`RETRY_MIN_SPAN`], none answered, no pause longer than
-//! [`RETRY_MAX_PAUSE`] of its span (no back-off), to an endpoint that is not
-//! popular (see [`retry_confidence`]). Flow sources that count header bytes
+//! retry too, but back off exponentially and give up; a dead popular
+//! service is retried by many hosts; and a host running several such loops
+//! at once is fanning out (spam to dead mail servers, P2P peers, a client of
+//! several servers — CTU-13's background has all three), not calling its one
+//! controller. So a retry loop needs [`RETRY_MIN_ATTEMPTS`] unanswered
+//! attempts (no byte from the responder) over at least [`RETRY_MIN_SPAN`],
+//! none answered, no pause longer than [`RETRY_MAX_PAUSE`] of its span (no
+//! back-off), to an endpoint no other internal host contacts, and it must be
+//! the host's only such loop (see [`retry_confidence`]). Flow sources that count header bytes
 //! as payload (Argus binetflow's `TotBytes`) never show a refused connection
 //! as unanswered, so there the feature stays silent rather than wrong.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -153,28 +156,24 @@ pub fn long_confidence(hours: f64) -> f64 {
     0.35 + (LONG_MAX_CONFIDENCE - 0.35) * (1.0 - (-(hours - 1.0) / 10.0).exp())
 }
 
-/// Confidence of a retry loop (module docs): 0 unless the pair made at least
-/// [`RETRY_MIN_ATTEMPTS`] unanswered attempts over at least
-/// [`RETRY_MIN_SPAN`], was never answered, never paused longer than
-/// [`RETRY_MAX_PAUSE`] of the span, and its endpoint is not popular; then
-/// 0.6 (the default `--min-confidence`: an implant calling a dead controller
-/// is a census claim) rising to 0.8 for an hour of trying.
-pub fn retry_confidence(
-    unanswered: u32,
-    answered: u32,
-    span: Micros,
-    max_pause: Micros,
-    hosts: u32,
-    total_hosts: u32,
-) -> f64 {
-    let popular = hosts >= RETRY_POPULAR_HOSTS
-        && f64::from(hosts) >= RETRY_POPULAR_SHARE * f64::from(total_hosts);
-    if unanswered < RETRY_MIN_ATTEMPTS
-        || answered > 0
-        || span < RETRY_MIN_SPAN
-        || max_pause as f64 > RETRY_MAX_PAUSE * span as f64
-        || popular
-    {
+/// Whether a pair's unanswered attempts form a steady loop: at least
+/// [`RETRY_MIN_ATTEMPTS`] over at least [`RETRY_MIN_SPAN`], none answered,
+/// no pause longer than [`RETRY_MAX_PAUSE`] of the span.
+pub fn is_retry_loop(unanswered: u32, answered: u32, span: Micros, max_pause: Micros) -> bool {
+    unanswered >= RETRY_MIN_ATTEMPTS
+        && answered == 0
+        && span >= RETRY_MIN_SPAN
+        && max_pause as f64 <= RETRY_MAX_PAUSE * span as f64
+}
+
+/// Confidence of a steady retry loop ([`is_retry_loop`]) of `span` to an
+/// endpoint contacted by `hosts` internal hosts, the host running `loops`
+/// such loops: 0 unless the endpoint is the host's alone and the loop its
+/// only one (module docs); then 0.6 (the default `--min-confidence`: an
+/// implant calling its dead controller is a census claim) rising to 0.8 for
+/// an hour of trying.
+pub fn retry_confidence(span: Micros, hosts: u32, loops: u32) -> f64 {
+    if hosts != 1 || loops != 1 {
         return 0.0;
     }
     let hour = 3_600e6;
@@ -235,18 +234,25 @@ impl Detector for LongConnDetector {
 
     fn finish(&mut self, _ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
         let mut hosts_of: HashMap<IpAddr, u32, foldhash::fast::FixedState> = HashMap::default();
-        let mut victims: HashSet<IpAddr, foldhash::fast::FixedState> = HashSet::default();
-        for &(src, dst) in self.pairs.keys() {
+        for &(_, dst) in self.pairs.keys() {
             *hosts_of.entry(dst).or_insert(0) += 1;
-            victims.insert(src);
         }
-        let total = u32::try_from(victims.len()).unwrap_or(u32::MAX);
+        let mut loops_of: HashMap<IpAddr, u32, foldhash::fast::FixedState> = HashMap::default();
+        for (&(src, _), p) in &self.pairs {
+            if is_retry_loop(p.unanswered, p.answered, p.retry_span(), p.max_pause) {
+                *loops_of.entry(src).or_insert(0) += 1;
+            }
+        }
         let mut pairs: Vec<_> = self.pairs.iter().collect();
         pairs.sort_by_key(|(k, _)| **k);
         for (&(src, dst), p) in pairs {
             let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
             let span = p.retry_span();
-            let retry = retry_confidence(p.unanswered, p.answered, span, p.max_pause, hosts, total);
+            let retry = if is_retry_loop(p.unanswered, p.answered, span, p.max_pause) {
+                retry_confidence(span, hosts, loops_of.get(&src).copied().unwrap_or(0))
+            } else {
+                0.0
+            };
             let hours = p.total as f64 / 3.6e9;
             let span_days = (p.last.0.saturating_sub(p.first.0) as f64 / DAY).max(1.0 / 24.0);
             let per_day = f64::from(p.conns) / span_days;
@@ -262,7 +268,7 @@ impl Detector for LongConnDetector {
             let text = if retry > long.max(strobe) {
                 format!(
                     "retry loop: {} unanswered connection attempts over {:.1} min (one every {:.1} s, \
-                     longest pause {:.1} s), never answered; endpoint tried by {hosts} internal host(s)",
+                     longest pause {:.1} s), never answered; the host's only such loop, to an endpoint no other internal host contacts",
                     p.unanswered,
                     span as f64 / 60e6,
                     span as f64 / 1e6 / f64::from(p.unanswered.max(2) - 1),
@@ -319,19 +325,20 @@ mod tests {
     const S: Micros = 1_000_000;
 
     #[test]
-    fn retry_loop_needs_persistence_silence_no_backoff_and_rarity() {
-        // 240 refused attempts, one every 2 s for 8 min, by the only host.
-        let ok = retry_confidence(240, 0, 480 * S, 2 * S, 1, 20);
+    fn retry_loop_needs_persistence_silence_no_backoff_and_exclusivity() {
+        // 240 refused attempts, one every 2 s for 8 min
+        assert!(is_retry_loop(240, 0, 480 * S, 2 * S));
+        // too few attempts, too short, answered once, backed off
+        assert!(!is_retry_loop(59, 0, 480 * S, 2 * S));
+        assert!(!is_retry_loop(240, 0, 299 * S, 2 * S));
+        assert!(!is_retry_loop(240, 1, 480 * S, 2 * S));
+        assert!(!is_retry_loop(240, 0, 480 * S, 61 * S));
+        let ok = retry_confidence(480 * S, 1, 1);
         assert!((0.6..=0.61).contains(&ok), "{ok}");
-        assert!(retry_confidence(240, 0, 3600 * S, 2 * S, 1, 20) > 0.79);
-        // too few attempts, too short, answered once, backed off, popular
-        assert_eq!(retry_confidence(59, 0, 480 * S, 2 * S, 1, 20), 0.0);
-        assert_eq!(retry_confidence(240, 0, 299 * S, 2 * S, 1, 20), 0.0);
-        assert_eq!(retry_confidence(240, 1, 480 * S, 2 * S, 1, 20), 0.0);
-        assert_eq!(retry_confidence(240, 0, 480 * S, 240 * S, 1, 20), 0.0);
-        assert_eq!(retry_confidence(240, 0, 480 * S, 2 * S, 3, 20), 0.0);
-        // three hosts of thousands calling the same dead endpoint: still rare
-        assert!(retry_confidence(240, 0, 480 * S, 2 * S, 3, 5000) >= 0.6);
+        assert!(retry_confidence(3600 * S, 1, 1) > 0.79);
+        // another host calls the endpoint too; the host runs two loops
+        assert_eq!(retry_confidence(480 * S, 2, 1), 0.0);
+        assert_eq!(retry_confidence(480 * S, 1, 2), 0.0);
     }
 
     #[test]
