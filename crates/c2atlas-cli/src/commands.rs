@@ -119,7 +119,8 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
 /// Opens databases, feeds and allow-lists and checks the detection options
 /// (everything of [`prepare`] but the inputs; `collect` uses it alone).
 pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
-    let home = Home::new(&a.home_countries, &a.home_nets)?.with_controller_nets(&a.controller_nets)?;
+    let home =
+        Home::new(&a.home_countries, &a.home_nets)?.with_controller_nets(&a.controller_nets)?;
     if home.countries.is_empty() && home.networks.is_empty() {
         bail!(
             "no home defined: give --home-country CC and/or --home-net CIDR (victims are the hosts at home)"

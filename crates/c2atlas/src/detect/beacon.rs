@@ -539,7 +539,15 @@ impl<K: std::hash::Hash + Eq + Copy> PairTable<K> {
 
     /// Adds a flow to the pair's sketch, creating it when the table holds
     /// fewer than `max` pairs; `false` when the pair is new and the table full.
-    fn add(&mut self, k: K, max: usize, ts: Micros, bytes: u64, rec: RecordRef, gap: Micros) -> bool {
+    fn add(
+        &mut self,
+        k: K,
+        max: usize,
+        ts: Micros,
+        bytes: u64,
+        rec: RecordRef,
+        gap: Micros,
+    ) -> bool {
         let h = self.hash(&k);
         let entries = &mut self.entries;
         if let Some(&i) = self.index.find(h, |&i| {
@@ -928,7 +936,11 @@ impl BeaconDetector {
             .iter()
             .map(|(_, s)| u64::from(s.duplicates))
             .sum();
-        self.stats.rewinds = self.ip_pairs.iter().map(|(_, s)| u64::from(s.rewinds)).sum();
+        self.stats.rewinds = self
+            .ip_pairs
+            .iter()
+            .map(|(_, s)| u64::from(s.rewinds))
+            .sum();
 
         let mut pairs: Vec<_> = self.ip_pairs.iter().collect();
         pairs.sort_by_key(|(k, _)| **k);

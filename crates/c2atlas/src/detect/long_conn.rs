@@ -80,7 +80,14 @@ struct PairTime {
 }
 
 impl PairTime {
-    fn new(ts: Micros, end: Micros, dur: Micros, bytes: u64, rec: RecordRef, unanswered: bool) -> Self {
+    fn new(
+        ts: Micros,
+        end: Micros,
+        dur: Micros,
+        bytes: u64,
+        rec: RecordRef,
+        unanswered: bool,
+    ) -> Self {
         let mut p = PairTime {
             total: dur,
             covered_until: end,
@@ -349,7 +356,10 @@ mod tests {
             networks: vec!["192.168.1.0/24".parse().expect("cidr")],
             ..Default::default()
         };
-        let ctx = Context { home: &home, geo: None };
+        let ctx = Context {
+            home: &home,
+            geo: None,
+        };
         let run = |times: &[Micros]| {
             let mut d = LongConnDetector::new();
             for (i, &ts) in times.iter().enumerate() {
@@ -366,7 +376,10 @@ mod tests {
                     packets: 2,
                     label: None,
                 };
-                let rec = RecordRef { input: 0, line: i as u64 + 1 };
+                let rec = RecordRef {
+                    input: 0,
+                    line: i as u64 + 1,
+                };
                 d.observe(rec, &Event::Flow(f), &ctx, &mut |_| {});
             }
             let mut out = Vec::new();

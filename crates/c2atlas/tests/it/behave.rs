@@ -1098,7 +1098,10 @@ fn remcos_reconnect_loop_is_found() {
     };
     assert_eq!(rels.len(), 1, "{rels:?}");
     let (v, c, m, e) = &rels[0];
-    assert_eq!((v.as_str(), c.as_str(), m.as_str()), ("192.168.1.107", "66.63.168.35", "long"));
+    assert_eq!(
+        (v.as_str(), c.as_str(), m.as_str()),
+        ("192.168.1.107", "66.63.168.35", "long")
+    );
     assert!(e.starts_with("retry loop: 719 unanswered"), "{e}");
 }
 
@@ -1109,7 +1112,7 @@ fn remcos_reconnect_loop_is_found() {
 /// bare-address HTTP requests.
 #[test]
 fn caldera_agents_found_with_controller_net() {
-    let rel = "pcaps/corelight-zeek-caldera-detector/testing/Traces";
+    let rel = "pcaps/corelight-zeek-caldera-detector/testing/Traces/sandcat.pcap";
     let lab = || Home::new(&[], &["172.18.0.0/16".to_string()]).expect("home");
     let Some(plain) = behaviour_run(lab(), rel) else {
         eprintln!("skipped: caldera pcaps absent");
@@ -1120,10 +1123,11 @@ fn caldera_agents_found_with_controller_net() {
         .with_controller_nets(&["172.18.0.0/16".to_string()])
         .expect("controller net");
     let rels = behaviour_run(home, rel).expect("present");
-    eprintln!("{rels:#?}");
-    assert!(
-        rels.iter()
-            .any(|(v, c, m, _)| v == "172.18.0.3" && c == "172.18.0.2" && m == "beacon"),
-        "{rels:?}"
+    assert_eq!(rels.len(), 1, "{rels:?}");
+    let (v, c, m, e) = &rels[0];
+    assert_eq!(
+        (v.as_str(), c.as_str(), m.as_str()),
+        ("172.18.0.3", "172.18.0.2", "beacon")
     );
+    assert!(e.contains("by bare address"), "{e}");
 }
