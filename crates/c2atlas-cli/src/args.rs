@@ -88,6 +88,12 @@ pub struct RunArgs {
     #[arg(long = "home-net", value_name = "CIDR")]
     pub home_nets: Vec<String>,
 
+    /// A range whose addresses may be controllers even when private or inside a home network (repeatable):
+    /// a lab's C2 server, an internal relay or pivot. Behavioural detectors then score hosts' contacts with it
+    /// (e.g. `--home-net 10.0.0.0/8 --controller-net 10.9.0.0/16`); such controllers are never counted abroad.
+    #[arg(long = "controller-net", value_name = "CIDR")]
+    pub controller_nets: Vec<String>,
+
     /// Threat-intel feed (repeatable): Feodo Tracker / ThreatFox / URLhaus CSV, FireHOL .ipset/.netset,
     /// Zeek Intel TSV, or a plain list of IPs, CIDRs, domains and URLs.
     #[arg(long = "intel", value_name = "PATH")]

@@ -119,7 +119,8 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
 /// Opens databases, feeds and allow-lists and checks the detection options
 /// (everything of [`prepare`] but the inputs; `collect` uses it alone).
 pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
-    let home = Home::new(&a.home_countries, &a.home_nets)?;
+    let home =
+        Home::new(&a.home_countries, &a.home_nets)?.with_controller_nets(&a.controller_nets)?;
     if home.countries.is_empty() && home.networks.is_empty() {
         bail!(
             "no home defined: give --home-country CC and/or --home-net CIDR (victims are the hosts at home)"
@@ -580,6 +581,7 @@ fn sim_run_args(cfg: &SimConfig, out: &SimOutput, quiet: bool) -> RunArgs {
         input_format: None,
         home_countries: vec![cfg.home_country.to_string()],
         home_nets: vec![],
+        controller_nets: vec![],
         intel: vec![
             out.intel_dir.join("c2-feed.csv"),
             out.intel_dir.join("c2-domains.txt"),

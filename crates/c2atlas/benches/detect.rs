@@ -19,6 +19,7 @@ fn beacon(c: &mut Criterion) {
     let home = Home {
         countries: vec![],
         networks: vec!["10.0.0.0/8".parse().unwrap()],
+        ..Default::default()
     };
     let ctx = Context {
         home: &home,

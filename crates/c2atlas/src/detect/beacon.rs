@@ -8,7 +8,12 @@
 //!   reservoirs (uniform samples), so memory does not grow with the pair's
 //!   traffic;
 //! - records older than the current beat (out of order beyond the burst gap)
-//!   are counted as late and do not make gaps.
+//!   are counted as late and do not make gaps; a record more than
+//!   [`REWIND`] older than the beat in progress (a clock step back, or a
+//!   clock jump ahead before it) is counted apart as a rewind, and makes no
+//!   gap either;
+//! - a record with the same timestamp as the pair's latest is counted as a
+//!   duplicate (it joins the beat; it never makes a gap).
 //!
 //! Scoring starts from RITA (interval skew and dispersion, size dispersion,
 //! coverage) and adds what it lacks: gaps that are near-integer multiples of
@@ -23,6 +28,13 @@
 //! included), so a beacon through a proxy or a rotating address is still seen.
 //! A (host, domain) beacon is reported only when none of the addresses it
 //! resolved to was already reported for that host.
+//!
+//! HTTP requests whose `Host` is a bare address (no name: the client was
+//! given the address itself, as implants are) feed a third table keyed by
+//! (host, that address). It sees beacons that flows hide — many requests
+//! inside one keep-alive connection (Caldera's Sandcat) — and it is evidence
+//! in its own right ([`BARE_ADDRESS_EVIDENCE`]): benign software and browsers
+//! name their servers.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -48,10 +60,19 @@ const NEGLIGIBLE_SPREAD: f32 = 0.02;
 /// Minimum gaps kept after setting sleeps apart (RITA requires 4 timestamps).
 const MIN_GAPS: usize = 4;
 const MICROS: f64 = 1e6;
+/// A record this much older than the beat in progress is a step back of the
+/// clock, not a late delivery: Zeek and flow exporters deliver records late
+/// by at most their rotation or active timeout (minutes to an hour).
+pub const REWIND: Micros = 2 * 3_600_000_000;
 /// Share of the periodicity score a beacon finding gets without corroborating
 /// host activity: a perfect but lone beacon stays below the default minimum
 /// confidence (0.6), since benign software beacons just as regularly.
 pub const UNCORROBORATED: f64 = 0.6;
+/// Corroboration a beacon earns when the victim's HTTP requests name the
+/// controller by bare address: half of full evidence, since some devices and
+/// internal tools do so too (so a beacon needs a score of 0.75 to pass the
+/// default `--min-confidence` of 0.6 on it).
+pub const BARE_ADDRESS_EVIDENCE: f64 = 0.5;
 /// A beacon stands on its own (needs no corroboration) when it is
 /// statistically perfect and long-running: interval and size scores ramp from
 /// the first to the second figure…
@@ -102,6 +123,8 @@ pub struct PairSketch {
     flows: u32,
     beats: u32,
     late: u32,
+    duplicates: u32,
+    rewinds: u32,
     /// Gap samples (seconds) and beat sizes (bytes), log-quantised ([`quantise`]).
     gaps: [u16; GAP_SLOTS],
     sizes: [u16; SIZE_SLOTS],
@@ -160,6 +183,8 @@ impl PairSketch {
             flows: 1,
             beats: 1,
             late: 0,
+            duplicates: 0,
+            rewinds: 0,
             gaps: [0; GAP_SLOTS],
             sizes: [0; SIZE_SLOTS],
         }
@@ -173,7 +198,19 @@ impl PairSketch {
             self.first = ts;
             self.first_rec = rec;
         }
+        if ts == self.last {
+            self.duplicates = self.duplicates.saturating_add(1);
+        }
         if ts < self.beat_start {
+            if self.beat_start.saturating_sub(ts) > REWIND {
+                // The clock stepped back (or a clock jump ahead came before):
+                // counted apart from ordinary late records, never a gap.
+                // Restarting the pair here was tried and rejected: flow
+                // exporters (Argus) report long flows at their end, hours
+                // after their start, which is no clock step.
+                self.rewinds = self.rewinds.saturating_add(1);
+                return;
+            }
             // Older than the current beat: out of order beyond a burst, no gap.
             self.late = self.late.saturating_add(1);
             return;
@@ -216,6 +253,14 @@ impl PairSketch {
     /// Records that arrived older than the beat in progress.
     pub fn late(&self) -> u32 {
         self.late
+    }
+    /// Records with the same timestamp as the pair's latest.
+    pub fn duplicates(&self) -> u32 {
+        self.duplicates
+    }
+    /// Steps back of the clock by more than [`REWIND`] (the pair restarted).
+    pub fn rewinds(&self) -> u32 {
+        self.rewinds
     }
     pub fn first(&self) -> Micros {
         self.first
@@ -444,16 +489,119 @@ pub struct BeaconStats {
     /// New pairs not tracked because [`BeaconConfig::max_pairs`] was reached.
     pub untracked: u64,
     pub late: u64,
+    /// Records with the same timestamp as their pair's latest.
+    pub duplicates: u64,
+    /// Steps back of the clock beyond [`REWIND`].
+    pub rewinds: u64,
     pub scored: u64,
 }
 
 type Map<K, V> = HashMap<K, V, Hasher>;
 
+/// Pair → sketch store: a hash table of `u32` slots indexing a dense vector
+/// of (key, sketch) entries (the layout of `indexmap`, without its stored
+/// hash). A `HashMap<K, PairSketch>` keeps its entries inside the buckets,
+/// so its load factor (between 7/16 and 7/8) multiplies the ~170-byte entry;
+/// here it multiplies a 4-byte slot, and the entries vector only has the
+/// slack of its doubling (≈ 5 % at 1 M pairs). Invariant: every slot is a
+/// valid index into `entries` and no two entries share a key.
+struct PairTable<K> {
+    index: hashbrown::HashTable<u32>,
+    entries: Vec<(K, PairSketch)>,
+    hasher: Hasher,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> PairTable<K> {
+    fn new() -> Self {
+        PairTable {
+            index: hashbrown::HashTable::new(),
+            entries: Vec::new(),
+            hasher: Hasher::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn hash(&self, k: &K) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, k)
+    }
+
+    fn get(&self, k: &K) -> Option<&PairSketch> {
+        let h = self.hash(k);
+        let entries = &self.entries;
+        let &i = self.index.find(h, |&i| {
+            entries.get(i as usize).is_some_and(|(key, _)| key == k)
+        })?;
+        entries.get(i as usize).map(|(_, s)| s)
+    }
+
+    /// Adds a flow to the pair's sketch, creating it when the table holds
+    /// fewer than `max` pairs; `false` when the pair is new and the table full.
+    fn add(
+        &mut self,
+        k: K,
+        max: usize,
+        ts: Micros,
+        bytes: u64,
+        rec: RecordRef,
+        gap: Micros,
+    ) -> bool {
+        let h = self.hash(&k);
+        let entries = &mut self.entries;
+        if let Some(&i) = self.index.find(h, |&i| {
+            entries.get(i as usize).is_some_and(|(key, _)| *key == k)
+        }) {
+            if let Some((_, s)) = entries.get_mut(i as usize) {
+                s.add(ts, bytes, rec, gap);
+            }
+            return true;
+        }
+        let Ok(slot) = u32::try_from(entries.len()) else {
+            return false;
+        };
+        if entries.len() >= max {
+            return false;
+        }
+        entries.push((k, PairSketch::new(ts, bytes, rec)));
+        let hasher = &self.hasher;
+        self.index.insert_unique(h, slot, |&i| {
+            entries
+                .get(i as usize)
+                .map_or(0, |(key, _)| std::hash::BuildHasher::hash_one(hasher, key))
+        });
+        true
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&K, &PairSketch)> {
+        self.entries.iter().map(|(k, s)| (k, s))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &K> {
+        self.entries.iter().map(|(k, _)| k)
+    }
+
+    /// Heap bytes held: the slot table (a power-of-two bucket count, 7/8
+    /// usable, 4-byte slot + 1 control byte each) and the entries' capacity.
+    fn heap_bytes(&self) -> usize {
+        let buckets = if self.index.capacity() == 0 {
+            0
+        } else {
+            (self.index.capacity() * 8 / 7).next_power_of_two()
+        };
+        buckets * (std::mem::size_of::<u32>() + 1)
+            + self.entries.capacity() * std::mem::size_of::<(K, PairSketch)>()
+    }
+}
+
 /// The beacon detector (see the module docs).
 pub struct BeaconDetector {
     cfg: BeaconConfig,
-    ip_pairs: Map<(IpAddr, IpAddr), PairSketch>,
-    name_pairs: Map<(IpAddr, u32), PairSketch>,
+    ip_pairs: PairTable<(IpAddr, IpAddr)>,
+    name_pairs: PairTable<(IpAddr, u32)>,
+    /// HTTP requests to a bare-address `Host`, per (host, address).
+    bare_pairs: PairTable<(IpAddr, IpAddr)>,
     resolved: Map<(IpAddr, IpAddr), u32>,
     /// Internal hosts whose DNS lookups are in the input (at most `max_pairs`).
     dns_hosts: HashSet<IpAddr, Hasher>,
@@ -468,8 +616,9 @@ impl BeaconDetector {
     pub fn new(cfg: BeaconConfig) -> Self {
         BeaconDetector {
             cfg,
-            ip_pairs: Map::default(),
-            name_pairs: Map::default(),
+            ip_pairs: PairTable::new(),
+            name_pairs: PairTable::new(),
+            bare_pairs: PairTable::new(),
             resolved: Map::default(),
             dns_hosts: HashSet::default(),
             domains: Vec::new(),
@@ -480,15 +629,10 @@ impl BeaconDetector {
         }
     }
 
-    /// Bytes held per tracked (host, address) pair: entries plus the hash
-    /// table's slack (between ×1.14 and ×2.3 of the entry size, depending on
-    /// where the pair count falls between two table sizes).
+    /// Bytes held per tracked (host, address) pair: the pair table's slots
+    /// and entries (capacity included) divided by the pairs tracked.
     pub fn bytes_per_pair(&self) -> f64 {
-        let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>() + 1;
-        let pairs = self.ip_pairs.len().max(1);
-        // hashbrown allocates a power-of-two number of buckets, 7/8 of them usable.
-        let buckets = (self.ip_pairs.capacity() * 8 / 7).next_power_of_two();
-        (buckets * entry) as f64 / pairs as f64
+        self.ip_pairs.heap_bytes() as f64 / self.ip_pairs.len().max(1) as f64
     }
 
     fn domain_id(&mut self, name: &str) -> Option<u32> {
@@ -505,8 +649,8 @@ impl BeaconDetector {
         Some(id)
     }
 
-    fn feed<K: std::hash::Hash + Eq>(
-        map: &mut Map<K, PairSketch>,
+    fn feed<K: std::hash::Hash + Eq + Copy>(
+        table: &mut PairTable<K>,
         cfg: &BeaconConfig,
         stats: &mut BeaconStats,
         key: K,
@@ -514,11 +658,7 @@ impl BeaconDetector {
         bytes: u64,
         rec: RecordRef,
     ) {
-        if let Some(s) = map.get_mut(&key) {
-            s.add(ts, bytes, rec, cfg.burst_gap);
-        } else if map.len() < cfg.max_pairs {
-            map.insert(key, PairSketch::new(ts, bytes, rec));
-        } else {
+        if !table.add(key, cfg.max_pairs, ts, bytes, rec, cfg.burst_gap) {
             stats.untracked += 1;
         }
     }
@@ -641,7 +781,19 @@ impl Detector for BeaconDetector {
                     && is_victim(ctx, h.src)
                 {
                     let bytes = h.request_bytes.saturating_add(h.response_bytes);
-                    self.named(h.src, host, h.ts, bytes, rec);
+                    match bare_address(host) {
+                        Some(ip) if is_controller(ctx, ip) => Self::feed(
+                            &mut self.bare_pairs,
+                            &self.cfg,
+                            &mut self.stats,
+                            (h.src, ip),
+                            h.ts,
+                            bytes,
+                            rec,
+                        ),
+                        Some(_) => {}
+                        None => self.named(h.src, host, h.ts, bytes, rec),
+                    }
                 }
             }
             Event::Tls(t) => {
@@ -663,6 +815,16 @@ impl Detector for BeaconDetector {
     }
 }
 
+/// The address an HTTP `Host` value names, when it is a bare address
+/// (`192.0.2.7`, `192.0.2.7:8888`, `[2001:db8::1]:80`).
+pub fn bare_address(host: &str) -> Option<IpAddr> {
+    let host = host.trim();
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    strip_port(host).parse().ok()
+}
+
 /// A scored pair, for reporting and for clustering.
 #[derive(Clone, Debug)]
 pub struct Candidate {
@@ -678,6 +840,8 @@ pub struct Candidate {
     pub activity: f64,
     /// The victim's activity record, for explanations.
     pub host: Option<HostActivity>,
+    /// Whether the victim's HTTP requests named the controller by bare address.
+    pub bare: bool,
 }
 
 impl Candidate {
@@ -704,6 +868,11 @@ impl Candidate {
     ) {
         let s = &self.sketch;
         let mut text = self.score.explain(s, self.hosts);
+        if self.bare {
+            text = format!(
+                "{text}; HTTP requests name the controller by bare address (evidence {BARE_ADDRESS_EVIDENCE})"
+            );
+        }
         if let Some(h) = &self.host {
             text = format!("{text}; {}", h.describe());
         }
@@ -761,15 +930,34 @@ impl BeaconDetector {
             victims.insert(*src);
         }
         let total = u32::try_from(victims.len()).unwrap_or(u32::MAX);
-        self.stats.late = self.ip_pairs.values().map(|s| u64::from(s.late)).sum();
+        self.stats.late = self.ip_pairs.iter().map(|(_, s)| u64::from(s.late)).sum();
+        self.stats.duplicates = self
+            .ip_pairs
+            .iter()
+            .map(|(_, s)| u64::from(s.duplicates))
+            .sum();
+        self.stats.rewinds = self
+            .ip_pairs
+            .iter()
+            .map(|(_, s)| u64::from(s.rewinds))
+            .sum();
 
         let mut pairs: Vec<_> = self.ip_pairs.iter().collect();
         pairs.sort_by_key(|(k, _)| **k);
         let mut covered: HashSet<(IpAddr, u32), Hasher> = HashSet::default();
         for (&(src, dst), s) in pairs {
             let hosts = hosts_of.get(&dst).copied().unwrap_or(1);
-            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
-                continue;
+            // Requests to the bare address may show the beacon better than
+            // the flows (one keep-alive connection): the better one counts.
+            let bare = self.bare_pairs.get(&(src, dst));
+            let by_flows = score_pair(s, window, hosts, total, self.cfg.min_beats);
+            let by_requests =
+                bare.and_then(|b| score_pair(b, window, hosts, total, self.cfg.min_beats));
+            let (s, mut sc) = match (by_flows, by_requests, bare) {
+                (Some(f), Some(r), Some(b)) if r.score > f.score => (b, r),
+                (Some(f), _, _) => (s, f),
+                (None, Some(r), Some(b)) => (b, r),
+                _ => continue,
             };
             // Benign software beacons perfectly too, but to names it looks up:
             // perfection stands alone only for an address the host contacts
@@ -785,6 +973,7 @@ impl BeaconDetector {
             if let Some(&id) = self.resolved.get(&(src, dst)) {
                 covered.insert((src, id));
             }
+            let activity = self.activity.get(&src).map_or(0.0, HostActivity::evidence);
             found.push(Candidate {
                 victim: src,
                 controller: Controller::Ip(dst),
@@ -792,7 +981,43 @@ impl BeaconDetector {
                 hosts,
                 total_hosts: total,
                 sketch: s.clone(),
-                activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                activity: if bare.is_some() {
+                    activity.max(BARE_ADDRESS_EVIDENCE)
+                } else {
+                    activity
+                },
+                bare: bare.is_some(),
+                host: self.activity.get(&src).cloned(),
+            });
+        }
+        // Bare-address requests with no flows of their own in the input
+        // (HTTP logs only, or a proxy between).
+        let mut bare: Vec<_> = self
+            .bare_pairs
+            .iter()
+            .filter(|(k, _)| self.ip_pairs.get(k).is_none())
+            .collect();
+        bare.sort_by_key(|(k, _)| **k);
+        for (&(src, dst), s) in bare {
+            let hosts = 1;
+            let Some(mut sc) = score_pair(s, window, hosts, total, self.cfg.min_beats) else {
+                continue;
+            };
+            sc.standalone = 0.0;
+            self.stats.scored += 1;
+            if sc.score < floor {
+                continue;
+            }
+            let activity = self.activity.get(&src).map_or(0.0, HostActivity::evidence);
+            found.push(Candidate {
+                victim: src,
+                controller: Controller::Ip(dst),
+                score: sc,
+                hosts,
+                total_hosts: total,
+                sketch: s.clone(),
+                activity: activity.max(BARE_ADDRESS_EVIDENCE),
+                bare: true,
                 host: self.activity.get(&src).cloned(),
             });
         }
@@ -823,6 +1048,7 @@ impl BeaconDetector {
                 total_hosts: total,
                 sketch: s.clone(),
                 activity: self.activity.get(&src).map_or(0.0, HostActivity::evidence),
+                bare: false,
                 host: self.activity.get(&src).cloned(),
             });
         }
@@ -968,7 +1194,32 @@ mod tests {
     #[test]
     fn sketch_is_small() {
         let entry = std::mem::size_of::<((IpAddr, IpAddr), PairSketch)>();
-        assert!(entry <= 176, "{entry}");
+        assert!(entry <= 184, "{entry}");
+    }
+
+    #[test]
+    fn clock_jumps_and_duplicates_are_counted_and_make_no_gaps() {
+        // 30 beats a minute apart; one record a year behind (a clock step
+        // back), then a duplicate of the latest and 20 more beats.
+        let mut ts: Vec<Micros> = (0..30).map(|i| i * 60 * S).collect();
+        ts.push(ts[29] - 365 * 86_400 * S);
+        ts.push(ts[29]);
+        ts.extend((30..50).map(|i| i * 60 * S));
+        let s = sketch(&ts, 500);
+        assert_eq!((s.rewinds(), s.late(), s.duplicates()), (1, 0, 1));
+        assert_eq!(s.beats(), 50);
+        let sc = score_pair(&s, (0, 50 * 60 * S), 1, 100, 6).expect("scored");
+        assert!((sc.period - 60.0).abs() < 0.1, "{sc:?}");
+        assert_eq!(sc.sleeps, 0, "{sc:?}");
+        assert!(sc.periodicity >= 0.85, "{sc:?}");
+        // a jump a year ahead: one sleep, the records after it are rewinds
+        let mut ahead: Vec<Micros> = (0..30).map(|i| i * 60 * S).collect();
+        ahead.push(365 * 86_400 * S);
+        ahead.extend((30..40).map(|i| i * 60 * S));
+        let s = sketch(&ahead, 500);
+        assert_eq!(s.rewinds(), 10);
+        let sc = score_pair(&s, (0, 40 * 60 * S), 1, 100, 6).expect("scored");
+        assert!((sc.period - 60.0).abs() < 0.1, "{sc:?}");
     }
 
     proptest! {
@@ -982,7 +1233,7 @@ mod tests {
                 s.add(t, b, REC, burst);
             }
             prop_assert_eq!(s.flows() as usize, evs.len());
-            prop_assert!(s.beats() as usize + s.late() as usize <= evs.len());
+            prop_assert!(s.beats() as usize + s.late() as usize + s.rewinds() as usize <= evs.len());
             if let Some(sc) = score_pair(&s, (i64::MIN, i64::MAX), 1, 1, 1) {
                 prop_assert!((0.0..=1.0).contains(&sc.score));
             }

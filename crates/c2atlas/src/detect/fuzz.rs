@@ -72,6 +72,7 @@ pub fn fuzz(data: &[u8]) {
     let home = Home {
         countries: vec![],
         networks: "10.0.0.0/8".parse::<ipnet::IpNet>().into_iter().collect(),
+        ..Default::default()
     };
     let ctx = Context {
         home: &home,

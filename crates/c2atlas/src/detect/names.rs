@@ -61,9 +61,10 @@ pub fn is_victim(ctx: &Context<'_>, ip: IpAddr) -> bool {
     ctx.is_domestic(ip)
 }
 
-/// Whether `ip` may be a controller: a routable address that is not a victim.
+/// Whether `ip` may be a controller: a routable address that is not a
+/// victim, or any address in a `--controller-net` (internal controllers).
 pub fn is_controller(ctx: &Context<'_>, ip: IpAddr) -> bool {
-    routable(ip) && !is_victim(ctx, ip)
+    (routable(ip) && !is_victim(ctx, ip)) || ctx.home.in_controller_net(ip)
 }
 
 /// Whether `ip` can be a remote peer: private, loopback, link-local,

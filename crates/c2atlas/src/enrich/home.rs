@@ -21,6 +21,12 @@ pub enum Locale {
 pub struct Home {
     pub countries: Vec<CountryCode>,
     pub networks: Vec<ipnet::IpNet>,
+    /// `--controller-net`: ranges whose addresses may be controllers even
+    /// when private or inside a home network (a lab's C2 server, an internal
+    /// relay or pivot). Empty by default: then only routable addresses outside
+    /// home can be controllers. Does not change [`Home::classify`] (an
+    /// internal controller is still domestic or unknown, never overseas).
+    pub controller_nets: Vec<ipnet::IpNet>,
 }
 
 impl Home {
@@ -48,7 +54,24 @@ impl Home {
         Ok(Home {
             countries,
             networks,
+            controller_nets: Vec::new(),
         })
+    }
+
+    /// Adds `--controller-net` values (same syntax as `--home-net`).
+    pub fn with_controller_nets(mut self, networks: &[String]) -> Result<Home, EnrichError> {
+        for n in networks {
+            self.controller_nets.push(parse_network(n)?);
+        }
+        Ok(self)
+    }
+
+    /// Whether `ip` is in a `--controller-net`.
+    pub fn in_controller_net(&self, ip: IpAddr) -> bool {
+        !self.controller_nets.is_empty() && {
+            let ip = ip.to_canonical();
+            self.controller_nets.iter().any(|n| n.contains(&ip))
+        }
     }
 
     /// Classifies `ip`; `country` is its geolocation (looked up by the caller).

@@ -21,6 +21,7 @@ fn home(net: &str) -> Home {
     Home {
         countries: vec![],
         networks: vec![net.parse().unwrap()],
+        ..Default::default()
     }
 }
 
@@ -802,6 +803,7 @@ fn simda_nxdomain_burst_is_flagged() {
             "192.168.1.0/24".parse().unwrap(),
             "fd77:48a1:c0bb::/48".parse().unwrap(),
         ],
+        ..Default::default()
     };
     let ctx = Context {
         home: &home,
@@ -1043,4 +1045,89 @@ fn detectors_survive_disordered_duplicated_and_absurd_input() {
         beacon.is_some_and(|c| c.score.periodicity >= 0.7 && (c.score.period - 600.0).abs() < 60.0),
         "{beacon:?}"
     );
+}
+
+/// The full pipeline with every method at the default minimum confidence and
+/// no feeds, over inputs read in place: (victim, controller, method, explanation).
+fn behaviour_run(home: Home, rel: &str) -> Option<Vec<(String, String, String, String)>> {
+    use c2atlas::census::document;
+    use c2atlas::ingest::plan_inputs;
+    use c2atlas::pipeline::{Detection, Pipeline, Silent};
+    let dir = common::shared(rel)?;
+    let mut intel = IntelSet::new();
+    intel.build();
+    let p = Pipeline {
+        home,
+        geo: None,
+        asn: None,
+        intel,
+        feeds: vec![],
+        evidence_cap: 50,
+        detection: Detection::default(),
+    };
+    let mut warnings = Vec::new();
+    let planned = plan_inputs(std::slice::from_ref(&dir), None, &mut warnings).expect("plan");
+    let run = p.run(&planned, &mut Silent).expect("run");
+    let (rels, _) = document::relationships(&p, &run);
+    Some(
+        rels.into_iter()
+            .map(|r| {
+                (
+                    r.victim.to_string(),
+                    r.controller,
+                    r.method.to_string(),
+                    r.explanation.unwrap_or_default(),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// Slips' CTU-SME-11 capture (RemcosRAT): the implant's controller refused
+/// every connection — 719 refused attempts, a new connection every ~2 s for
+/// 8 minutes. Found as a retry loop, and nothing else is claimed.
+#[test]
+fn remcos_reconnect_loop_is_found() {
+    let home = Home::new(&[], &["192.168.1.0/24".to_string()]).expect("home");
+    let Some(rels) = behaviour_run(
+        home,
+        "slips/dataset/test18-malicious-ctu-sme-11-win/zeek-labeled",
+    ) else {
+        eprintln!("skipped: slips test18 absent");
+        return;
+    };
+    assert_eq!(rels.len(), 1, "{rels:?}");
+    let (v, c, m, e) = &rels[0];
+    assert_eq!(
+        (v.as_str(), c.as_str(), m.as_str()),
+        ("192.168.1.107", "66.63.168.35", "long")
+    );
+    assert!(e.starts_with("retry loop: 719 unanswered"), "{e}");
+}
+
+/// Caldera agents (corelight's lab pcaps): the C2 server 172.18.0.2 is
+/// private, so nothing is claimed by default; with the lab network declared
+/// as possibly holding controllers (`--controller-net`) the agent's beacons
+/// to it are found — Sandcat's inside one keep-alive connection, through its
+/// bare-address HTTP requests.
+#[test]
+fn caldera_agents_found_with_controller_net() {
+    let rel = "pcaps/corelight-zeek-caldera-detector/testing/Traces/sandcat.pcap";
+    let lab = || Home::new(&[], &["172.18.0.0/16".to_string()]).expect("home");
+    let Some(plain) = behaviour_run(lab(), rel) else {
+        eprintln!("skipped: caldera pcaps absent");
+        return;
+    };
+    assert!(plain.is_empty(), "{plain:?}");
+    let home = lab()
+        .with_controller_nets(&["172.18.0.0/16".to_string()])
+        .expect("controller net");
+    let rels = behaviour_run(home, rel).expect("present");
+    assert_eq!(rels.len(), 1, "{rels:?}");
+    let (v, c, m, e) = &rels[0];
+    assert_eq!(
+        (v.as_str(), c.as_str(), m.as_str()),
+        ("172.18.0.3", "172.18.0.2", "beacon")
+    );
+    assert!(e.contains("by bare address"), "{e}");
 }
