@@ -505,7 +505,11 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     // Path.
     let path_dec = decode::normalize(path, false);
     let path_l = path_dec.to_lowercase();
-    if suspicious(&path_dec) || path_dec.contains(char::is_whitespace) {
+    let path_suspicious = suspicious(&path_dec) || path_dec.contains(char::is_whitespace);
+    if !path_suspicious && let Some(v) = sigs::restricted(&path_l) {
+        acc.add(Class::Traversal, v, &path_dec, &Location::Path);
+    }
+    if path_suspicious {
         let loc = Location::Path;
         if let Some(v) = sigs::traversal(&path_l) {
             acc.add(Class::Traversal, v, &path_dec, &loc);
