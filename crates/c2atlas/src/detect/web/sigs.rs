@@ -1346,7 +1346,12 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     let f = shell_fold(l);
     // A shell function definition (`f(){ f|f& };f`, `:(){ :|:& };:`): name, `()`, `{`, body, `}`.
     // (`function f() {` is JavaScript/PHP syntax: left to the XSS/PHP checks.)
-    if let Some(m) = SHELL_FUNC.as_ref().and_then(|r| r.find(&f))
+    // The regexes below each need a byte or word that most values lack:
+    // test for it first (a value is scanned by a regex only when it can match).
+    if let Some(m) = f
+        .contains('{')
+        .then(|| SHELL_FUNC.as_ref().and_then(|r| r.find(&f)))
+        .flatten()
         && f[m.end()..].contains('}')
         // Its body pipes, backgrounds or chains commands (a fork bomb, a
         // payload), not just `echo hello`.
@@ -1357,10 +1362,10 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     }
     // cmd.exe control flow: `for [/d|/r …|/l|/f "…"] %%x in (…) do …`,
     // `if [/i] [not] exist|defined|errorlevel …` and `if … ==|equ|neq|lss|gtr … command`.
-    if WIN_FOR.as_ref().is_some_and(|r| r.is_match(&f)) {
+    if f.contains("for") && WIN_FOR.as_ref().is_some_and(|r| r.is_match(&f)) {
         return Some((0.9, "cmd.exe for loop"));
     }
-    if WIN_IF.as_ref().is_some_and(|r| r.is_match(&f)) {
+    if f.contains("if") && WIN_IF.as_ref().is_some_and(|r| r.is_match(&f)) {
         return Some((0.8, "cmd.exe if statement"));
     }
     if let Some(v) = brace_expansion(&f) {
@@ -1385,7 +1390,14 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     // Command after a separator: ; | || && ` $( newline
     let b = f.as_bytes();
     let seps: &[&str] = &[";", "|", "&", "`", "$(", "\n", "\r", "${", "<(", ">("];
-    for sep in seps {
+    // Every separator starts with one of these bytes.
+    let has_sep = f.bytes().any(|c| {
+        matches!(
+            c,
+            b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>'
+        )
+    });
+    for sep in seps.iter().filter(|_| has_sep) {
         for (i, _) in f.match_indices(sep) {
             let mut rest = f[i + sep.len()..].trim_start_matches(|c: char| {
                 c == '|' || c == '&' || c == ' ' || c == '\t' || c == '{' || c == '('
@@ -1836,12 +1848,33 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
             return Some((0.85, "PHP open tag"));
         }
     }
+    // A php.ini directive set in a value (`auto_prepend_file=…` through
+    // PHP-CGI's `-d`, a `.user.ini` upload or `ini_set` gadgets): our list
+    // of the directives that load code, open files or lift limits.
+    if l.contains('=') {
+        for d in PHP_INI {
+            if let Some(i) = l.find(d)
+                // At the start of the value, of a line or statement, or after `-d`.
+                && (i == 0
+                    || matches!(
+                        l.as_bytes().get(i - 1),
+                        Some(b'\n' | b';' | b'"' | b'\'' | b'&')
+                    )
+                    || l[..i].trim_end().ends_with("-d"))
+                && l[i + d.len()..].trim_start().starts_with('=')
+            {
+                return Some((0.7, "php.ini directive"));
+            }
+        }
+    }
     // Template and forum tags that run PHP (Smarty `{php}`, BBCode-style `[php]`).
     for t in ["{php}", "{/php}", "[php]", "[/php]"] {
         if l.contains(t) {
             return Some((0.8, "PHP template tag"));
         }
     }
+    // Superglobals start with `$`; the settings and wrappers have `_` or `:`.
+    let names = if l.contains(['$', '_', ':']) { 17 } else { 0 };
     for v in [
         "$_get",
         "$_post",
@@ -1860,7 +1893,10 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
         "disable_functions",
         "safe_mode",
         "open_basedir",
-    ] {
+    ]
+    .iter()
+    .take(names)
+    {
         if l.contains(v) {
             return Some((0.85, "PHP superglobal or setting"));
         }
@@ -1953,6 +1989,37 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
     }
     None
 }
+
+/// php.ini directives that change what code runs or what it may reach
+/// (from the PHP manual's ini list), or tune engine internals only an
+/// attacker sets from a request (`opcache.`, `mbstring.` limits).
+const PHP_INI: &[&str] = &[
+    "allow_url_fopen",
+    "allow_url_include",
+    "auto_prepend_file",
+    "auto_append_file",
+    "open_basedir",
+    "disable_functions",
+    "disable_classes",
+    "extension_dir",
+    "zend_extension",
+    "extension",
+    "include_path",
+    "sendmail_path",
+    "session.save_path",
+    "upload_tmp_dir",
+    "user_ini.filename",
+    "phar.readonly",
+    "short_open_tag",
+    "register_globals",
+    "memory_limit",
+    "max_execution_time",
+    "unserialize_max_depth",
+    "opcache.",
+    "mbstring.",
+    "pcre.backtrack_limit",
+    "pcre.jit",
+];
 
 /// `s` without its `/* … */` comments (an unclosed one runs to the end).
 fn strip_c_comments(s: &str) -> String {
@@ -2521,6 +2588,9 @@ mod tests {
         assert!(php("gzuncompress/*x*/($a)").is_some());
         assert!(php("base64_decode(").is_some());
         assert!(php("please decode(").is_none());
+        assert!(php("auto_prepend_file=php://input").is_some());
+        assert!(php("memory_limit = 512m").is_some());
+        assert!(php("file extension = pdf").is_none());
     }
 }
 
