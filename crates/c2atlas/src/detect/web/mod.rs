@@ -240,6 +240,11 @@ pub const TRIGGERS: &[&str] = &[
     "cnvudgltz",
     "hjvy2vzc2j1awxkzxi",
     "etc/",
+    // OS secrets and kernel state named without any special byte (`.ssh/id_rsa`, `/sys/class/net`).
+    "id_rsa",
+    ".ssh/",
+    "/sys/",
+    "/proc/",
     "win.ini",
     "boot.ini",
     "proc/self",

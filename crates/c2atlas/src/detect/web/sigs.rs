@@ -1833,7 +1833,11 @@ static PHP_VARVAR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLo
 
 /// PHP / code injection on a decoded, lower-cased value.
 pub fn php(l: &str) -> Option<(f32, &'static str)> {
-    if l.contains("<?php") || l.contains("<?=") || (l.contains("<?") && l.contains("?>")) {
+    // `<? … ?>` unless it is an XML declaration or processing instruction (`<?xml …?>`).
+    let pi = l.contains("?>")
+        && l.match_indices("<?")
+            .any(|(i, _)| !l[i + 2..].starts_with("xml"));
+    if l.contains("<?php") || l.contains("<?=") || pi {
         return Some((0.95, "PHP open tag"));
     }
     // `<? php …`, `<?\tphp`, short open tags followed by a statement (`<? echo …`).
