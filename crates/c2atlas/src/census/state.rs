@@ -670,6 +670,49 @@ mod tests {
         assert!(r.methods.contains(Method::Intel) && r.methods.contains(Method::Beacon));
     }
 
+    fn mixed(v: u8, c: u8, line: u64) -> Finding {
+        let mut f = finding(v, c, line, line as i64);
+        if v % 4 == 0 {
+            f.victim = IpAddr::from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, v]);
+        }
+        if v % 3 == 0 {
+            f.victim = IpAddr::from([192, 168, v, 1]);
+        }
+        if c % 5 == 0 {
+            f.controller = Controller::Name(Arc::from(format!("c{c}.example")));
+        }
+        f
+    }
+
+    proptest! {
+        /// Key order is `RelKey` order (IPv4 before IPv6, addresses before
+        /// names); splitting into lanes and joining them gives the same state;
+        /// evidence never exceeds the cap (0: none).
+        #[test]
+        fn order_split_and_cap(
+            fs in prop::collection::vec((0u8..24, 0u8..12, 0u64..40), 0..120),
+            n in 1usize..5,
+            cap in 0usize..4,
+        ) {
+            let fs: Vec<Finding> = fs.into_iter().map(|(v, c, l)| mixed(v, c, l)).collect();
+            let mut whole = CensusState::new(cap);
+            fs.iter().for_each(|f| whole.add(f));
+            let sorted = whole.sorted();
+            prop_assert!(sorted.windows(2).all(|w| w[0].0 < w[1].0));
+            let distinct: std::collections::BTreeSet<RelKey> = fs.iter().map(|f| RelKey { victim: f.victim, controller: f.controller.clone() }).collect();
+            prop_assert_eq!(sorted.len(), distinct.len());
+            prop_assert!(sorted.iter().all(|(_, s)| s.evidence.len() <= cap));
+            let w: Vec<_> = sorted.iter().map(|(k, v)| (k.clone(), (*v).clone())).collect();
+            let mut joined = CensusState::new(cap);
+            for part in whole.clone().split(n, |ip| usize::from(ip.is_ipv6()) + (match ip { IpAddr::V4(a) => usize::from(a.octets()[3]), IpAddr::V6(a) => usize::from(a.octets()[15]) })) {
+                joined.merge_from(part);
+            }
+            let j: Vec<_> = joined.sorted().into_iter().map(|(k, v)| (k, v.clone())).collect();
+            prop_assert_eq!(&w, &j);
+            prop_assert_eq!(whole.victims(), distinct.iter().map(|k| k.victim).collect::<std::collections::BTreeSet<_>>().len());
+        }
+    }
+
     proptest! {
         /// Splitting findings into shards (by victim or arbitrarily) and merging gives the same state.
         #[test]

@@ -294,3 +294,177 @@ pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
     }
     s.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The previous, materialising implementation (reference).
+    /// Per-ASN accumulator: organisation, controllers per country, controllers, victims.
+    type RefAcc = (
+        String,
+        BTreeMap<CountryCode, u64>,
+        BTreeSet<IpAddr>,
+        BTreeSet<IpAddr>,
+    );
+
+    /// Computes the census figures. The result does not depend on the order of `rels`.
+    fn reference<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
+        let mut s = C2Summary::default();
+        let mut controllers: BTreeMap<IpAddr, Locale> = BTreeMap::new();
+        let mut victims: BTreeSet<IpAddr> = BTreeSet::new();
+        let mut victims_overseas: BTreeSet<IpAddr> = BTreeSet::new();
+        let mut victims_home: BTreeSet<IpAddr> = BTreeSet::new();
+        let mut by_country: BTreeMap<CountryCode, (BTreeSet<IpAddr>, BTreeSet<IpAddr>)> =
+            BTreeMap::new();
+        let mut by_asn: BTreeMap<u32, RefAcc> = BTreeMap::new();
+        for r in rels {
+            s.relationships += 1;
+            for m in r.methods.iter() {
+                *s.by_method.entry(m.as_str().to_string()).or_default() += 1;
+            }
+            victims.insert(r.victim);
+            let Some(cip) = r.controller_ip else {
+                s.unresolved_controllers += 1;
+                continue;
+            };
+            controllers.entry(cip).or_insert(r.controller_locale);
+            match r.controller_locale {
+                Locale::Overseas => {
+                    victims_overseas.insert(r.victim);
+                    if let Some(cc) = r.country {
+                        let e = by_country.entry(cc).or_default();
+                        e.0.insert(cip);
+                        e.1.insert(r.victim);
+                    }
+                    let (asn, org) = r.asn.clone().unwrap_or((0, "unknown".to_string()));
+                    let e = by_asn
+                        .entry(asn)
+                        .or_insert_with(|| (org, BTreeMap::new(), BTreeSet::new(), BTreeSet::new()));
+                    if e.2.insert(cip)
+                        && let Some(cc) = r.country
+                    {
+                        *e.1.entry(cc).or_default() += 1;
+                    }
+                    e.3.insert(r.victim);
+                }
+                Locale::Domestic => {
+                    victims_home.insert(r.victim);
+                }
+                Locale::Unknown => {}
+            }
+        }
+        for locale in controllers.values() {
+            s.controllers.total += 1;
+            match locale {
+                Locale::Overseas => s.controllers.overseas += 1,
+                Locale::Domestic => s.controllers.domestic += 1,
+                Locale::Unknown => s.controllers.unknown += 1,
+            }
+        }
+        s.victims.total = victims.len() as u64;
+        s.victims.controlled_from_overseas = victims_overseas.len() as u64;
+        s.victims.controlled_from_home = victims_home.len() as u64;
+        let oc = s.controllers.overseas;
+        let ov = s.victims.controlled_from_overseas;
+        s.overseas_by_country = by_country
+            .into_iter()
+            .map(|(cc, (c, v))| CountryRow {
+                country: cc.to_string(),
+                controllers: c.len() as u64,
+                controllers_share: share(c.len() as u64, oc),
+                victims: v.len() as u64,
+                victims_share: share(v.len() as u64, ov),
+            })
+            .collect();
+        s.overseas_by_country.sort_by(|a, b| {
+            b.controllers
+                .cmp(&a.controllers)
+                .then(b.victims.cmp(&a.victims))
+                .then(a.country.cmp(&b.country))
+        });
+        s.overseas_by_asn = by_asn
+            .into_iter()
+            .map(|(asn, (org, countries, c, v))| {
+                // Most frequent country; ties go to the smaller code (BTreeMap order + strict >).
+                let mut best: Option<(CountryCode, u64)> = None;
+                for (cc, n) in countries {
+                    if best.is_none_or(|(_, bn)| n > bn) {
+                        best = Some((cc, n));
+                    }
+                }
+                AsnRow {
+                    asn,
+                    org,
+                    country: best.map(|(cc, _)| cc.to_string()).unwrap_or_default(),
+                    controllers: c.len() as u64,
+                    victims: v.len() as u64,
+                }
+            })
+            .collect();
+        s.overseas_by_asn.sort_by(|a, b| {
+            b.controllers
+                .cmp(&a.controllers)
+                .then(b.victims.cmp(&a.victims))
+                .then(a.asn.cmp(&b.asn))
+        });
+        s
+    }
+
+    fn view(v: u8, c: u8, locale: u8, methods: u8) -> RelView {
+        let (controller_ip, controller_locale) = match locale % 4 {
+            0 => (None, Locale::Unknown),
+            1 => (Some(IpAddr::from([198, 51, 100, c])), Locale::Overseas),
+            2 => (Some(IpAddr::from([10, 9, 0, c])), Locale::Domestic),
+            _ => (Some(IpAddr::from([192, 0, 2, c])), Locale::Unknown),
+        };
+        let mut m = MethodSet::default();
+        for (i, x) in Method::ALL.into_iter().enumerate() {
+            if methods & (1 << i) != 0 {
+                m.insert(x);
+            }
+        }
+        RelView {
+            victim: if v % 5 == 0 {
+                IpAddr::from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, v])
+            } else {
+                IpAddr::from([10, 0, 0, v])
+            },
+            controller_ip,
+            controller_locale,
+            country: CountryCode::parse(["US", "DE", "JP"][usize::from(c % 3)])
+                .filter(|_| c % 7 != 0),
+            // One ASN maps to two organisation names: the first in key order wins.
+            asn: (c % 11 != 0).then(|| (u32::from(c % 4), format!("org{}", c % 5))),
+            methods: m,
+        }
+    }
+
+    proptest! {
+        /// The streaming summary equals the previous materialising one, in any input order.
+        #[test]
+        fn streaming_equals_reference(
+            rels in prop::collection::vec((0u8..30, 0u8..20, 0u8..4, 1u8..64), 0..150),
+        ) {
+            let mut views: Vec<RelView> = rels.into_iter().map(|(v, c, l, m)| view(v, c, l, m)).collect();
+            let key = |r: &RelView| (r.victim, r.controller_ip);
+            // Deduplicate (victim, controller) as a census does, in key order.
+            views.sort_by_key(key);
+            views.dedup_by_key(|r| key(r));
+            let want = reference(&views);
+            prop_assert_eq!(&summarize(&views), &want);
+            let mut s = Summarizer::new();
+            views.iter().for_each(|r| s.add(r));
+            prop_assert_eq!(&s.finish(), &want);
+            views.reverse();
+            views.sort_by_key(|r| r.victim);
+            views.reverse();
+            let shuffled = summarize(&views);
+            // Counts never depend on order (organisation names may, by design: first in key order).
+            prop_assert_eq!(shuffled.victims, want.victims);
+            prop_assert_eq!(shuffled.controllers, want.controllers);
+            prop_assert_eq!(shuffled.overseas_by_country, want.overseas_by_country);
+        }
+    }
+}
