@@ -291,9 +291,11 @@ impl Pipeline {
     /// [`Pipeline::run`] (or [`Pipeline::run_shard`] with `shard`) on up to
     /// `threads` threads. Consecutive flow-only inputs (see [`parallel_format`])
     /// are read in parallel, one input per thread at a time, each thread with
-    /// its own fork of the detectors and its own census state; the states are
-    /// then merged ([`CensusState::merge`] is order-independent), so the result
-    /// is the one of the sequential run. When a selected detector cannot fork
+    /// its own fork of the detectors; the census state is split by victim into
+    /// one lane per thread ([`Shard::lane`]) that every reader adds to (in
+    /// batches, under the lane's lock), so no relationship is held twice, and
+    /// the lanes are joined after ([`CensusState::merge`] is
+    /// order-independent): the result is the one of the sequential run. When a selected detector cannot fork
     /// (behavioural methods accumulate over flows), the run is sequential.
     pub fn run_threads(
         &self,
