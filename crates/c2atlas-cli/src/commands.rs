@@ -275,7 +275,13 @@ fn census(a: CensusArgs) -> Result<()> {
     }
     let (pipeline, result, doc) = run_doc(&run, shard, threads)?;
     if let Some(path) = &a.state_out {
-        write_state_file(path, shard.unwrap_or(Shard::WHOLE), &doc, &pipeline, &result)?;
+        write_state_file(
+            path,
+            shard.unwrap_or(Shard::WHOLE),
+            &doc,
+            &pipeline,
+            &result,
+        )?;
     }
     if let Some(dir) = &a.parquet {
         let (rels, _) = document::relationships(&pipeline, &result);

@@ -212,7 +212,10 @@ struct Lanes {
 
 impl Target {
     fn own(state: CensusState) -> Target {
-        Target { own: state, lanes: None }
+        Target {
+            own: state,
+            lanes: None,
+        }
     }
 
     fn add(&mut self, f: &Finding) {
@@ -251,7 +254,10 @@ impl Lanes {
             return;
         }
         let guard = if wait {
-            Some(part.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            Some(
+                part.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
         } else {
             part.try_lock().ok()
         };
@@ -645,7 +651,10 @@ fn read_parallel(
     let lanes: Vec<CensusState> = match Arc::try_unwrap(parts) {
         Ok(p) => p
             .into_iter()
-            .map(|m| m.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .map(|m| {
+                m.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+            })
             .collect(),
         Err(shared) => shared
             .iter()

@@ -176,9 +176,10 @@ impl Summarizer {
                     }
                 }
                 let (asn, org) = asn.unwrap_or((0, "unknown"));
-                let e = self.by_asn.entry(asn).or_insert_with(|| {
-                    (org.to_string(), BTreeMap::new(), BTreeSet::new(), 0)
-                });
+                let e = self
+                    .by_asn
+                    .entry(asn)
+                    .or_insert_with(|| (org.to_string(), BTreeMap::new(), BTreeSet::new(), 0));
                 if e.2.insert(cip)
                     && let Some(cc) = country
                 {
@@ -339,9 +340,9 @@ mod tests {
                         e.1.insert(r.victim);
                     }
                     let (asn, org) = r.asn.clone().unwrap_or((0, "unknown".to_string()));
-                    let e = by_asn
-                        .entry(asn)
-                        .or_insert_with(|| (org, BTreeMap::new(), BTreeSet::new(), BTreeSet::new()));
+                    let e = by_asn.entry(asn).or_insert_with(|| {
+                        (org, BTreeMap::new(), BTreeSet::new(), BTreeSet::new())
+                    });
                     if e.2.insert(cip)
                         && let Some(cc) = r.country
                     {
