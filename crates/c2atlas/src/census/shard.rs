@@ -559,7 +559,7 @@ mod tests {
                 fs.iter().filter(|f| shard.owns(f.victim)).for_each(|f| part.add(f));
                 for (k, s) in part.sorted() {
                     prop_assert!(shard.owns(k.victim));
-                    views.push(view(k, s));
+                    views.push(view(&k, s));
                 }
                 total += part.len();
                 merged.merge(&part);
@@ -569,7 +569,7 @@ mod tests {
             let w: Vec<_> = whole.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let m: Vec<_> = merged.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             prop_assert_eq!(w, m);
-            let whole_views: Vec<RelView> = whole.sorted().into_iter().map(|(k, s)| view(k, s)).collect();
+            let whole_views: Vec<RelView> = whole.sorted().into_iter().map(|(k, s)| view(&k, s)).collect();
             prop_assert_eq!(summarize(&views), summarize(&whole_views));
         }
     }
