@@ -200,29 +200,47 @@ pub fn run_threads(
     shard: Option<Shard>,
     threads: usize,
 ) -> Result<(Pipeline, RunResult, Vec<Relationship>, CensusDoc)> {
+    let (pipeline, result, doc) = run_doc(a, shard, threads)?;
+    let (rels, _) = document::relationships(&pipeline, &result);
+    Ok((pipeline, result, rels, doc))
+}
+
+/// The run and its census document, computed from the census state without
+/// materialising the relationships (what a national-scale census needs).
+pub fn run_doc(
+    a: &RunArgs,
+    shard: Option<Shard>,
+    threads: usize,
+) -> Result<(Pipeline, RunResult, CensusDoc)> {
     let progress = Progress::new(a.quiet, 0);
     let (pipeline, planned) = prepare(a, &progress)?;
     progress.finish();
     let mut progress = Progress::new(a.quiet, planned.len());
     let result = pipeline.run_threads(&planned, &mut progress, shard, threads)?;
     progress.finish();
-    let (rels, views) = document::relationships(&pipeline, &result);
-    let doc = document::document(&pipeline, &result, &views, a.registered_country);
+    let doc = document::census(&pipeline, &result, a.registered_country);
     let secs = result.elapsed.as_secs_f64();
     let rate = if secs > 0.0 {
         result.records as f64 / secs
     } else {
         0.0
     };
+    let rels = result.state.len();
+    let victims = doc.c2.victims.total;
+    let held = result.state.heap_bytes();
     eprintln!(
-        "c2atlas: read {} records from {} inputs in {:.2} s ({:.0} records/s); {} relationships",
+        "c2atlas: read {} records from {} inputs in {:.2} s ({:.0} records/s); {} relationships, {} victims; census state {:.1} MiB: {:.0} bytes per relationship, {:.0} bytes per victim",
         result.records,
         result.inputs.len(),
         secs,
         rate,
-        result.state.len()
+        rels,
+        victims,
+        held as f64 / (1024.0 * 1024.0),
+        held as f64 / rels.max(1) as f64,
+        held as f64 / victims.max(1) as f64,
     );
-    Ok((pipeline, result, rels, doc))
+    Ok((pipeline, result, doc))
 }
 
 fn write_output(path: Option<&Path>, text: &str) -> Result<()> {
@@ -251,11 +269,23 @@ fn census(a: CensusArgs) -> Result<()> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let (_, _, rels, doc) = run_threads(&a.run, shard, threads)?;
+    // Evidence is kept only when an output shows it (the census document does not).
+    let mut run = a.run.clone();
+    if a.state_out.is_none() && a.parquet.is_none() {
+        run.max_evidence = 0;
+    }
+    let (pipeline, result, doc) = run_doc(&run, shard, threads)?;
     if let Some(path) = &a.state_out {
-        write_state_file(path, shard.unwrap_or(Shard::WHOLE), &doc, &rels)?;
+        write_state_file(
+            path,
+            shard.unwrap_or(Shard::WHOLE),
+            &doc,
+            &pipeline,
+            &result,
+        )?;
     }
     if let Some(dir) = &a.parquet {
+        let (rels, _) = document::relationships(&pipeline, &result);
         write_parquet(dir, &rels)?;
     }
     emit(&doc, a.format, a.output.as_deref())
@@ -284,16 +314,17 @@ fn write_state_file(
     path: &Path,
     shard: Shard,
     doc: &CensusDoc,
-    rels: &[Relationship],
+    pipeline: &Pipeline,
+    result: &RunResult,
 ) -> Result<()> {
     let file =
         std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
-    shard::write_state(&mut w, shard, doc, rels)
+    shard::write_state_run(&mut w, shard, doc, pipeline, result)
         .with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!(
         "c2atlas: shard {shard}: {} relationships written to {}",
-        rels.len(),
+        result.state.len(),
         path.display()
     );
     Ok(())

@@ -378,20 +378,28 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                   inputs: &[&Path],
                   t: usize|
      -> Result<(Measure, u64)> {
+        // The document is kept (small) to compare its figures with the truth, then deleted.
+        let out = root.join(format!("census-{t}t.json"));
         let mut c = Command::new(&bin);
-        c.args([
-            "census",
-            "-q",
-            "--format",
-            "json",
-            "-o",
-            "/dev/null",
-            "--threads",
-        ])
-        .arg(t.to_string())
-        .args(intel(sim))
-        .args(inputs);
-        let m = measure(&mut c)?;
+        c.args(["census", "-q", "--format", "json", "-o"])
+            .arg(&out)
+            .arg("--threads")
+            .arg(t.to_string())
+            .args(intel(sim))
+            .args(inputs);
+        let mut m = measure(&mut c)?;
+        if m.ok {
+            let equal = std::fs::read(&out)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                .zip(serde_json::to_value(&sim.truth.c2).ok())
+                .is_some_and(|(doc, truth)| doc.get("c2") == Some(&truth));
+            m.stderr.push_str(&format!(
+                "\ncensus equals truth.json: {}\n",
+                if equal { "yes" } else { "no" }
+            ));
+        }
+        let _ = std::fs::remove_file(&out);
         let n = census_records(&m.stderr).unwrap_or(0);
         Ok((m, n))
     };
@@ -572,10 +580,20 @@ pub fn bench(a: BenchArgs) -> Result<()> {
                 {
                     let extra = (m.max_rss_kib.saturating_sub(base.max_rss_kib) * 1024) as f64;
                     println!(
-                        "{}: {rels} relationships, {victims} victims: {:.0} bytes per relationship, {:.0} bytes per victim above the baseline",
+                        "{}: {rels} relationships, {victims} victims: {:.0} bytes per relationship, {:.0} bytes per victim above the baseline (peak RSS); census state {}; census equals truth.json: {}",
                         r.name,
                         extra / rels.max(1) as f64,
-                        extra / victims.max(1) as f64
+                        extra / victims.max(1) as f64,
+                        m.stderr
+                            .split("census state ")
+                            .nth(1)
+                            .and_then(|s| s.lines().next())
+                            .unwrap_or("not reported"),
+                        m.stderr
+                            .split("census equals truth.json: ")
+                            .nth(1)
+                            .and_then(|s| s.split_whitespace().next())
+                            .unwrap_or("not checked"),
                     );
                 }
             }

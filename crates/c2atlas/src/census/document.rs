@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::state::{RelKey, RelState};
-use super::summary::{C2Summary, RelView, summarize};
+use super::summary::{C2Summary, RelView, Summarizer, summarize};
 use crate::detect::Controller;
 use crate::enrich::{DbInfo, Locale};
 use crate::ingest::InputStats;
@@ -200,23 +200,107 @@ fn feed_format_name(f: FeedFormat) -> &'static str {
     }
 }
 
+/// Country and ASN of a controller address.
+type Enriched = (
+    Locale,
+    Option<crate::enrich::CountryCode>,
+    Option<crate::enrich::AsnInfo>,
+);
+
+/// Looks up each controller address once (a census has far fewer controllers
+/// than relationships).
+struct Enricher<'p> {
+    p: &'p Pipeline,
+    cache: HashMap<IpAddr, Enriched>,
+}
+
+impl<'p> Enricher<'p> {
+    fn new(p: &'p Pipeline) -> Self {
+        Enricher {
+            p,
+            cache: HashMap::new(),
+        }
+    }
+
+    fn controller(&mut self, c: &Controller) -> (Option<IpAddr>, &Enriched) {
+        static NONE: Enriched = (Locale::Unknown, None, None);
+        match c {
+            Controller::Ip(ip) => {
+                let p = self.p;
+                let e = self.cache.entry(*ip).or_insert_with(|| {
+                    let (l, cc) = p.home.locate(*ip, p.geo.as_ref());
+                    (l, cc, p.asn.as_ref().and_then(|a| a.lookup(*ip)))
+                });
+                (Some(*ip), e)
+            }
+            Controller::Name(_) => (None, &NONE),
+        }
+    }
+}
+
 /// Enriches the run's relationships (country, ASN, indicator), sorted by
 /// (victim, controller). Each controller address is looked up once.
+/// Materialises every relationship: for `explain` and small runs; the census
+/// document itself is built without them ([`census`]).
 pub fn relationships(p: &Pipeline, run: &RunResult) -> (Vec<Relationship>, Vec<RelView>) {
-    type Enriched = (
-        Locale,
-        Option<crate::enrich::CountryCode>,
-        Option<crate::enrich::AsnInfo>,
-    );
-    let mut cache: HashMap<IpAddr, Enriched> = HashMap::new();
     let mut rels = Vec::with_capacity(run.state.len());
     let mut views = Vec::with_capacity(run.state.len());
-    for (k, s) in run.state.sorted() {
-        let (rel, view) = enrich_one(p, run, k, s, &mut cache);
-        rels.push(rel);
-        views.push(view);
+    let mut en = Enricher::new(p);
+    for (k, s) in run.state.iter_sorted() {
+        let (cip, e) = en.controller(&k.controller);
+        let (locale, cc, asn) = e.clone();
+        views.push(RelView {
+            victim: k.victim,
+            controller_ip: cip,
+            controller_locale: locale,
+            country: cc,
+            asn: asn.as_ref().map(|a| (a.asn, a.org.to_string())),
+            methods: s.methods,
+        });
+        rels.push(enrich_one(p, run, &k, s, cip, (locale, cc, asn.as_ref())));
     }
     (rels, views)
+}
+
+/// Calls `f` with each enriched relationship of the run, in key order, one
+/// at a time (nothing is kept): for writers of every relationship (state files).
+pub fn for_each_relationship<E>(
+    p: &Pipeline,
+    run: &RunResult,
+    mut f: impl FnMut(&Relationship) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut en = Enricher::new(p);
+    for (k, s) in run.state.iter_sorted() {
+        let (cip, e) = en.controller(&k.controller);
+        let rel = enrich_one(p, run, &k, s, cip, (e.0, e.1, e.2.as_ref()));
+        f(&rel)?;
+    }
+    Ok(())
+}
+
+/// The census figures of the run, streamed from its state in key order:
+/// no relationship is materialised (national scale: ~15 M of them).
+pub fn summary(p: &Pipeline, run: &RunResult) -> C2Summary {
+    let mut en = Enricher::new(p);
+    let mut sum = Summarizer::new();
+    for (k, s) in run.state.iter_sorted() {
+        let (cip, (locale, cc, asn)) = en.controller(&k.controller);
+        sum.add_parts(
+            k.victim,
+            cip,
+            *locale,
+            *cc,
+            asn.as_ref().map(|a| (a.asn, &*a.org)),
+            s.methods,
+        );
+    }
+    sum.finish()
+}
+
+/// The census document of a run, its figures computed from the state
+/// ([`summary`]); equal to [`document`] over the views of [`relationships`].
+pub fn census(p: &Pipeline, run: &RunResult, registered: bool) -> CensusDoc {
+    document_with(p, run, summary(p, run), registered)
 }
 
 fn enrich_one(
@@ -224,29 +308,13 @@ fn enrich_one(
     run: &RunResult,
     k: &RelKey,
     s: &RelState,
-    cache: &mut HashMap<
-        IpAddr,
-        (
-            Locale,
-            Option<crate::enrich::CountryCode>,
-            Option<crate::enrich::AsnInfo>,
-        ),
-    >,
-) -> (Relationship, RelView) {
-    let cip = match &k.controller {
-        Controller::Ip(ip) => Some(*ip),
-        Controller::Name(_) => None,
-    };
-    let (locale, cc, asn) = match cip {
-        Some(ip) => cache
-            .entry(ip)
-            .or_insert_with(|| {
-                let (l, cc) = p.home.locate(ip, p.geo.as_ref());
-                (l, cc, p.asn.as_ref().and_then(|a| a.lookup(ip)))
-            })
-            .clone(),
-        None => (Locale::Unknown, None, None),
-    };
+    cip: Option<IpAddr>,
+    (locale, cc, asn): (
+        Locale,
+        Option<crate::enrich::CountryCode>,
+        Option<&crate::enrich::AsnInfo>,
+    ),
+) -> Relationship {
     let indicator = s.indicator.map(|id| {
         let i = p.intel.get(id);
         IndicatorDoc {
@@ -270,14 +338,14 @@ fn enrich_one(
             line: r.line,
         })
         .collect();
-    let rel = Relationship {
+    Relationship {
         victim: k.victim,
         controller: k.controller.to_string(),
         controller_ip: cip,
         controller_locale: locale_name(locale),
         country: cc.map(|c| c.to_string()),
-        asn: asn.as_ref().map(|a| a.asn),
-        org: asn.as_ref().map(|a| a.org.to_string()),
+        asn: asn.map(|a| a.asn),
+        org: asn.map(|a| a.org.to_string()),
         method: s.method.as_str(),
         methods: s.methods.iter().map(|m| m.as_str()).collect(),
         confidence: s.confidence,
@@ -298,16 +366,7 @@ fn enrich_one(
         bytes: s.bytes(),
         events: s.events(),
         evidence,
-    };
-    let view = RelView {
-        victim: k.victim,
-        controller_ip: cip,
-        controller_locale: locale,
-        country: cc,
-        asn: asn.map(|a| (a.asn, a.org.to_string())),
-        methods: s.methods,
-    };
-    (rel, view)
+    }
 }
 
 fn input_doc(i: &InputStats) -> InputDoc {
@@ -321,8 +380,13 @@ fn input_doc(i: &InputStats) -> InputDoc {
     }
 }
 
-/// Builds the census document of a run.
+/// Builds the census document of a run from the views of its relationships.
 pub fn document(p: &Pipeline, run: &RunResult, views: &[RelView], registered: bool) -> CensusDoc {
+    document_with(p, run, summarize(views), registered)
+}
+
+/// The census document of a run with its figures `c2`.
+pub fn document_with(p: &Pipeline, run: &RunResult, c2: C2Summary, registered: bool) -> CensusDoc {
     CensusDoc {
         schema: SCHEMA,
         home: HomeDoc {
@@ -367,7 +431,7 @@ pub fn document(p: &Pipeline, run: &RunResult, views: &[RelView], registered: bo
                 .map(|(k, v)| (k.to_string(), *v))
                 .collect(),
         },
-        c2: summarize(views),
+        c2,
         web: run.web.as_ref().map(|w| w.summary(&p.home, p.geo.as_ref())),
     }
 }

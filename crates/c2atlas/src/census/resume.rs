@@ -106,7 +106,7 @@ pub fn load(path: &Path, intel: &IntelSet, cap: usize) -> Result<Resumed, MergeE
             })
             .collect();
         evidence.sort();
-        evidence.truncate(cap.max(1));
+        evidence.truncate(cap);
         state.restore(
             RelKey {
                 victim: l.victim,
@@ -115,7 +115,7 @@ pub fn load(path: &Path, intel: &IntelSet, cap: usize) -> Result<Resumed, MergeE
             RelState {
                 first_seen,
                 last_seen,
-                counts: vec![MethodCounts {
+                counts: smallvec::smallvec![MethodCounts {
                     method: strongest,
                     flows: l.flows,
                     bytes: l.bytes,
@@ -126,7 +126,7 @@ pub fn load(path: &Path, intel: &IntelSet, cap: usize) -> Result<Resumed, MergeE
                 confidence: l.confidence,
                 explanation: l.explanation.map(Arc::from),
                 indicator,
-                evidence,
+                evidence: evidence.into(),
             },
         );
     }

@@ -102,6 +102,17 @@ impl Shard {
         u32::try_from(h % u64::from(count.max(1))).unwrap_or(0)
     }
 
+    /// The lane (of `count`) of `victim` when one run's state is split
+    /// between threads: the high half of the same hash, so that the lanes of
+    /// one shard are balanced whatever the shard count (the shard uses it modulo `n`).
+    pub fn lane(victim: IpAddr, count: u32) -> u32 {
+        let h = match victim.to_canonical() {
+            IpAddr::V4(a) => fnv1a64(&a.octets()),
+            IpAddr::V6(a) => fnv1a64(&a.octets()),
+        };
+        u32::try_from((h >> 32) % u64::from(count.max(1))).unwrap_or(0)
+    }
+
     /// Whether this shard keeps the relationships of `victim`.
     pub fn owns(&self, victim: IpAddr) -> bool {
         Shard::of(victim, self.count) == self.index
@@ -147,6 +158,32 @@ pub fn write_state(
         serde_json::to_writer(&mut *out, r)?;
         out.write_all(b"\n")?;
     }
+    out.flush()
+}
+
+/// [`write_state`] of a run's relationships, enriched and written one at a
+/// time from its state (none is kept: national scale has ~15 M of them).
+pub fn write_state_run(
+    out: &mut impl Write,
+    shard: Shard,
+    doc: &CensusDoc,
+    p: &crate::pipeline::Pipeline,
+    run: &crate::pipeline::RunResult,
+) -> std::io::Result<()> {
+    let mut census = doc.clone();
+    census.c2 = C2Summary::default();
+    let header = StateHeader {
+        schema: STATE_SCHEMA.to_string(),
+        shard,
+        relationships: run.state.len() as u64,
+        census,
+    };
+    serde_json::to_writer(&mut *out, &header)?;
+    out.write_all(b"\n")?;
+    super::document::for_each_relationship(p, run, |r| {
+        serde_json::to_writer(&mut *out, r)?;
+        out.write_all(b"\n")
+    })?;
     out.flush()
 }
 
@@ -522,7 +559,7 @@ mod tests {
                 fs.iter().filter(|f| shard.owns(f.victim)).for_each(|f| part.add(f));
                 for (k, s) in part.sorted() {
                     prop_assert!(shard.owns(k.victim));
-                    views.push(view(k, s));
+                    views.push(view(&k, s));
                 }
                 total += part.len();
                 merged.merge(&part);
@@ -532,7 +569,7 @@ mod tests {
             let w: Vec<_> = whole.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             let m: Vec<_> = merged.sorted().into_iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             prop_assert_eq!(w, m);
-            let whole_views: Vec<RelView> = whole.sorted().into_iter().map(|(k, s)| view(k, s)).collect();
+            let whole_views: Vec<RelView> = whole.sorted().into_iter().map(|(k, s)| view(&k, s)).collect();
             prop_assert_eq!(summarize(&views), summarize(&whole_views));
         }
     }
