@@ -23,6 +23,7 @@ use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
 mod field;
+pub mod gate;
 pub mod netflow;
 pub mod nfdump;
 pub mod pcap;
@@ -157,6 +158,16 @@ pub trait Sink {
     /// Called once per request of a web log input (`req.rec` is its line).
     /// Sinks that do not use web requests ignore them.
     fn web(&mut self, _input: u32, _req: &WebRequest<'_>) {}
+    /// The gate of flow-only binary inputs (IPFIX, nfcapd), asked once per
+    /// input: flows whose two IPv4 ends it rejects yield nothing in this sink
+    /// and are reported with [`Sink::gated`] instead of [`Sink::event`]
+    /// (see [`gate`]). `None` (the default): every flow is an event.
+    fn gate(&mut self) -> Option<gate::FlowGate> {
+        None
+    }
+    /// `g.n` flow records the gate rejected (in file order, between the
+    /// events around them): counted as records, their timestamps in the period.
+    fn gated(&mut self, _g: &gate::Gated) {}
 }
 
 /// A problem with one record (or one header line) that was skipped.

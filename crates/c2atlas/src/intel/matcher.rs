@@ -202,6 +202,12 @@ impl V4Ranges {
     pub fn len(&self) -> usize {
         self.ranges.len()
     }
+
+    /// The /24 bitmap: bit `b` of word `w` set when some range holds an
+    /// address of the /24 `w * 64 + b` (2^18 words; empty when there are no ranges).
+    pub fn covered(&self) -> &[u64] {
+        &self.covered
+    }
 }
 
 /// First and last address of an IPv4 prefix as integers.

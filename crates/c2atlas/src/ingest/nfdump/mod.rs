@@ -21,8 +21,11 @@
 use std::io::Read;
 use std::path::Path;
 
+use std::net::IpAddr;
+
+use crate::ingest::gate::Gated;
 use crate::ingest::{Diagnostic, IngestError, Sink};
-use crate::model::{Event, Flow, Proto, RecordRef};
+use crate::model::{Event, Flow, Micros, Proto, RecordRef};
 
 pub mod block;
 pub mod csv;
@@ -57,13 +60,20 @@ pub fn proto(n: u8) -> Proto {
     }
 }
 
+/// Milliseconds (u64) → microseconds, saturating.
+fn ms_to_us(ms: u64) -> Micros {
+    i64::try_from(ms)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
+}
+
 /// The event of a flow record.
 pub fn flow_event(f: &FlowRecord) -> (Event<'static>, bool) {
     let negative = f.last_ms < f.first_ms;
     let duration = f.last_ms.saturating_sub(f.first_ms);
     let ev = Event::Flow(Flow {
-        ts: i64::try_from(f.first_ms).unwrap_or(i64::MAX / 1000) * 1000,
-        duration: i64::try_from(duration).unwrap_or(i64::MAX / 1000) * 1000,
+        ts: ms_to_us(f.first_ms),
+        duration: ms_to_us(duration),
         proto: proto(f.proto),
         src: f.src,
         sport: f.sport,
@@ -109,18 +119,34 @@ pub fn read(
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<NfcapdCounts, IngestError> {
     let mut negative = Note::default();
+    // Flows the sink's gate rejects (both ends IPv4 outside its /24s) are
+    // decoded (so malformed records are counted as ever) but become no event.
+    let gate = sink.gate();
+    let mut run = Gated::default();
     let counts = read_flows(
         path,
         reader,
         &mut |line, f| {
-            let (ev, neg) = flow_event(f);
-            if neg {
+            if f.last_ms < f.first_ms {
                 negative.add(line, String::new);
             }
+            if let (Some(g), IpAddr::V4(s), IpAddr::V4(d)) = (&gate, f.src, f.dst)
+                && !g.pass(u32::from(s), u32::from(d))
+            {
+                run.add(ms_to_us(f.first_ms));
+                return;
+            }
+            if let Some(g) = run.take() {
+                sink.gated(&g);
+            }
+            let (ev, _) = flow_event(f);
             sink.event(RecordRef { input, line }, &ev);
         },
         diag,
     )?;
+    if let Some(g) = run.take() {
+        sink.gated(&g);
+    }
     if let Some((line, _)) = negative.first.take() {
         diag(Diagnostic {
             path: path.to_path_buf(),
