@@ -21,25 +21,67 @@ use crate::model::Micros;
 /// Words of a /24 bitmap: 2^24 bits.
 pub const GATE_WORDS: usize = 1 << 18;
 
+/// Words of the /16 summary: 2^16 bits.
+const TOP_WORDS: usize = 1 << 10;
+
+/// The bitmaps of a gate.
+#[derive(Debug)]
+struct Bits {
+    /// One bit per /16, set when any of its /24s is set (8 KiB, L1-resident:
+    /// the 2 MiB /24 map does not fit a core's L2 here, and a random flow
+    /// end would cost an L3 access without this first test).
+    top: Box<[u64]>,
+    /// One bit per /24.
+    slash24: Box<[u64]>,
+}
+
 /// A set of IPv4 /24s (2 MiB, shared between threads); see the module docs.
 #[derive(Clone, Debug)]
 pub struct FlowGate {
-    bits: Arc<[u64]>,
+    bits: Arc<Bits>,
 }
 
 impl FlowGate {
     /// The gate of `bits`, a bitmap of [`GATE_WORDS`] words (bit `b` of word
     /// `w` = the /24 `w * 64 + b`); `None` for any other length.
     pub fn from_bits(bits: Vec<u64>) -> Option<FlowGate> {
-        (bits.len() == GATE_WORDS).then(|| FlowGate { bits: bits.into() })
+        if bits.len() != GATE_WORDS {
+            return None;
+        }
+        let mut top = vec![0u64; TOP_WORDS];
+        // A /16 is 256 /24s = 4 words of the /24 map.
+        for (h, quad) in bits.chunks_exact(4).enumerate() {
+            if quad.iter().any(|&w| w != 0)
+                && let Some(t) = top.get_mut(h >> 6)
+            {
+                *t |= 1u64 << (h & 63);
+            }
+        }
+        Some(FlowGate {
+            bits: Arc::new(Bits {
+                top: top.into(),
+                slash24: bits.into(),
+            }),
+        })
     }
 
     /// Whether the /24 of `addr` is in the set.
     #[inline(always)]
     pub fn hit(&self, addr: u32) -> bool {
+        let h = addr >> 16;
+        // `top` has 2^10 words and `h >> 6 < 2^10`; `slash24` has 2^18 words
+        // and `b >> 6 < 2^18`: never out of range.
+        if !self
+            .bits
+            .top
+            .get((h >> 6) as usize)
+            .is_some_and(|w| w & (1u64 << (h & 63)) != 0)
+        {
+            return false;
+        }
         let b = addr >> 8;
-        // `bits` has 2^18 words and `b >> 6 < 2^18`: never out of range.
         self.bits
+            .slash24
             .get((b >> 6) as usize)
             .is_some_and(|w| w & (1u64 << (b & 63)) != 0)
     }
@@ -54,11 +96,13 @@ impl FlowGate {
     pub fn union(&self, other: &FlowGate) -> FlowGate {
         let bits: Vec<u64> = self
             .bits
+            .slash24
             .iter()
-            .zip(other.bits.iter())
+            .zip(other.bits.slash24.iter())
             .map(|(a, b)| a | b)
             .collect();
-        FlowGate { bits: bits.into() }
+        // Same length as the inputs: always `Some`.
+        FlowGate::from_bits(bits).unwrap_or_else(|| self.clone())
     }
 }
 

@@ -985,11 +985,29 @@ fn read_weblog<R: Read>(
     })
 }
 
-/// A sink that drops everything (fuzzing, benchmarks).
-struct NullSink;
+/// A sink that drops everything (fuzzing, benchmarks). With `gated`, it
+/// has a gate (every other /16 of every other /8), so that the fuzzers
+/// reach both the lean and the full path of the binary readers.
+pub(crate) struct NullSink {
+    pub(crate) gated: bool,
+}
 
 impl Sink for NullSink {
     fn event(&mut self, _rec: RecordRef, _ev: &Event<'_>) {}
+    fn gate(&mut self) -> Option<gate::FlowGate> {
+        static GATE: std::sync::OnceLock<Option<gate::FlowGate>> = std::sync::OnceLock::new();
+        if !self.gated {
+            return None;
+        }
+        GATE.get_or_init(|| {
+            // Word `w` covers /24s `w*64..w*64+63`; a /16 is 4 words.
+            let bits = (0..gate::GATE_WORDS)
+                .map(|w| if (w >> 2) & 0x101 == 0 { u64::MAX } else { 0 })
+                .collect();
+            gate::FlowGate::from_bits(bits)
+        })
+        .clone()
+    }
 }
 
 /// Reads `data` as a file of `format`, discarding the results. For the fuzz
@@ -1000,5 +1018,6 @@ pub(crate) fn fuzz_format(format: Format, data: &[u8]) {
         format,
     };
     let _ = detect_bytes(data);
-    let _ = read_from(0, &planned, data, &mut NullSink, &mut |_| {});
+    let _ = read_from(0, &planned, data, &mut NullSink { gated: false }, &mut |_| {});
+    let _ = read_from(0, &planned, data, &mut NullSink { gated: true }, &mut |_| {});
 }

@@ -24,7 +24,7 @@ use std::path::Path;
 use std::net::IpAddr;
 
 use crate::ingest::gate::Gated;
-use crate::ingest::{Diagnostic, IngestError, Sink};
+use crate::ingest::{Diagnostic, IngestError, NullSink, Sink};
 use crate::model::{Event, Flow, Micros, Proto, RecordRef};
 
 pub mod block;
@@ -335,12 +335,6 @@ fn claimed(num_records: u32, size: usize) -> u64 {
     u64::from(num_records).min((size / 4) as u64).max(1)
 }
 
-/// Drops everything (fuzzing, benchmarks).
-struct NullSink;
-
-impl Sink for NullSink {
-    fn event(&mut self, _rec: RecordRef, _ev: &Event<'_>) {}
-}
 
 /// Fuzz entry point: `data` read as a whole file, then (so that the fuzzer
 /// reaches every codec and both record layouts without having to find a
@@ -349,7 +343,9 @@ impl Sink for NullSink {
 /// values ≥ 128. Never panics.
 pub fn fuzz(data: &[u8]) {
     let path = Path::new("fuzz-input");
-    let _ = read(0, path, &mut { data }, &mut NullSink, &mut |_| {});
+    for gated in [false, true] {
+        let _ = read(0, path, &mut { data }, &mut NullSink { gated }, &mut |_| {});
+    }
     if let Some((&sel, rest)) = data.split_first() {
         let mut file = if sel >= 128 {
             let flags = [0u32, 0x1, 0x8, 0x10][usize::from(sel & 3)];
@@ -358,6 +354,12 @@ pub fn fuzz(data: &[u8]) {
             block::v2_header(sel % 5, 0).to_vec()
         };
         file.extend_from_slice(rest);
-        let _ = read(0, path, &mut file.as_slice(), &mut NullSink, &mut |_| {});
+        let _ = read(
+            0,
+            path,
+            &mut file.as_slice(),
+            &mut NullSink { gated: true },
+            &mut |_| {},
+        );
     }
 }
