@@ -1018,6 +1018,18 @@ pub(crate) fn fuzz_format(format: Format, data: &[u8]) {
         format,
     };
     let _ = detect_bytes(data);
-    let _ = read_from(0, &planned, data, &mut NullSink { gated: false }, &mut |_| {});
-    let _ = read_from(0, &planned, data, &mut NullSink { gated: true }, &mut |_| {});
+    let _ = read_from(
+        0,
+        &planned,
+        data,
+        &mut NullSink { gated: false },
+        &mut |_| {},
+    );
+    let _ = read_from(
+        0,
+        &planned,
+        data,
+        &mut NullSink { gated: true },
+        &mut |_| {},
+    );
 }

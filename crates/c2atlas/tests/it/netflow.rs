@@ -730,7 +730,9 @@ pub(crate) fn gated_equals_ungated(indicators: &str, home: &str, inputs: &[PathB
     use c2atlas::pipeline::{Detection, Pipeline, Silent};
     let mut intel = IntelSet::new();
     intel
-        .load_bytes(indicators.as_bytes(), "test-list", &mut |_, r| panic!("{r}"))
+        .load_bytes(indicators.as_bytes(), "test-list", &mut |_, r| {
+            panic!("{r}")
+        })
         .expect("indicators");
     intel.build();
     let p = Pipeline {

@@ -242,7 +242,10 @@ impl Template {
             if self.options {
                 return ((data.len() / len) as u64, None);
             }
-            let (s4, d4) = (self.locs[Slot::Src4 as usize], self.locs[Slot::Dst4 as usize]);
+            let (s4, d4) = (
+                self.locs[Slot::Src4 as usize],
+                self.locs[Slot::Dst4 as usize],
+            );
             if let Some(gate) = out.gate().cloned()
                 && s4.len == 4
                 && d4.len == 4

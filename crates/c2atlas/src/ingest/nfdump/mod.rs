@@ -335,7 +335,6 @@ fn claimed(num_records: u32, size: usize) -> u64 {
     u64::from(num_records).min((size / 4) as u64).max(1)
 }
 
-
 /// Fuzz entry point: `data` read as a whole file, then (so that the fuzzer
 /// reaches every codec and both record layouts without having to find a
 /// header) `data[1..]` read as the blocks of a file whose header is chosen by
