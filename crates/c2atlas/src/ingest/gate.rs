@@ -71,12 +71,8 @@ impl FlowGate {
         let h = addr >> 16;
         // `top` has 2^10 words and `h >> 6 < 2^10`; `slash24` has 2^18 words
         // and `b >> 6 < 2^18`: never out of range.
-        if !self
-            .bits
-            .top
-            .get((h >> 6) as usize)
-            .is_some_and(|w| w & (1u64 << (h & 63)) != 0)
-        {
+        let top = self.bits.top.get((h >> 6) as usize).copied().unwrap_or(0);
+        if top & (1u64 << (h & 63)) == 0 {
             return false;
         }
         let b = addr >> 8;
@@ -148,7 +144,7 @@ mod tests {
     #[test]
     fn bits_and_union() {
         let mut a = vec![0u64; GATE_WORDS];
-        let slash24 = 0x0a00_01u32; // 10.0.1.0/24
+        let slash24 = 0x000a_0001_u32; // 10.0.1.0/24
         a[(slash24 >> 6) as usize] |= 1 << (slash24 & 63);
         let a = FlowGate::from_bits(a).unwrap();
         assert!(a.hit(0x0a00_0105));
