@@ -181,8 +181,9 @@ struct Row {
     name: String,
     records: u64,
     m: Option<Measure>,
-    /// Name of the row this one is compared with, and the ratio (peer s / our s).
-    ratio: Vec<(String, f64)>,
+    /// Name of the row this one is compared with, and the ratios (peer s /
+    /// our s) on wall-clock and on CPU time.
+    ratio: Vec<(String, f64, f64)>,
     note: String,
 }
 
@@ -548,10 +549,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let secs = |rows: &[Row], n: &str| {
         rows.iter()
             .find(|r| r.name == n)
-            .and_then(|r| r.m.as_ref().filter(|m| m.ok).map(|m| m.wall))
+            .and_then(|r| r.m.as_ref().filter(|m| m.ok).map(|m| (m.wall, m.cpu)))
     };
     let peers = ["nfdump -A srcip,dstip", "nfdump -s srcip/flows"];
-    let peer_secs: Vec<(String, Option<f64>)> = peers
+    let peer_secs: Vec<(String, Option<(f64, f64)>)> = peers
         .iter()
         .map(|p| (p.to_string(), secs(&rows, p)))
         .collect();
@@ -561,17 +562,20 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         }
         if let Some(m) = r.m.as_ref().filter(|m| m.ok) {
             for (p, s) in &peer_secs {
-                if let Some(s) = s {
-                    r.ratio.push((p.clone(), s / m.wall));
+                if let Some((wall, cpu)) = s {
+                    r.ratio
+                        .push((p.clone(), wall / m.wall, cpu / m.cpu.max(1e-9)));
                 }
             }
         }
     }
-    print_table(&a.scale, threads, &rows);
+    print_table(&a.scale, threads, &rows, baseline.as_ref().map(|b| b.cpu));
     if let Some(base) = baseline {
         println!(
-            "baseline (census of no records, same feeds and databases): peak {:.1} MiB",
-            base.max_rss_kib as f64 / 1024.0
+            "baseline (census of no records, same feeds and databases): peak {:.1} MiB, {:.2} cpu s \
+             (start-up: loading databases and feeds; `net rec/cpu-s` = records / (cpu s - this))",
+            base.max_rss_kib as f64 / 1024.0,
+            base.cpu
         );
         for r in &rows {
             if let (Some(m), true) = (&r.m, r.name.starts_with("census-ipfix"))
@@ -693,11 +697,20 @@ fn census_sizes(stderr: &str) -> Option<(u64, u64)> {
     Some((rels, victims))
 }
 
-fn print_table(scale: &str, threads: usize, rows: &[Row]) {
+/// Prints the table; `base_cpu`: CPU seconds of the census of no records
+/// (the start-up every census row pays), for the `net rec/cpu-s` column.
+fn print_table(scale: &str, threads: usize, rows: &[Row], base_cpu: Option<f64>) {
     println!("c2atlas bench --scale {scale} (multi-core rows: {threads} threads)");
     println!(
-        "{:<24} {:>12} {:>9} {:>9} {:>13} {:>13} {:>10}  ratio / note",
-        "workload", "records", "wall s", "cpu s", "records/s", "rec/cpu-s", "peak MiB"
+        "{:<24} {:>12} {:>9} {:>9} {:>13} {:>13} {:>15} {:>10}  ratio (wall; cpu) / note",
+        "workload",
+        "records",
+        "wall s",
+        "cpu s",
+        "records/s",
+        "rec/cpu-s",
+        "net rec/cpu-s",
+        "peak MiB"
     );
     for r in rows {
         match &r.m {
@@ -705,16 +718,23 @@ fn print_table(scale: &str, threads: usize, rows: &[Row]) {
                 let ratios: Vec<String> = r
                     .ratio
                     .iter()
-                    .map(|(p, x)| format!("{x:.2}× {p}"))
+                    .map(|(p, w, c)| format!("{w:.2}× ({c:.2}× cpu) {p}"))
                     .collect();
+                let net = match base_cpu {
+                    Some(b) if r.name.starts_with("census") && m.cpu > b => {
+                        format!("{:.0}", r.records as f64 / (m.cpu - b))
+                    }
+                    _ => "-".to_string(),
+                };
                 println!(
-                    "{:<24} {:>12} {:>9.2} {:>9.2} {:>13.0} {:>13.0} {:>10.1}  {}{}",
+                    "{:<24} {:>12} {:>9.2} {:>9.2} {:>13.0} {:>13.0} {:>15} {:>10.1}  {}{}",
                     r.name,
                     r.records,
                     m.wall,
                     m.cpu,
                     r.records as f64 / m.wall.max(1e-9),
                     r.records as f64 / m.cpu.max(1e-9),
+                    net,
                     m.max_rss_kib as f64 / 1024.0,
                     ratios.join(", "),
                     if ratios.is_empty() {

@@ -18,6 +18,7 @@ use crate::detect::allowlist::Allowlist;
 use crate::detect::select::{self, DetectorSet, SelectError};
 use crate::detect::{Context, Detector, Finding, Method};
 use crate::enrich::{AsnDb, GeoDb, Home};
+use crate::ingest::gate::{FlowGate, Gated};
 use crate::ingest::weblog::{self, WebRequest};
 use crate::ingest::{self, Diagnostic, Format, IngestError, InputStats, PlannedInput, Sink};
 use crate::intel::{FeedStats, IntelSet};
@@ -177,6 +178,30 @@ impl Sink for RunSink<'_, '_> {
     fn web(&mut self, input: u32, req: &WebRequest<'_>) {
         self.count(req.ts);
         self.web.observe(input, req, &self.fallback_site);
+    }
+
+    /// The detectors' gate; none when a tap must see every event.
+    fn gate(&mut self) -> Option<FlowGate> {
+        if self.tap.is_some() {
+            return None;
+        }
+        self.detector.flow_gate()
+    }
+
+    /// Gated flows: counted and in the period, as their events would have been.
+    fn gated(&mut self, g: &Gated) {
+        if g.n == 0 {
+            return;
+        }
+        self.period = Some(match self.period {
+            Some((a, b)) => (a.min(g.min_ts), b.max(g.max_ts)),
+            None => (g.min_ts, g.max_ts),
+        });
+        let before = self.records / PROGRESS_EVERY;
+        self.records += g.n;
+        if self.records / PROGRESS_EVERY != before {
+            self.obs.progress(self.path, self.records);
+        }
     }
 }
 

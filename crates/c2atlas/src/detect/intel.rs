@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use super::{Context, Controller, Detector, Finding, Method};
 use crate::enrich::{CountryCache, Locale};
+use crate::ingest::gate::{FlowGate, GATE_WORDS};
 use crate::intel::{IndicatorId, IntelSet};
 use crate::model::{Event, Micros, RecordRef};
 
@@ -36,6 +37,9 @@ pub struct IntelDetector<'i> {
     url_buf: String,
     /// Countries of flow ends (the domestic test of every matching flow).
     countries: CountryCache,
+    /// The last gate built, and the number of learnt pairs it covers
+    /// (pairs are only ever added, so the count identifies the set).
+    gate: Option<(usize, FlowGate)>,
 }
 
 impl<'i> IntelDetector<'i> {
@@ -45,6 +49,7 @@ impl<'i> IntelDetector<'i> {
             pairs: Arc::new(PairMap::default()),
             url_buf: String::new(),
             countries: CountryCache::default(),
+            gate: None,
         }
     }
 
@@ -99,7 +104,35 @@ impl Detector for IntelDetector<'_> {
             pairs: Arc::clone(&self.pairs),
             url_buf: String::new(),
             countries: CountryCache::default(),
+            gate: self.gate.clone(),
         }))
+    }
+
+    /// A flow yields a finding only when an end matches an IP indicator
+    /// (whose /24 is in [`IntelSet::v4_slash24s`]) or when (src, dst) is a
+    /// learnt pair (dst's /24 added here); nothing else about a flow changes
+    /// this detector's state.
+    fn flow_gate(&mut self) -> Option<FlowGate> {
+        if let Some((n, g)) = &self.gate
+            && *n == self.pairs.len()
+        {
+            return Some(g.clone());
+        }
+        let mut bits = vec![0u64; GATE_WORDS];
+        for (w, c) in bits.iter_mut().zip(self.intel.v4_slash24s()) {
+            *w = *c;
+        }
+        for (_, dst) in self.pairs.keys() {
+            if let IpAddr::V4(a) = dst {
+                let b = u32::from(*a) >> 8;
+                if let Some(w) = bits.get_mut((b >> 6) as usize) {
+                    *w |= 1u64 << (b & 63);
+                }
+            }
+        }
+        let g = FlowGate::from_bits(bits)?;
+        self.gate = Some((self.pairs.len(), g.clone()));
+        Some(g)
     }
 
     fn observe(

@@ -166,4 +166,12 @@ pub trait Detector {
     fn fork<'s>(&'s self) -> Option<Box<dyn Detector + Send + 's>> {
         None
     }
+    /// A gate for the flows to come (see [`crate::ingest::gate`]): `Some`
+    /// only when this detector yields nothing, and changes no state, for an
+    /// IPv4 flow whose two ends are outside the gate's /24s. Asked before each
+    /// flow-only input; valid until the next non-flow event. `None` (the
+    /// default): the detector must see every flow.
+    fn flow_gate(&mut self) -> Option<crate::ingest::gate::FlowGate> {
+        None
+    }
 }

@@ -161,6 +161,20 @@ impl DetectorSet<'_> {
         })
     }
 
+    /// The union of the detectors' gates ([`Detector::flow_gate`]); `None`
+    /// when some detector must see every flow (or none is selected).
+    pub fn flow_gate(&mut self) -> Option<crate::ingest::gate::FlowGate> {
+        let mut gate: Option<crate::ingest::gate::FlowGate> = None;
+        for d in &mut self.detectors {
+            let g = d.flow_gate()?;
+            gate = Some(match gate {
+                None => g,
+                Some(u) => u.union(&g),
+            });
+        }
+        gate
+    }
+
     fn filter(&mut self, f: Finding, out: &mut dyn FnMut(Finding)) {
         if f.confidence < self.min_confidence {
             self.below_confidence += 1;

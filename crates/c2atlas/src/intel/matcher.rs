@@ -147,6 +147,10 @@ pub struct V4Ranges {
     /// (2 MiB, L2-resident): nearly every flow end is rejected by one bit
     /// test before the search. Empty when there are no ranges.
     covered: Vec<u64>,
+    /// One bit per /16 with any bit of `covered` set (8 KiB, L1-resident):
+    /// `covered` (2 MiB) does not fit a core's L2 here, so most ends are
+    /// rejected before touching it. Empty when there are no ranges.
+    top: Vec<u64>,
 }
 
 /// Words of the /24 bitmap (2^24 bits).
@@ -179,15 +183,33 @@ impl V4Ranges {
                 }
             }
         }
+        let mut top = Vec::new();
+        if !covered.is_empty() {
+            top = vec![0u64; 1 << 10];
+            // A /16 is 256 /24s = 4 words of `covered`.
+            for (h, quad) in covered.chunks_exact(4).enumerate() {
+                if quad.iter().any(|&w| w != 0)
+                    && let Some(t) = top.get_mut(h >> 6)
+                {
+                    *t |= 1u64 << (h & 63);
+                }
+            }
+        }
         V4Ranges {
             ranges,
             bucket,
             covered,
+            top,
         }
     }
 
     #[inline]
     pub fn lookup(&self, k: u32) -> Option<u32> {
+        let h16 = k >> 16;
+        let t = *self.top.get((h16 >> 6) as usize)?;
+        if t & (1u64 << (h16 & 63)) == 0 {
+            return None;
+        }
         let b = k >> 8;
         let w = *self.covered.get((b >> 6) as usize)?;
         if w & (1u64 << (b & 63)) == 0 {
@@ -201,6 +223,12 @@ impl V4Ranges {
 
     pub fn len(&self) -> usize {
         self.ranges.len()
+    }
+
+    /// The /24 bitmap: bit `b` of word `w` set when some range holds an
+    /// address of the /24 `w * 64 + b` (2^18 words; empty when there are no ranges).
+    pub fn covered(&self) -> &[u64] {
+        &self.covered
     }
 }
 

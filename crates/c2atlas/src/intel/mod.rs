@@ -403,6 +403,14 @@ impl IntelSet {
         .map(IndicatorId)
     }
 
+    /// The IPv4 /24s holding an address of an IP or CIDR indicator, one bit
+    /// each (bit `b` of word `w` is the /24 `w * 64 + b`; 2^18 words, or
+    /// none when there are no IPv4 indicators): [`IntelSet::match_ip`] is
+    /// `None` for every IPv4 address whose bit is clear.
+    pub fn v4_slash24s(&self) -> &[u64] {
+        self.v4.covered()
+    }
+
     /// Suffix match on label boundaries: `evil.example` matches `a.b.evil.example`
     /// (case-insensitive, trailing dot ignored). The longest matching indicator wins.
     pub fn match_domain(&self, name: &str) -> Option<IndicatorId> {

@@ -709,3 +709,100 @@ proptest! {
         prop_assert!(d.pending_sets() <= MAX_PENDING_SETS);
     }
 }
+
+// ---------- the flow gate (lean path) ----------
+
+/// A tap that looks at nothing: with a tap the run takes the full path for
+/// every record (no gate), so comparing the two runs tests the gate.
+struct NoTap;
+
+impl c2atlas::pipeline::Tap for NoTap {
+    fn event(&mut self, _: &Event<'_>, _: &c2atlas::detect::Context<'_>) {}
+    fn finding(&mut self, _: &c2atlas::detect::Finding) {}
+}
+
+/// The census of `inputs` with the gate (a plain run) and without (tapped):
+/// records, period, input stats and relationships with their evidence.
+pub(crate) fn gated_equals_ungated(indicators: &str, home: &str, inputs: &[PathBuf]) -> u64 {
+    use c2atlas::census::document;
+    use c2atlas::enrich::Home;
+    use c2atlas::intel::IntelSet;
+    use c2atlas::pipeline::{Detection, Pipeline, Silent};
+    let mut intel = IntelSet::new();
+    intel
+        .load_bytes(indicators.as_bytes(), "test-list", &mut |_, r| {
+            panic!("{r}")
+        })
+        .expect("indicators");
+    intel.build();
+    let p = Pipeline {
+        home: Home::new(&[], &[home.to_string()]).expect("home"),
+        geo: None,
+        asn: None,
+        intel,
+        feeds: vec![],
+        evidence_cap: 50,
+        detection: Detection {
+            methods: "intel".into(),
+            ..Detection::default()
+        },
+    };
+    let mut w = Vec::new();
+    let planned = c2atlas::ingest::plan_inputs(inputs, None, &mut w).expect("plan");
+    let gated = p.run(&planned, &mut Silent).expect("run");
+    let mut tap = NoTap;
+    let full = p
+        .run_tapped(&planned, &mut Silent, Some(&mut tap))
+        .expect("run");
+    assert_eq!(gated.records, full.records);
+    assert_eq!(gated.period, full.period);
+    assert_eq!(gated.inputs, full.inputs);
+    let (a, _) = document::relationships(&p, &gated);
+    let (b, _) = document::relationships(&p, &full);
+    assert_eq!(a, b);
+    a.len() as u64
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+    /// Flows between indicators, their /24 neighbours (gate hits that are no
+    /// match), home hosts and others, in any order and time: the gated run
+    /// gives the census of the ungated one (records, period, relationships,
+    /// evidence record numbers).
+    #[test]
+    fn gated_ipfix_census_equals_full_census(
+        flows in prop::collection::vec((0usize..6, 0usize..6, 0u64..10_000_000, 1u16..1000), 1..300),
+        split in 1usize..40,
+    ) {
+        let pool: [[u8; 4]; 6] = [
+            [198, 51, 100, 7],   // indicator
+            [198, 51, 100, 8],   // same /24, not an indicator
+            [10, 1, 2, 3],       // home
+            [10, 9, 9, 9],       // home
+            [8, 8, 8, 8],        // elsewhere
+            [203, 0, 113, 200],  // indicator (/25)
+        ];
+        let fs: Vec<F> = flows
+            .iter()
+            .map(|&(s, d, t, port)| F {
+                src: pool[s],
+                dst: pool[d],
+                sport: port,
+                dport: 443,
+                proto: 6,
+                pkts: 1,
+                bytes: u64::from(port),
+                start_ms: 1_700_000_000_000 + t,
+                end_ms: 1_700_000_000_500 + t,
+            })
+            .collect();
+        let mut file = message(0, 1, &[template_set(300, &TEMPLATE)]);
+        for (i, chunk) in fs.chunks(split).enumerate() {
+            file.extend(message(i as u32, 1, &[data_set(300, chunk)]));
+        }
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("flows.ipfix");
+        std::fs::write(&path, &file).expect("write");
+        gated_equals_ungated("198.51.100.7\n203.0.113.128/25\n", "10.0.0.0/8", &[path]);
+    }
+}

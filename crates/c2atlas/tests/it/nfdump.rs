@@ -682,3 +682,12 @@ fn census_from_nfcapd_equals_census_from_its_csv() {
     assert!(!a.is_empty());
     assert_eq!(a, b);
 }
+
+/// The flow gate on a real nfcapd file: with the file's DNS server as the
+/// indicator, the gated census equals the ungated one.
+#[test]
+fn gated_nfcapd_census_equals_full_census() {
+    let Some(file) = shared(REAL) else { return };
+    let n = crate::netflow::gated_equals_ungated("147.32.82.62\n", "147.32.0.0/16", &[file]);
+    assert!(n > 0);
+}

@@ -15,7 +15,8 @@ use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use super::{Decoder, ExporterStats, IPFIX_HEADER_LEN, message_len};
+use super::{Decoder, ExporterStats, FlowOut, FlowRecord, IPFIX_HEADER_LEN, message_len};
+use crate::ingest::gate::{FlowGate, Gated};
 use crate::ingest::{Diagnostic, IngestError, Sink};
 use crate::model::{Event, RecordRef};
 
@@ -42,6 +43,37 @@ pub fn is_ipfix(head: &[u8]) -> bool {
     };
     let set = head.get(16..18).map(|b| u16::from_be_bytes([b[0], b[1]]));
     len >= IPFIX_HEADER_LEN + 4 && matches!(set, Some(2 | 3 | 256..))
+}
+
+/// The decoder's records → the sink's events (or gated counts), numbered.
+struct ToSink<'a> {
+    input: u32,
+    /// Records so far (the number of the last one).
+    records: u64,
+    gate: Option<FlowGate>,
+    sink: &'a mut dyn Sink,
+}
+
+impl FlowOut for ToSink<'_> {
+    fn flow(&mut self, r: &FlowRecord) {
+        self.records += 1;
+        self.sink.event(
+            RecordRef {
+                input: self.input,
+                line: self.records,
+            },
+            &Event::Flow(r.to_flow()),
+        );
+    }
+
+    fn gate(&self) -> Option<&FlowGate> {
+        self.gate.as_ref()
+    }
+
+    fn gated(&mut self, g: &Gated) {
+        self.records += g.n;
+        self.sink.gated(g);
+    }
 }
 
 /// Reads exactly `buf.len()` bytes unless the stream ends; returns how many were read.
@@ -76,7 +108,13 @@ pub fn read(
     let mut offset = 0u64;
     let mut head = [0u8; IPFIX_HEADER_LEN];
     let mut msg: Vec<u8> = Vec::with_capacity(1 << 16);
-    let mut records = 0u64;
+    let gate = sink.gate();
+    let mut to = ToSink {
+        input,
+        records: 0,
+        gate,
+        sink,
+    };
     let mut report = |line: u64, reason: String| {
         diag(Diagnostic {
             path: path.to_path_buf(),
@@ -87,7 +125,7 @@ pub fn read(
     loop {
         let got = match fill(reader, &mut head) {
             Ok(n) => n,
-            Err(source) if records == 0 => {
+            Err(source) if to.records == 0 => {
                 return Err(IngestError::Gzip {
                     path: path.to_path_buf(),
                     records: 0,
@@ -97,7 +135,7 @@ pub fn read(
             Err(e) => {
                 counts.malformed += 1;
                 report(
-                    records + 1,
+                    to.records + 1,
                     format!("read error after message {}: {e}", counts.messages),
                 );
                 break;
@@ -116,7 +154,7 @@ pub fn read(
             }
             counts.malformed += 1;
             report(
-                records + 1,
+                to.records + 1,
                 format!(
                     "message {} at byte {offset}: not an IPFIX message header ({got} bytes); \
                      the file ends here, the records before it are kept",
@@ -134,7 +172,7 @@ pub fn read(
             Ok(n) => {
                 counts.malformed += 1;
                 report(
-                    records + 1,
+                    to.records + 1,
                     format!(
                         "message {} at byte {offset}: cut after {} of {len} bytes; \
                          the records before it are kept",
@@ -147,7 +185,7 @@ pub fn read(
             Err(e) => {
                 counts.malformed += 1;
                 report(
-                    records + 1,
+                    to.records + 1,
                     format!("message {} at byte {offset}: {e}", counts.messages + 1),
                 );
                 break;
@@ -155,19 +193,10 @@ pub fn read(
         }
         counts.messages += 1;
         let export = u32::from_be_bytes([head[4], head[5], head[6], head[7]]);
-        let out = dec.datagram(exporter, i64::from(export) * 1_000_000, &msg, &mut |r| {
-            records += 1;
-            sink.event(
-                RecordRef {
-                    input,
-                    line: records,
-                },
-                &Event::Flow(r.to_flow()),
-            );
-        });
+        let out = dec.datagram_to(exporter, i64::from(export) * 1_000_000, &msg, &mut to);
         if let Some(e) = out.error {
             report(
-                records + 1,
+                to.records + 1,
                 format!(
                     "message {} at byte {}: {}",
                     counts.messages,
@@ -182,7 +211,7 @@ pub fn read(
     let stats = dec.totals();
     if stats.lost_sets > 0 {
         report(
-            records + 1,
+            to.records + 1,
             format!(
                 "{} data set(s) never found their template; their records are not counted",
                 stats.lost_sets
@@ -191,7 +220,7 @@ pub fn read(
     }
     if stats.lost_records > 0 {
         report(
-            records + 1,
+            to.records + 1,
             format!(
                 "sequence numbers show {} record(s) missing from the file (lost before it was written)",
                 stats.lost_records
@@ -203,7 +232,7 @@ pub fn read(
             path: path.to_path_buf(),
         });
     }
-    counts.records = records;
+    counts.records = to.records;
     counts.malformed += stats.malformed + stats.lost_sets;
     counts.skipped = stats.no_address + stats.options_records;
     counts.stats = stats;

@@ -31,6 +31,7 @@ mod v9;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
+use crate::ingest::gate::{FlowGate, Gated};
 use crate::model::{Flow, Micros, Proto};
 pub use ipfix::{IPFIX_HEADER_LEN, message_len};
 use template::{Template, TimeCtx};
@@ -107,6 +108,30 @@ impl FlowRecord {
             packets: self.packets,
             label: None,
         }
+    }
+}
+
+/// Where decoded flow records go.
+pub trait FlowOut {
+    /// A record that passed the gate (every record when there is no gate).
+    fn flow(&mut self, r: &FlowRecord);
+    /// The gate: IPFIX and v9 records of fixed-length templates whose two
+    /// IPv4 ends it rejects are not decoded beyond their start time, and are
+    /// reported with [`FlowOut::gated`] (see [`crate::ingest::gate`]).
+    fn gate(&self) -> Option<&FlowGate> {
+        None
+    }
+    /// `g.n` records the gate rejected, after the records already passed on
+    /// and before the next ones (records keep their order).
+    fn gated(&mut self, _g: &Gated) {}
+}
+
+/// A closure as a [`FlowOut`] without a gate.
+pub(crate) struct EveryRecord<'a>(pub &'a mut dyn FnMut(&FlowRecord));
+
+impl FlowOut for EveryRecord<'_> {
+    fn flow(&mut self, r: &FlowRecord) {
+        (self.0)(r)
     }
 }
 
@@ -224,7 +249,7 @@ pub(crate) struct Ctx<'a> {
     pub pending: &'a mut VecDeque<Pending>,
     pub pending_bytes: &'a mut usize,
     pub now: Micros,
-    pub out: &'a mut dyn FnMut(&FlowRecord),
+    pub out: &'a mut dyn FlowOut,
     pub outcome: &'a mut Outcome,
 }
 
@@ -315,18 +340,10 @@ impl Ctx<'_> {
             return None;
         };
         let mut no_addr = 0;
-        let mut records = 0;
         let options = t.options;
-        let out = &mut *self.out;
-        let (n, bad) = t.decode_set(
-            body,
-            time,
-            &mut |r| {
-                records += 1;
-                out(r)
-            },
-            &mut no_addr,
-        );
+        let (n, bad) = t.decode_set(body, time, &mut *self.out, &mut no_addr);
+        // Every record with addresses was passed on (or gated).
+        let records = if options { 0 } else { n - no_addr };
         self.stats.records += records;
         self.outcome.records += records;
         self.stats.no_address += no_addr;
@@ -396,6 +413,18 @@ impl Decoder {
         now: Micros,
         data: &[u8],
         out: &mut dyn FnMut(&FlowRecord),
+    ) -> Outcome {
+        self.datagram_to(exporter, now, data, &mut EveryRecord(out))
+    }
+
+    /// [`Decoder::datagram`] into a [`FlowOut`] (which may have a gate).
+    /// `Outcome::records` and the exporter's `records` count gated records too.
+    pub fn datagram_to(
+        &mut self,
+        exporter: IpAddr,
+        now: Micros,
+        data: &[u8],
+        out: &mut dyn FlowOut,
     ) -> Outcome {
         self.expire(now);
         let stats =

@@ -150,7 +150,7 @@ fn flow_sample(ctx: &mut Ctx<'_>, s: &[u8], at: usize, expanded: bool) {
                 r.bytes = frame_len.saturating_mul(rate);
                 ctx.stats.records += 1;
                 ctx.outcome.records += 1;
-                (ctx.out)(&r);
+                ctx.out.flow(&r);
                 // One flow record per sample: the other records (extended
                 // switch/router data) describe the same packet.
                 return;

@@ -75,6 +75,6 @@ pub(crate) fn decode(ctx: &mut Ctx<'_>, data: &[u8]) {
         };
         ctx.stats.records += 1;
         ctx.outcome.records += 1;
-        (ctx.out)(&rec);
+        ctx.out.flow(&rec);
     }
 }

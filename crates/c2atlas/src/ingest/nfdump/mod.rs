@@ -21,8 +21,11 @@
 use std::io::Read;
 use std::path::Path;
 
-use crate::ingest::{Diagnostic, IngestError, Sink};
-use crate::model::{Event, Flow, Proto, RecordRef};
+use std::net::IpAddr;
+
+use crate::ingest::gate::Gated;
+use crate::ingest::{Diagnostic, IngestError, NullSink, Sink};
+use crate::model::{Event, Flow, Micros, Proto, RecordRef};
 
 pub mod block;
 pub mod csv;
@@ -57,13 +60,20 @@ pub fn proto(n: u8) -> Proto {
     }
 }
 
+/// Milliseconds (u64) → microseconds, saturating.
+fn ms_to_us(ms: u64) -> Micros {
+    i64::try_from(ms)
+        .unwrap_or(i64::MAX / 1000)
+        .saturating_mul(1000)
+}
+
 /// The event of a flow record.
 pub fn flow_event(f: &FlowRecord) -> (Event<'static>, bool) {
     let negative = f.last_ms < f.first_ms;
     let duration = f.last_ms.saturating_sub(f.first_ms);
     let ev = Event::Flow(Flow {
-        ts: i64::try_from(f.first_ms).unwrap_or(i64::MAX / 1000) * 1000,
-        duration: i64::try_from(duration).unwrap_or(i64::MAX / 1000) * 1000,
+        ts: ms_to_us(f.first_ms),
+        duration: ms_to_us(duration),
         proto: proto(f.proto),
         src: f.src,
         sport: f.sport,
@@ -109,18 +119,34 @@ pub fn read(
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<NfcapdCounts, IngestError> {
     let mut negative = Note::default();
+    // Flows the sink's gate rejects (both ends IPv4 outside its /24s) are
+    // decoded (so malformed records are counted as ever) but become no event.
+    let gate = sink.gate();
+    let mut run = Gated::default();
     let counts = read_flows(
         path,
         reader,
         &mut |line, f| {
-            let (ev, neg) = flow_event(f);
-            if neg {
+            if f.last_ms < f.first_ms {
                 negative.add(line, String::new);
             }
+            if let (Some(g), IpAddr::V4(s), IpAddr::V4(d)) = (&gate, f.src, f.dst)
+                && !g.pass(u32::from(s), u32::from(d))
+            {
+                run.add(ms_to_us(f.first_ms));
+                return;
+            }
+            if let Some(g) = run.take() {
+                sink.gated(&g);
+            }
+            let (ev, _) = flow_event(f);
             sink.event(RecordRef { input, line }, &ev);
         },
         diag,
     )?;
+    if let Some(g) = run.take() {
+        sink.gated(&g);
+    }
     if let Some((line, _)) = negative.first.take() {
         diag(Diagnostic {
             path: path.to_path_buf(),
@@ -309,13 +335,6 @@ fn claimed(num_records: u32, size: usize) -> u64 {
     u64::from(num_records).min((size / 4) as u64).max(1)
 }
 
-/// Drops everything (fuzzing, benchmarks).
-struct NullSink;
-
-impl Sink for NullSink {
-    fn event(&mut self, _rec: RecordRef, _ev: &Event<'_>) {}
-}
-
 /// Fuzz entry point: `data` read as a whole file, then (so that the fuzzer
 /// reaches every codec and both record layouts without having to find a
 /// header) `data[1..]` read as the blocks of a file whose header is chosen by
@@ -323,7 +342,9 @@ impl Sink for NullSink {
 /// values ≥ 128. Never panics.
 pub fn fuzz(data: &[u8]) {
     let path = Path::new("fuzz-input");
-    let _ = read(0, path, &mut { data }, &mut NullSink, &mut |_| {});
+    for gated in [false, true] {
+        let _ = read(0, path, &mut { data }, &mut NullSink { gated }, &mut |_| {});
+    }
     if let Some((&sel, rest)) = data.split_first() {
         let mut file = if sel >= 128 {
             let flags = [0u32, 0x1, 0x8, 0x10][usize::from(sel & 3)];
@@ -332,6 +353,12 @@ pub fn fuzz(data: &[u8]) {
             block::v2_header(sel % 5, 0).to_vec()
         };
         file.extend_from_slice(rest);
-        let _ = read(0, path, &mut file.as_slice(), &mut NullSink, &mut |_| {});
+        let _ = read(
+            0,
+            path,
+            &mut file.as_slice(),
+            &mut NullSink { gated: true },
+            &mut |_| {},
+        );
     }
 }
