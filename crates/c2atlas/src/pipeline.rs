@@ -178,6 +178,19 @@ impl Sink for RunSink<'_, '_> {
         self.count(req.ts);
         self.web.observe(input, req, &self.fallback_site);
     }
+
+    // A tap sees every event in full, so a tapped run never filters.
+    fn filters_flows(&self) -> bool {
+        self.tap.is_none() && self.detector.filters_flows()
+    }
+
+    fn wants_flow(&self, src: std::net::IpAddr, dst: std::net::IpAddr) -> bool {
+        self.detector.wants_flow(src, dst)
+    }
+
+    fn flow_passed_over(&mut self, _rec: RecordRef, ts: Micros) {
+        self.count(ts);
+    }
 }
 
 /// Adds a finding to the state when its victim belongs to `shard` (or there is no shard).

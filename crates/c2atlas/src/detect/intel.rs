@@ -102,6 +102,18 @@ impl Detector for IntelDetector<'_> {
         }))
     }
 
+    fn filters_flows(&self) -> bool {
+        true
+    }
+
+    /// A flow can only match when an end is an IP indicator or the pair was
+    /// learnt from a name (the same tests as `observe`, without the domestic one).
+    fn wants_flow(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.intel.match_ip(dst).is_some()
+            || self.intel.match_ip(src).is_some()
+            || (!self.pairs.is_empty() && self.pairs.contains_key(&(src, dst)))
+    }
+
     fn observe(
         &mut self,
         rec: RecordRef,

@@ -166,4 +166,17 @@ pub trait Detector {
     fn fork<'s>(&'s self) -> Option<Box<dyn Detector + Send + 's>> {
         None
     }
+    /// Whether [`Detector::wants_flow`] can rule flows out from their two
+    /// addresses alone. `false` (the default): every flow must be seen in full.
+    fn filters_flows(&self) -> bool {
+        false
+    }
+    /// For a detector that [`Detector::filters_flows`]: `false` only when a
+    /// flow from `src` to `dst` cannot yield a finding whatever its other
+    /// fields are, so that a reader may leave those fields unparsed and not
+    /// call [`Detector::observe`] for it. Never `false` for a flow that would
+    /// yield a finding.
+    fn wants_flow(&self, _src: IpAddr, _dst: IpAddr) -> bool {
+        true
+    }
 }

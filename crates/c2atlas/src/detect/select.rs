@@ -216,6 +216,14 @@ impl Detector for DetectorSet<'_> {
         self.found = found;
     }
 
+    fn filters_flows(&self) -> bool {
+        !self.detectors.is_empty() && self.detectors.iter().all(|d| d.filters_flows())
+    }
+
+    fn wants_flow(&self, src: IpAddr, dst: IpAddr) -> bool {
+        self.detectors.iter().any(|d| d.wants_flow(src, dst))
+    }
+
     fn finish(&mut self, ctx: &Context<'_>, out: &mut dyn FnMut(Finding)) {
         let mut found = Vec::new();
         for d in &mut self.detectors {

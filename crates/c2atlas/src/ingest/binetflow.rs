@@ -29,8 +29,8 @@
 use std::borrow::Cow;
 
 use super::field::{self, ProtoName, quoted};
-use super::{Format, Outcome};
-use crate::model::{Event, Flow, Proto};
+use super::{Format, Outcome, WantsFlow};
+use crate::model::{Event, Flow, Micros, Proto};
 
 /// Most columns a header may have: real files have 13–17; more means the
 /// "header" is not one.
@@ -179,6 +179,89 @@ impl Parser {
         };
         parse_record(h, line)
     }
+}
+
+impl Parser {
+    /// [`Parser::line`] for a sink that filters flows ([`super::Sink::filters_flows`]).
+    ///
+    /// A record whose column count, `Proto`, `StartTime` and addresses are
+    /// valid and whose flow (after `Dir` is applied) `wants` rejects is
+    /// [`Outcome::PassedOver`]: its other columns (`Dur`, ports, counts,
+    /// `Label`) are not parsed, so a bad value there is not counted as
+    /// malformed in such a run. Every other line gets exactly the outcome of
+    /// [`Parser::line`].
+    pub(crate) fn line_filtered<'l>(&mut self, line: &'l str, wants: WantsFlow<'_>) -> Outcome<'l> {
+        if let Some(h) = &self.header
+            && !is_header(line)
+            && let Some(ts) = passed_over(h, line, wants)
+        {
+            return Outcome::PassedOver(ts);
+        }
+        self.line(line)
+    }
+}
+
+/// The timestamp of a data line that `wants` does not want, when its column
+/// count, protocol, timestamp and addresses pass the checks [`parse_record`]
+/// makes (same rules); `None` sends the line to the full parser.
+fn passed_over(h: &Header, line: &str, wants: WantsFlow<'_>) -> Option<Micros> {
+    let ncols = h.roles.len();
+    let bytes = line.as_bytes();
+    const NEED: [Role; 5] = [
+        Role::Proto,
+        Role::StartTime,
+        Role::SrcAddr,
+        Role::DstAddr,
+        Role::Dir,
+    ];
+    let last = NEED
+        .iter()
+        .filter_map(|r| h.index[*r as usize])
+        .max()
+        .unwrap_or(0);
+    let mut vals = [""; 5];
+    let mut it = field::Separators::new(h.sep, bytes);
+    let mut start = 0usize;
+    let mut found = 0usize;
+    for k in 0..=last {
+        let end = match it.next() {
+            Some(e) => {
+                found += 1;
+                e
+            }
+            None => bytes.len(),
+        };
+        // Separator (ASCII) boundaries are char boundaries.
+        let v = line.get(start..end)?.trim_ascii();
+        for (slot, r) in vals.iter_mut().zip(NEED) {
+            if h.index[r as usize] == Some(k) {
+                *slot = v;
+            }
+        }
+        start = end + 1;
+    }
+    // Column count as `parse_record` sees it: the separators walked plus those
+    // in the unread rest; it stops splitting at a last `Label` column.
+    let seps = found + field::count_byte(h.sep, bytes.get(start..).unwrap_or(&[]));
+    let cols = if h.index[Role::Label as usize] == Some(ncols - 1) {
+        (seps + 1).min(ncols)
+    } else {
+        seps + 1
+    };
+    if cols != ncols {
+        return None;
+    }
+    let [proto, ts, src, dst, dir] = vals;
+    if h.index[Role::Proto as usize].is_some() && matches!(field::proto(proto), ProtoName::NotIp)
+    {
+        return None;
+    }
+    let ts = field::timestamp_micros(ts)?;
+    let src = field::ip(src)?;
+    let dst = field::ip(dst)?;
+    let reversed = dir.contains('<') && !dir.contains('>');
+    let (src, dst) = if reversed { (dst, src) } else { (src, dst) };
+    (!wants(src, dst)).then_some(ts)
 }
 
 /// A port; for protocols without ports, Argus writes other identifiers

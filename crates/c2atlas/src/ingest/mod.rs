@@ -18,7 +18,9 @@ use flate2::bufread::MultiGzDecoder;
 use memchr::memchr;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Event, RecordRef};
+use std::net::IpAddr;
+
+use crate::model::{Event, Micros, RecordRef};
 use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
@@ -157,6 +159,23 @@ pub trait Sink {
     /// Called once per request of a web log input (`req.rec` is its line).
     /// Sinks that do not use web requests ignore them.
     fn web(&mut self, _input: u32, _req: &WebRequest<'_>) {}
+    /// Whether the sink acts only on flows that [`Sink::wants_flow`] accepts.
+    /// Asked once per input. When `true`, text readers (Zeek conn TSV,
+    /// binetflow) read a flow line's timestamp and addresses first and, for a
+    /// flow the sink does not want, leave its other fields unparsed and call
+    /// [`Sink::flow_passed_over`] instead of [`Sink::event`]. `false` (the
+    /// default): every flow comes in full through `event`.
+    fn filters_flows(&self) -> bool {
+        false
+    }
+    /// For a sink that [`Sink::filters_flows`]: whether it wants the flow from
+    /// `src` to `dst` (after direction is resolved) in full.
+    fn wants_flow(&self, _src: IpAddr, _dst: IpAddr) -> bool {
+        true
+    }
+    /// A flow record the sink did not want: counted as a record (it is one),
+    /// with its timestamp, but not inspected further.
+    fn flow_passed_over(&mut self, _rec: RecordRef, _ts: Micros) {}
 }
 
 /// A problem with one record (or one header line) that was skipped.
@@ -493,7 +512,14 @@ pub(crate) enum Outcome<'l> {
     /// The file's header is unusable: fatal before the first record,
     /// a malformed line after it.
     Fatal(String),
+    /// A flow record whose timestamp and addresses were read and whose
+    /// addresses the sink does not want (see [`Sink::filters_flows`]): its
+    /// timestamp. Its other fields were not parsed.
+    PassedOver(Micros),
 }
+
+/// Asks the sink whether it wants a flow (source, destination) in full.
+pub(crate) type WantsFlow<'a> = &'a dyn Fn(IpAddr, IpAddr) -> bool;
 
 /// The parser of one input.
 // One per input, created once and never moved in the hot path: size is irrelevant.
@@ -515,11 +541,14 @@ impl Parser {
         }
     }
 
-    fn line<'l>(&mut self, line: &'l str) -> Outcome<'l> {
-        match self {
-            Parser::Binetflow(p) => p.line(line),
-            Parser::Zeek(p) => p.line(line),
-            Parser::NfdumpCsv(p) => p.line(line),
+    /// One line; with `wants`, flows the sink does not want may be passed over.
+    fn line<'l>(&mut self, line: &'l str, wants: Option<WantsFlow<'_>>) -> Outcome<'l> {
+        match (self, wants) {
+            (Parser::Binetflow(p), Some(w)) => p.line_filtered(line, w),
+            (Parser::Binetflow(p), None) => p.line(line),
+            (Parser::Zeek(p), Some(w)) => p.line_filtered(line, w),
+            (Parser::Zeek(p), None) => p.line(line),
+            (Parser::NfdumpCsv(p), _) => p.line(line),
         }
     }
 }
@@ -539,6 +568,8 @@ struct Driver<'a> {
     first_not_ip: Option<(u64, String)>,
     /// Any non-blank content seen.
     content: bool,
+    /// The sink filters flows ([`Sink::filters_flows`]).
+    filter: bool,
 }
 
 impl Driver<'_> {
@@ -574,7 +605,23 @@ impl Driver<'_> {
             return Ok(());
         }
         self.content = true;
-        match self.parser.line(line) {
+        let outcome = if self.filter {
+            let sink = &*self.sink;
+            self.parser.line(line, Some(&|s, d| sink.wants_flow(s, d)))
+        } else {
+            self.parser.line(line, None)
+        };
+        match outcome {
+            Outcome::PassedOver(ts) => {
+                self.records += 1;
+                self.sink.flow_passed_over(
+                    RecordRef {
+                        input: self.input,
+                        line: self.line_no,
+                    },
+                    ts,
+                );
+            }
             Outcome::Event(ev) => {
                 self.records += 1;
                 self.sink.event(
@@ -771,7 +818,9 @@ pub fn read_from<R: Read>(
         not_ip: 0,
         first_not_ip: None,
         content: false,
+        filter: false,
     };
+    d.filter = d.sink.filters_flows();
     let (read_result, mut raw) = if gzip {
         let mut dec = BufReader::with_capacity(READ_BUF, MultiGzDecoder::new(raw));
         let r = d.run(&mut dec)?;

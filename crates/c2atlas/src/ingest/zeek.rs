@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::field::{self, ProtoName, quoted};
-use super::{Format, Outcome};
+use super::{Format, Outcome, WantsFlow};
 use crate::model::{Dns, Event, Flow, Http, Micros, Proto, Tls};
 
 /// Most columns a `#fields` header may have (Zeek's widest stock logs have ~40).
@@ -184,6 +184,8 @@ struct Columns {
     /// Number of separator-delimited columns when the header's last entry
     /// held several space-separated names (IoT-23); `None` otherwise.
     space_tail_phys: Option<usize>,
+    /// Index of the last column that has a role (the fast path splits no further).
+    last_role: usize,
 }
 
 /// Decodes Zeek's `\xNN` escapes in a header value (only used for separators).
@@ -250,10 +252,12 @@ impl Columns {
                 ));
             }
         }
+        let last_role = roles.iter().rposition(|r| *r != NO_ROLE).unwrap_or(0);
         Ok(Columns {
             roles,
             index,
             space_tail_phys,
+            last_role,
         })
     }
 }
@@ -281,13 +285,34 @@ impl Parser {
             Some(b'#') => self.header(line),
             Some(b'{') => json_record(self.kind, line),
             _ => match &self.cols {
-                Some(c) => tsv_record(self.kind, &self.meta, c, line),
+                Some(c) => match self.kind {
+                    Kind::Conn => conn_fast(&self.meta, c, line, None)
+                        .unwrap_or_else(|| tsv_record(self.kind, &self.meta, c, line)),
+                    _ => tsv_record(self.kind, &self.meta, c, line),
+                },
                 None => Outcome::Fatal(format!(
                     "no #fields header before data; first line {}",
                     quoted(line)
                 )),
             },
         }
+    }
+
+    /// [`Parser::line`] for a sink that filters flows ([`super::Sink::filters_flows`]).
+    ///
+    /// A conn TSV record whose column count, timestamp and addresses are valid
+    /// and whose addresses `wants` rejects is [`Outcome::PassedOver`]: its
+    /// other columns (ports, proto, duration, counts, labels) are not parsed,
+    /// so a bad value there is not counted as malformed in such a run. Every
+    /// other line gets exactly the outcome of [`Parser::line`].
+    pub(crate) fn line_filtered<'l>(&mut self, line: &'l str, wants: WantsFlow<'_>) -> Outcome<'l> {
+        if self.kind == Kind::Conn
+            && let Some(c) = &self.cols
+            && let Some(o) = conn_fast(&self.meta, c, line, Some(wants))
+        {
+            return o;
+        }
+        self.line(line)
     }
 
     fn header<'l>(&mut self, line: &'l str) -> Outcome<'l> {
@@ -397,6 +422,106 @@ fn split_tsv<'l>(
         }
     }
     Err(format!("expected {n} columns, found {col}"))
+}
+
+/// The fast path for a conn TSV data line: one split, each value parsed once.
+///
+/// Returns the outcome [`tsv_record`] gives for a line whose columns are all
+/// valid (the same [`Flow`], property-tested), or [`Outcome::PassedOver`]
+/// when `wants` rejects the line's addresses once its column count,
+/// timestamp and addresses have passed the same checks. `None` sends the
+/// line to [`tsv_record`]: headers, JSON, IoT-23 space-separated tails, a
+/// wrong column count or any invalid value (whose diagnostic `tsv_record`
+/// words).
+fn conn_fast<'l>(
+    meta: &Meta,
+    c: &Columns,
+    line: &'l str,
+    wants: Option<WantsFlow<'_>>,
+) -> Option<Outcome<'l>> {
+    let bytes = line.as_bytes();
+    if c.space_tail_phys.is_some() || matches!(bytes.first(), None | Some(b'#' | b'{')) {
+        return None;
+    }
+    // Absent roles stay empty, which `get` reads as unset, as `tsv_record` does.
+    let mut vals: [&'l str; N_ROLES] = [""; N_ROLES];
+    let mut seps = field::Separators::new(meta.sep, bytes);
+    let mut start = 0usize;
+    let mut found = 0usize;
+    for &r in c.roles.get(..=c.last_role)? {
+        let end = match seps.next() {
+            Some(e) => {
+                found += 1;
+                e
+            }
+            None => bytes.len(),
+        };
+        if r != NO_ROLE {
+            // Separator (ASCII) boundaries are char boundaries.
+            *vals.get_mut(usize::from(r))? = line.get(start..end)?;
+        }
+        start = end + 1;
+    }
+    // Column count as `split_tsv` sees it (one trailing empty column
+    // tolerated): the separators walked plus those in the unread rest.
+    let rest = bytes.get(start..).unwrap_or(&[]);
+    let cols = found + field::count_byte(meta.sep, rest) + 1;
+    let n = c.roles.len();
+    if cols != n && !(cols == n + 1 && bytes.last() == Some(&meta.sep)) {
+        return None;
+    }
+    let (unset, empty) = (meta.unset.as_bytes(), meta.empty.as_bytes());
+    // Set: non-empty and neither marker (first bytes compared before whole values).
+    let is = |v: &[u8], marker: &[u8]| v.first() == marker.first() && v == marker;
+    let get = |r: usize| -> Option<&'l str> {
+        let v = vals[r];
+        let b = v.as_bytes();
+        (!b.is_empty() && !is(b, unset) && !is(b, empty)).then_some(v)
+    };
+    let ts = field::timestamp_micros(get(TS)?)?;
+    let src = field::ip(get(ORIG_H)?)?;
+    let dst = field::ip(get(RESP_H)?)?;
+    if let Some(w) = wants
+        && !w(src, dst)
+    {
+        return Some(Outcome::PassedOver(ts));
+    }
+    let sport = field::port(get(ORIG_P).unwrap_or(""))?;
+    let dport = field::port(get(RESP_P).unwrap_or(""))?;
+    let proto = match get(PROTO).map(field::proto) {
+        Some(ProtoName::Ip(p)) => p,
+        Some(ProtoName::NotIp) | None => Proto::Other(0),
+    };
+    let duration = match get(DURATION) {
+        None => 0,
+        Some(d) => field::seconds_micros(d)?,
+    };
+    // `Some(None)`: unset; `None`: invalid.
+    let count = |r: usize| -> Option<Option<u64>> {
+        match get(r) {
+            None => Some(None),
+            Some(v) => field::count(v).map(Some),
+        }
+    };
+    let ob = count(ORIG_BYTES)?;
+    let rb = count(RESP_BYTES)?;
+    let oib = count(ORIG_IP_BYTES)?;
+    let rib = count(RESP_IP_BYTES)?;
+    let op = count(ORIG_PKTS)?.unwrap_or(0);
+    let rp = count(RESP_PKTS)?.unwrap_or(0);
+    Some(Outcome::Event(Event::Flow(Flow {
+        ts,
+        duration: duration.max(0),
+        proto,
+        src,
+        sport,
+        dst,
+        dport,
+        src_bytes: ob.or(oib).unwrap_or(0),
+        dst_bytes: rb.or(rib).unwrap_or(0),
+        packets: op.saturating_add(rp),
+        label: make_label(get(LABEL), get(DETAILED)),
+    })))
 }
 
 fn tsv_record<'l>(kind: Kind, meta: &Meta, c: &Columns, line: &'l str) -> Outcome<'l> {
