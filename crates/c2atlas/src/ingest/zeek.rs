@@ -186,6 +186,8 @@ struct Columns {
     space_tail_phys: Option<usize>,
     /// Index of the last column that has a role (the fast path splits no further).
     last_role: usize,
+    /// Index of the last of the `ts`, `id.orig_h`, `id.resp_h` columns.
+    addr_last: usize,
 }
 
 /// Decodes Zeek's `\xNN` escapes in a header value (only used for separators).
@@ -253,11 +255,17 @@ impl Columns {
             }
         }
         let last_role = roles.iter().rposition(|r| *r != NO_ROLE).unwrap_or(0);
+        let addr_last = [TS, ORIG_H, RESP_H]
+            .iter()
+            .filter_map(|r| index[*r])
+            .max()
+            .unwrap_or(0);
         Ok(Columns {
             roles,
             index,
             space_tail_phys,
             last_role,
+            addr_last,
         })
     }
 }
@@ -424,6 +432,55 @@ fn split_tsv<'l>(
     Err(format!("expected {n} columns, found {col}"))
 }
 
+/// `v` when it is set: non-empty and neither the unset nor the empty marker
+/// (first bytes compared before whole values).
+#[inline]
+fn set_value<'l>(meta: &Meta, v: &'l str) -> Option<&'l str> {
+    let is = |b: &[u8], marker: &[u8]| b.first() == marker.first() && b == marker;
+    let b = v.as_bytes();
+    (!b.is_empty() && !is(b, meta.unset.as_bytes()) && !is(b, meta.empty.as_bytes())).then_some(v)
+}
+
+/// Splits a TSV line from left to right, a few columns at a time.
+struct Cutter<'l> {
+    line: &'l str,
+    seps: field::Separators<'l>,
+    /// Start of the next column.
+    start: usize,
+    /// Separators walked so far.
+    found: usize,
+}
+
+impl<'l> Cutter<'l> {
+    /// The next `roles.len()` columns: the value of each that has a role goes
+    /// to `vals`. `None` when the line has fewer columns.
+    #[inline]
+    fn roles(&mut self, roles: &[u8], vals: &mut [&'l str; N_ROLES]) -> Option<()> {
+        let len = self.line.len();
+        for &r in roles {
+            let end = match self.seps.next() {
+                Some(e) => {
+                    self.found += 1;
+                    e
+                }
+                None => len,
+            };
+            if r != NO_ROLE {
+                // Separator (ASCII) boundaries are char boundaries.
+                *vals.get_mut(usize::from(r))? = self.line.get(self.start..end)?;
+            }
+            self.start = end + 1;
+        }
+        Some(())
+    }
+
+    /// Number of columns of the whole line: those walked plus those in the rest.
+    fn columns(&self, sep: u8) -> usize {
+        let rest = self.line.as_bytes().get(self.start..).unwrap_or(&[]);
+        self.found + field::count_byte(sep, rest) + 1
+    }
+}
+
 /// The fast path for a conn TSV data line: one split, each value parsed once.
 ///
 /// Returns the outcome [`tsv_record`] gives for a line whose columns are all
@@ -443,49 +500,33 @@ fn conn_fast<'l>(
     if c.space_tail_phys.is_some() || matches!(bytes.first(), None | Some(b'#' | b'{')) {
         return None;
     }
-    // Absent roles stay empty, which `get` reads as unset, as `tsv_record` does.
-    let mut vals: [&'l str; N_ROLES] = [""; N_ROLES];
-    let mut seps = field::Separators::new(meta.sep, bytes);
-    let mut start = 0usize;
-    let mut found = 0usize;
-    for &r in c.roles.get(..=c.last_role)? {
-        let end = match seps.next() {
-            Some(e) => {
-                found += 1;
-                e
-            }
-            None => bytes.len(),
-        };
-        if r != NO_ROLE {
-            // Separator (ASCII) boundaries are char boundaries.
-            *vals.get_mut(usize::from(r))? = line.get(start..end)?;
-        }
-        start = end + 1;
-    }
-    // Column count as `split_tsv` sees it (one trailing empty column
-    // tolerated): the separators walked plus those in the unread rest.
-    let rest = bytes.get(start..).unwrap_or(&[]);
-    let cols = found + field::count_byte(meta.sep, rest) + 1;
     let n = c.roles.len();
-    if cols != n && !(cols == n + 1 && bytes.last() == Some(&meta.sep)) {
-        return None;
-    }
-    let (unset, empty) = (meta.unset.as_bytes(), meta.empty.as_bytes());
-    // Set: non-empty and neither marker (first bytes compared before whole values).
-    let is = |v: &[u8], marker: &[u8]| v.first() == marker.first() && v == marker;
-    let get = |r: usize| -> Option<&'l str> {
-        let v = vals[r];
-        let b = v.as_bytes();
-        (!b.is_empty() && !is(b, unset) && !is(b, empty)).then_some(v)
+    // Column count as `split_tsv` sees it (one trailing empty column tolerated).
+    let count_ok = |cols: usize| cols == n || (cols == n + 1 && bytes.last() == Some(&meta.sep));
+    // Absent roles stay empty, which `set_value` reads as unset, as `tsv_record` does.
+    let mut vals: [&'l str; N_ROLES] = [""; N_ROLES];
+    let mut cut = Cutter {
+        line,
+        seps: field::Separators::new(meta.sep, bytes),
+        start: 0,
+        found: 0,
     };
-    let ts = field::timestamp_micros(get(TS)?)?;
-    let src = field::ip(get(ORIG_H)?)?;
-    let dst = field::ip(get(RESP_H)?)?;
+    // First the columns up to the addresses: a flow the sink does not want
+    // needs no more than these and a count of the separators after them.
+    cut.roles(c.roles.get(..=c.addr_last)?, &mut vals)?;
+    let ts = field::timestamp_micros(set_value(meta, vals[TS])?)?;
+    let src = field::ip(set_value(meta, vals[ORIG_H])?)?;
+    let dst = field::ip(set_value(meta, vals[RESP_H])?)?;
     if let Some(w) = wants
         && !w(src, dst)
     {
-        return Some(Outcome::PassedOver(ts));
+        return count_ok(cut.columns(meta.sep)).then_some(Outcome::PassedOver(ts));
     }
+    cut.roles(c.roles.get(c.addr_last + 1..=c.last_role.max(c.addr_last))?, &mut vals)?;
+    if !count_ok(cut.columns(meta.sep)) {
+        return None;
+    }
+    let get = |r: usize| set_value(meta, vals[r]);
     let sport = field::port(get(ORIG_P).unwrap_or(""))?;
     let dport = field::port(get(RESP_P).unwrap_or(""))?;
     let proto = match get(PROTO).map(field::proto) {
