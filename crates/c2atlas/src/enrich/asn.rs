@@ -355,15 +355,13 @@ impl Builder {
         let start = self.text.len();
         if s.starts_with('"') {
             self.text.push(b'"');
-            self.text.extend_from_slice(s.replace('"', "\"\"").as_bytes());
+            self.text
+                .extend_from_slice(s.replace('"', "\"\"").as_bytes());
             self.text.push(b'"');
         } else {
             self.text.extend_from_slice(s.as_bytes());
         }
-        let span = match (
-            u32::try_from(start),
-            u32::try_from(self.text.len() - start),
-        ) {
+        let span = match (u32::try_from(start), u32::try_from(self.text.len() - start)) {
             (Ok(o), Ok(l)) => (o, l),
             // Beyond 4 GiB of names (no real database): no name.
             _ => (0, 0),

@@ -101,7 +101,12 @@ impl Iterator for Separators<'_> {
 pub(crate) fn count_byte(sep: u8, bytes: &[u8]) -> usize {
     bytes
         .chunks(255)
-        .map(|c| usize::from(c.iter().fold(0u8, |n, &b| n.wrapping_add(u8::from(b == sep)))))
+        .map(|c| {
+            usize::from(
+                c.iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b == sep))),
+            )
+        })
         .sum()
 }
 

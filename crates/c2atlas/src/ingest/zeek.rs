@@ -522,7 +522,11 @@ fn conn_fast<'l>(
     {
         return count_ok(cut.columns(meta.sep)).then_some(Outcome::PassedOver(ts));
     }
-    cut.roles(c.roles.get(c.addr_last + 1..=c.last_role.max(c.addr_last))?, &mut vals)?;
+    cut.roles(
+        c.roles
+            .get(c.addr_last + 1..=c.last_role.max(c.addr_last))?,
+        &mut vals,
+    )?;
     if !count_ok(cut.columns(meta.sep)) {
         return None;
     }
@@ -1115,7 +1119,103 @@ mod tests {
         );
     }
 
+    /// A conn field: usually a valid value, sometimes unset, empty or junk.
+    fn conn_value(valid: BoxedStrategy<String>) -> BoxedStrategy<String> {
+        prop_oneof![
+            6 => valid,
+            1 => Just("-".to_string()),
+            1 => Just("(empty)".to_string()),
+            1 => Just(String::new()),
+            1 => "[0-9a-z.:-]{0,8}",
+        ]
+        .boxed()
+    }
+
+    fn conn_line() -> impl Strategy<Value = String> {
+        let num = || any::<u32>().prop_map(|n| n.to_string()).boxed();
+        let ip = || {
+            prop_oneof![
+                any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+                any::<std::net::Ipv6Addr>().prop_map(|a| a.to_string()),
+            ]
+            .boxed()
+        };
+        let fields = vec![
+            conn_value("[0-9]{1,10}\\.[0-9]{6}".boxed()),
+            "C[a-zA-Z0-9]{5}".boxed(),
+            conn_value(ip()),
+            conn_value(any::<u16>().prop_map(|n| n.to_string()).boxed()),
+            conn_value(ip()),
+            conn_value(any::<u16>().prop_map(|n| n.to_string()).boxed()),
+            conn_value(
+                prop_oneof![Just("tcp"), Just("udp"), Just("icmp")]
+                    .prop_map(String::from)
+                    .boxed(),
+            ),
+            Just("-".to_string()).boxed(),
+            conn_value("[0-9]{1,3}\\.[0-9]{6}".boxed()),
+            conn_value(num()),
+            conn_value(num()),
+            Just("SF".to_string()).boxed(),
+            Just("T".to_string()).boxed(),
+            Just("F".to_string()).boxed(),
+            Just("0".to_string()).boxed(),
+            Just("Dd".to_string()).boxed(),
+            conn_value(num()),
+            conn_value(num()),
+            conn_value(num()),
+            conn_value(num()),
+            Just("(empty)".to_string()).boxed(),
+        ];
+        (fields, 0u8..12).prop_map(|(f, shape)| {
+            let mut line = f.join("\t");
+            match shape {
+                9 => line.push('\t'),
+                10 => line.push_str("\textra"),
+                11 => line.truncate(line.rfind('\t').unwrap_or(0)),
+                _ => {}
+            }
+            line
+        })
+    }
+
     proptest! {
+        /// The fast path gives the full parser's outcome; with a prefilter, a
+        /// passed-over line is one the full parser reads as a flow with the
+        /// same timestamp, or rejects only for a column the prefilter skips.
+        #[test]
+        fn conn_fast_path_equals_full_parser(line in conn_line(), mode in 0u8..3) {
+            let mut p = conn_parser("");
+            let reference = {
+                let c = p.cols.as_ref().expect("header read");
+                format!("{:?}", tsv_record(Kind::Conn, &p.meta, c, &line))
+            };
+            prop_assert_eq!(format!("{:?}", p.line(&line)), reference.clone());
+            let wants = |s: std::net::IpAddr, _d: std::net::IpAddr| match mode {
+                0 => false,
+                1 => true,
+                _ => s.is_ipv4(),
+            };
+            match p.line_filtered(&line, &wants) {
+                Outcome::PassedOver(ts) => {
+                    let c = p.cols.as_ref().expect("header read");
+                    match tsv_record(Kind::Conn, &p.meta, c, &line) {
+                        Outcome::Event(Event::Flow(f)) => {
+                            prop_assert_eq!(f.ts, ts);
+                            prop_assert!(!wants(f.src, f.dst));
+                        }
+                        Outcome::Malformed(r) => prop_assert!(
+                            !r.contains("(ts)") && !r.contains("(id.orig_h)")
+                                && !r.contains("(id.resp_h)") && !r.contains("columns"),
+                            "{}", r
+                        ),
+                        o => prop_assert!(false, "{:?}", o),
+                    }
+                }
+                o => prop_assert_eq!(format!("{o:?}"), reference),
+            }
+        }
+
         #[test]
         fn never_panics(lines in proptest::collection::vec("[#{]?.{0,120}", 0..8)) {
             for k in [Kind::Conn, Kind::Dns, Kind::Http, Kind::Ssl] {
