@@ -221,7 +221,7 @@ impl AsnDb {
         };
         let field = self.text.get(org as usize..)?.get(..len as usize)?;
         // Checked when loaded: a quoted field is well-quoted.
-        let org = unquote(field).map_or_else(|_| Arc::from(""), |o| Arc::from(o));
+        let org = unquote(field).map_or_else(|_| Arc::from(""), Arc::from);
         Some(AsnInfo { asn, org })
     }
 
