@@ -1,9 +1,13 @@
 //! ASN and organisation lookups: GeoLite2-ASN-format mmdb or ip-location-db range CSV.
 //!
 //! Whatever the source, the database is held as two sorted tables of
-//! disjoint inclusive ranges (IPv4 as `u32`, IPv6 as `u128`) with interned
-//! organisation names, and a lookup is one binary search. An mmdb is
-//! flattened into those tables at open time (its tree walked once).
+//! disjoint inclusive ranges (IPv4 as `u32`, IPv6 as `u128`) with organisation
+//! names left where they are in the file's bytes (kept; a range holds their
+//! offset and length, and a lookup unquotes them), and a lookup is one
+//! binary search. An mmdb is flattened into those tables at open time (its
+//! tree walked once, its organisation names copied into one buffer).
+//! Loading is on the start-up path of every census: no per-line allocation,
+//! no hash map of names.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -48,14 +52,17 @@ struct Range<T> {
     start: T,
     end: T,
     asn: u32,
-    /// Index into `AsnDb::orgs`.
+    /// Offset and length of the organisation field (as stored: bare or
+    /// CSV-quoted) in `AsnDb::text`.
     org: u32,
+    org_len: u32,
 }
 
 /// An ASN database. Format chosen from content (mmdb magic vs. CSV).
 ///
 /// Invariants: `v4` and `v6` are sorted by `start`, each range has
-/// `start <= end`, and ranges do not overlap; every `org` index is valid.
+/// `start <= end`, and ranges do not overlap; every `org..org + org_len` span
+/// lies in `text` and holds a bare or a well-quoted CSV field.
 pub struct AsnDb {
     v4: Vec<Range<u32>>,
     /// `v4_index[h]` = index of the first `v4` range whose start is
@@ -63,7 +70,8 @@ pub struct AsnDb {
     /// binary-searches only the ranges starting in its own bucket.
     v4_index: Vec<u32>,
     v6: Vec<Range<u128>>,
-    orgs: Vec<Arc<str>>,
+    /// The CSV files' bytes (IPv4 then IPv6), or the mmdb's names.
+    text: Vec<u8>,
     malformed: u64,
     issues: Vec<CsvIssue>,
     info: DbInfo,
@@ -90,7 +98,7 @@ impl AsnDb {
         }
         let sha256 = super::sha256_hex([bytes.as_slice()]);
         let mut b = Builder::default();
-        b.add_csv(path, &bytes)?;
+        b.add_csv(path, bytes)?;
         Ok(b.finish(DbInfo {
             path: path.display().to_string(),
             build_epoch: mtime,
@@ -112,8 +120,7 @@ impl AsnDb {
             if let Ok(m) = std::fs::metadata(&p) {
                 epoch = epoch.max(super::mtime_secs(&m));
             }
-            b.add_csv(&p, &bytes)?;
-            contents.push(bytes);
+            contents.push((p, bytes));
         }
         if contents.is_empty() {
             return Err(EnrichError::Io {
@@ -124,7 +131,10 @@ impl AsnDb {
                 ),
             });
         }
-        let sha256 = super::sha256_hex(contents.iter().map(Vec::as_slice));
+        let sha256 = super::sha256_hex(contents.iter().map(|(_, b)| b.as_slice()));
+        for (p, bytes) in contents {
+            b.add_csv(&p, bytes)?;
+        }
         Ok(b.finish(DbInfo {
             path: dir.display().to_string(),
             build_epoch: epoch,
@@ -169,7 +179,7 @@ impl AsnDb {
                 continue;
             };
             let net = found.network().map_err(|e| invalid(e.to_string()))?;
-            let org = b.intern(rec.autonomous_system_organization.unwrap_or(""));
+            let (org, org_len) = b.intern(rec.autonomous_system_organization.unwrap_or(""));
             match (net.network(), net.prefix()) {
                 (IpAddr::V4(a), p) => {
                     let n = ipnet::Ipv4Net::new(a, p).map_err(|e| invalid(e.to_string()))?;
@@ -179,6 +189,7 @@ impl AsnDb {
                             end: n.broadcast().into(),
                             asn,
                             org,
+                            org_len,
                         },
                         line: 0,
                     });
@@ -191,6 +202,7 @@ impl AsnDb {
                             end: n.broadcast().into(),
                             asn,
                             org,
+                            org_len,
                         },
                         line: 0,
                     });
@@ -203,11 +215,13 @@ impl AsnDb {
 
     /// ASN of `ip` (an IPv4-mapped IPv6 address is looked up as IPv4).
     pub fn lookup(&self, ip: IpAddr) -> Option<AsnInfo> {
-        let (asn, org) = match ip.to_canonical() {
+        let (asn, org, len) = match ip.to_canonical() {
             IpAddr::V4(a) => find_v4(&self.v4, &self.v4_index, u32::from(a))?,
             IpAddr::V6(a) => find(&self.v6, u128::from(a))?,
         };
-        let org = self.orgs.get(org as usize)?.clone();
+        let field = self.text.get(org as usize..)?.get(..len as usize)?;
+        // Checked when loaded: a quoted field is well-quoted.
+        let org = unquote(field).map_or_else(|_| Arc::from(""), Arc::from);
         Some(AsnInfo { asn, org })
     }
 
@@ -258,21 +272,21 @@ fn build_v4_index(v4: &[Range<u32>]) -> Vec<u32> {
 }
 
 /// IPv4 lookup through the bucket index; same answer as [`find`].
-fn find_v4(table: &[Range<u32>], index: &[u32], ip: u32) -> Option<(u32, u32)> {
+fn find_v4(table: &[Range<u32>], index: &[u32], ip: u32) -> Option<(u32, u32, u32)> {
     let b = (ip >> V4_INDEX_SHIFT) as usize;
     let lo = *index.get(b)? as usize;
     let hi = *index.get(b + 1)? as usize;
     // Ranges before `lo` start before this bucket, ranges from `hi` on after it.
     let p = lo + table.get(lo..hi)?.partition_point(|r| r.start <= ip);
     let r = table.get(p.checked_sub(1)?)?;
-    (ip <= r.end).then_some((r.asn, r.org))
+    (ip <= r.end).then_some((r.asn, r.org, r.org_len))
 }
 
 /// Binary search in a sorted table of disjoint ranges.
-fn find<T: Copy + Ord>(table: &[Range<T>], ip: T) -> Option<(u32, u32)> {
+fn find<T: Copy + Ord>(table: &[Range<T>], ip: T) -> Option<(u32, u32, u32)> {
     let i = table.partition_point(|r| r.start <= ip);
     let r = table.get(i.checked_sub(1)?)?;
-    (ip <= r.end).then_some((r.asn, r.org))
+    (ip <= r.end).then_some((r.asn, r.org, r.org_len))
 }
 
 /// Whether `bytes` carry the MaxMind DB metadata marker near their end.
@@ -316,10 +330,10 @@ struct Staged<T> {
 struct Builder {
     v4: Vec<Staged<u32>>,
     v6: Vec<Staged<u128>>,
-    orgs: Vec<Arc<str>>,
-    org_index: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
-    /// The most recently interned organisation (a cheap first check).
-    last_org: u32,
+    /// See `AsnDb::text`.
+    text: Vec<u8>,
+    /// Names already copied into `text` (mmdb only).
+    mmdb_orgs: HashMap<Box<str>, (u32, u32), foldhash::fast::RandomState>,
     malformed: u64,
     issues: Vec<CsvIssue>,
     /// The file of each staged line, for overlap diagnostics
@@ -332,27 +346,28 @@ const LINE_BITS: u32 = 40;
 const LINE_MASK: u64 = (1 << LINE_BITS) - 1;
 
 impl Builder {
-    fn intern(&mut self, s: &str) -> u32 {
-        // Neighbouring lines often name the same organisation.
-        if self
-            .orgs
-            .get(self.last_org as usize)
-            .is_some_and(|o| &**o == s)
-        {
-            return self.last_org;
+    /// Copies an mmdb organisation name into `text` once, quoted when a
+    /// bare field would not read back as the same name; its span.
+    fn intern(&mut self, s: &str) -> (u32, u32) {
+        if let Some(&span) = self.mmdb_orgs.get(s) {
+            return span;
         }
-        let i = match self.org_index.get(s) {
-            Some(&i) => i,
-            None => {
-                let i = u32::try_from(self.orgs.len()).unwrap_or(u32::MAX);
-                let a: Arc<str> = Arc::from(s);
-                self.orgs.push(a.clone());
-                self.org_index.insert(a, i);
-                i
-            }
+        let start = self.text.len();
+        if s.starts_with('"') {
+            self.text.push(b'"');
+            self.text
+                .extend_from_slice(s.replace('"', "\"\"").as_bytes());
+            self.text.push(b'"');
+        } else {
+            self.text.extend_from_slice(s.as_bytes());
+        }
+        let span = match (u32::try_from(start), u32::try_from(self.text.len() - start)) {
+            (Ok(o), Ok(l)) => (o, l),
+            // Beyond 4 GiB of names (no real database): no name.
+            _ => (0, 0),
         };
-        self.last_org = i;
-        i
+        self.mmdb_orgs.insert(s.into(), span);
+        span
     }
 
     fn issue(&mut self, path: &Path, line: u64, reason: String) {
@@ -369,22 +384,44 @@ impl Builder {
     /// Parses one CSV file's bytes. Bad lines are counted and skipped; a
     /// file with no usable line at all is [`EnrichError::InvalidCsv`]
     /// naming its first bad line (or line 0 when it is empty).
-    fn add_csv(&mut self, path: &Path, bytes: &[u8]) -> Result<(), EnrichError> {
+    fn add_csv(&mut self, path: &Path, bytes: Vec<u8>) -> Result<(), EnrichError> {
         let file_idx = self.files.len() as u64;
         self.files.push(path.to_path_buf());
         let mut good = 0u64;
         let mut first_bad: Option<(u64, String)> = None;
         let mut line_no = 0u64;
-        for raw in bytes.split(|&b| b == b'\n') {
+        // The file's bytes stay (organisation names are spans into them).
+        let base = self.text.len();
+        let text = if base == 0 {
+            bytes
+        } else {
+            let mut t = std::mem::take(&mut self.text);
+            t.extend_from_slice(&bytes);
+            t
+        };
+        let mut pos = base;
+        while pos < text.len() {
+            let end = memchr::memchr(b'\n', &text[pos..]).map_or(text.len(), |i| pos + i);
+            let line_start = pos;
+            let raw = &text[pos..end];
+            pos = end + 1;
             line_no += 1;
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             if raw.is_empty() {
                 continue;
             }
-            match parse_line(raw) {
-                Ok(rec) => {
+            let rec = parse_line(raw).and_then(|rec| {
+                match (
+                    u32::try_from(line_start + rec.org.0),
+                    u32::try_from(rec.org.1),
+                ) {
+                    (Ok(o), Ok(l)) => Ok((rec, o, l)),
+                    _ => Err(LineError::TooLarge),
+                }
+            });
+            match rec {
+                Ok((rec, org, org_len)) => {
                     good += 1;
-                    let org = self.intern(&rec.org);
                     let line = (file_idx << LINE_BITS) | (line_no & LINE_MASK);
                     match (rec.start, rec.end) {
                         (IpAddr::V4(s), IpAddr::V4(e)) => self.v4.push(Staged {
@@ -393,6 +430,7 @@ impl Builder {
                                 end: e.into(),
                                 asn: rec.asn,
                                 org,
+                                org_len,
                             },
                             line,
                         }),
@@ -402,6 +440,7 @@ impl Builder {
                                 end: e.into(),
                                 asn: rec.asn,
                                 org,
+                                org_len,
                             },
                             line,
                         }),
@@ -419,6 +458,7 @@ impl Builder {
                 }
             }
         }
+        self.text = text;
         if good == 0 {
             let (line, reason) = first_bad.unwrap_or((0, "no ASN ranges in the file".to_owned()));
             return Err(EnrichError::InvalidCsv {
@@ -439,7 +479,7 @@ impl Builder {
             v4_index: build_v4_index(&v4),
             v4,
             v6,
-            orgs: self.orgs,
+            text: self.text,
             malformed: self.malformed,
             issues: self.issues,
             info,
@@ -489,12 +529,13 @@ impl Builder {
     }
 }
 
-/// One parsed CSV line (the organisation borrowed when it needs no unescaping).
-struct CsvRecord<'a> {
+/// One parsed CSV line.
+struct CsvRecord {
     start: IpAddr,
     end: IpAddr,
     asn: u32,
-    org: Cow<'a, str>,
+    /// Offset in the line and length of the organisation field (as stored).
+    org: (usize, usize),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -511,6 +552,8 @@ enum LineError {
     Asn(String),
     #[error("unterminated quoted organisation")]
     Quote,
+    #[error("line beyond the first 4 GiB of the database")]
+    TooLarge,
 }
 
 /// A first line whose first field is a word (`first_ip,last_ip,asn,org`).
@@ -564,7 +607,7 @@ fn parse_ipv4_fast(field: &[u8]) -> Option<std::net::Ipv4Addr> {
 
 /// Parses `first_ip,last_ip,asn,org`; `org` may be quoted (`"a, b"`, with
 /// `""` for a quote) or bare (then everything after the third comma).
-fn parse_line(raw: &[u8]) -> Result<CsvRecord<'_>, LineError> {
+fn parse_line(raw: &[u8]) -> Result<CsvRecord, LineError> {
     let mut it = raw.splitn(4, |&b| b == b',');
     let (Some(a), Some(b), Some(asn), org) = (it.next(), it.next(), it.next(), it.next()) else {
         return Err(LineError::Fields(raw.split(|&b| b == b',').count()));
@@ -580,8 +623,14 @@ fn parse_line(raw: &[u8]) -> Result<CsvRecord<'_>, LineError> {
     let asn_num = parse_asn(asn)
         .ok_or_else(|| LineError::Asn(String::from_utf8_lossy(asn).chars().take(32).collect()))?;
     let org = match org {
-        None => Cow::Borrowed(""),
-        Some(o) => unquote(o)?,
+        None => (raw.len(), 0),
+        Some(o) => {
+            if o.starts_with(b"\"") && (o.len() < 2 || !o.ends_with(b"\"")) {
+                return Err(LineError::Quote);
+            }
+            // `splitn` pieces are consecutive: the fourth starts after three commas.
+            (a.len() + b.len() + asn.len() + 3, o.len())
+        }
     };
     Ok(CsvRecord {
         start,
@@ -623,7 +672,7 @@ fn unquote(field: &[u8]) -> Result<Cow<'_, str>, LineError> {
 /// fuzz entry point. Never panics.
 pub fn fuzz(data: &[u8]) {
     let mut b = Builder::default();
-    if b.add_csv(Path::new("<fuzz>"), data).is_err() {
+    if b.add_csv(Path::new("<fuzz>"), data.to_vec()).is_err() {
         return;
     }
     let db = b.finish(DbInfo {
@@ -651,7 +700,7 @@ pub fn fuzz(data: &[u8]) {
 #[doc(hidden)]
 pub fn from_csv_bytes(name: &Path, data: &[u8]) -> Result<AsnDb, EnrichError> {
     let mut b = Builder::default();
-    b.add_csv(name, data)?;
+    b.add_csv(name, data.to_vec())?;
     Ok(b.finish(DbInfo {
         path: name.display().to_string(),
         build_epoch: 0,
@@ -767,11 +816,19 @@ mod tests {
     }
 
     #[test]
-    fn org_strings_are_interned() {
-        let d = db("1.0.0.0,1.0.0.255,1,Same\n2.0.0.0,2.0.0.255,1,Same\n");
+    fn org_spans_read_back() {
+        let d = db("1.0.0.0,1.0.0.255,1,Same\n2.0.0.0,2.0.0.255,1,Same\n3.0.0.0,3.0.0.255,2,\n");
         let a = d.lookup(ip("1.0.0.1")).expect("hit").org;
         let b = d.lookup(ip("2.0.0.1")).expect("hit").org;
-        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!((&*a, &*b), ("Same", "Same"));
+        assert_eq!(&*d.lookup(ip("3.0.0.1")).expect("hit").org, "");
+        // The quoting an mmdb name gets in the buffer reads back as the name.
+        let mut b = Builder::default();
+        for name in ["\"Quoted\" Inc", "Plain, Inc", "\""] {
+            let (o, l) = b.intern(name);
+            let field = &b.text[o as usize..(o + l) as usize];
+            assert_eq!(unquote(field).expect("well quoted"), name);
+        }
     }
 
     fn naive(ranges: &[(u32, u32, u32)], x: u32) -> Option<u32> {

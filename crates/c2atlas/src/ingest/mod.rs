@@ -18,7 +18,9 @@ use flate2::bufread::MultiGzDecoder;
 use memchr::memchr;
 use sha2::{Digest, Sha256};
 
-use crate::model::{Event, RecordRef};
+use std::net::IpAddr;
+
+use crate::model::{Event, Micros, RecordRef};
 use weblog::{WebLogFormat, WebRequest};
 
 pub mod binetflow;
@@ -158,10 +160,11 @@ pub trait Sink {
     /// Called once per request of a web log input (`req.rec` is its line).
     /// Sinks that do not use web requests ignore them.
     fn web(&mut self, _input: u32, _req: &WebRequest<'_>) {}
-    /// The gate of flow-only binary inputs (IPFIX, nfcapd), asked once per
-    /// input: flows whose two IPv4 ends it rejects yield nothing in this sink
-    /// and are reported with [`Sink::gated`] instead of [`Sink::event`]
-    /// (see [`gate`]). `None` (the default): every flow is an event.
+    /// The gate of flow-only inputs (IPFIX, nfcapd, Zeek conn TSV,
+    /// binetflow), asked once per input: flows whose two IPv4 ends it rejects
+    /// yield nothing in this sink and are reported with [`Sink::gated`]
+    /// instead of [`Sink::event`] (see [`gate`]); text readers then leave the
+    /// line's other fields unparsed. `None` (the default): every flow is an event.
     fn gate(&mut self) -> Option<gate::FlowGate> {
         None
     }
@@ -504,7 +507,14 @@ pub(crate) enum Outcome<'l> {
     /// The file's header is unusable: fatal before the first record,
     /// a malformed line after it.
     Fatal(String),
+    /// A flow record whose timestamp and addresses were read and whose
+    /// addresses the sink's gate rejects (see [`Sink::gate`]): its
+    /// timestamp. Its other fields were not parsed.
+    PassedOver(Micros),
 }
+
+/// Asks the sink whether it wants a flow (source, destination) in full.
+pub(crate) type WantsFlow<'a> = &'a dyn Fn(IpAddr, IpAddr) -> bool;
 
 /// The parser of one input.
 // One per input, created once and never moved in the hot path: size is irrelevant.
@@ -526,11 +536,14 @@ impl Parser {
         }
     }
 
-    fn line<'l>(&mut self, line: &'l str) -> Outcome<'l> {
-        match self {
-            Parser::Binetflow(p) => p.line(line),
-            Parser::Zeek(p) => p.line(line),
-            Parser::NfdumpCsv(p) => p.line(line),
+    /// One line; with `wants`, flows the sink does not want may be passed over.
+    fn line<'l>(&mut self, line: &'l str, wants: Option<WantsFlow<'_>>) -> Outcome<'l> {
+        match (self, wants) {
+            (Parser::Binetflow(p), Some(w)) => p.line_filtered(line, w),
+            (Parser::Binetflow(p), None) => p.line(line),
+            (Parser::Zeek(p), Some(w)) => p.line_filtered(line, w),
+            (Parser::Zeek(p), None) => p.line(line),
+            (Parser::NfdumpCsv(p), _) => p.line(line),
         }
     }
 }
@@ -550,6 +563,8 @@ struct Driver<'a> {
     first_not_ip: Option<(u64, String)>,
     /// Any non-blank content seen.
     content: bool,
+    /// The sink's gate ([`Sink::gate`]), asked once per input.
+    gate: Option<gate::FlowGate>,
 }
 
 impl Driver<'_> {
@@ -585,7 +600,26 @@ impl Driver<'_> {
             return Ok(());
         }
         self.content = true;
-        match self.parser.line(line) {
+        let outcome = match &self.gate {
+            // IPv6 ends always take the full path (the gate is IPv4 /24s).
+            Some(g) => self.parser.line(
+                line,
+                Some(&|s, d| match (s, d) {
+                    (IpAddr::V4(s), IpAddr::V4(d)) => g.pass(u32::from(s), u32::from(d)),
+                    _ => true,
+                }),
+            ),
+            None => self.parser.line(line, None),
+        };
+        match outcome {
+            Outcome::PassedOver(ts) => {
+                self.records += 1;
+                self.sink.gated(&gate::Gated {
+                    n: 1,
+                    min_ts: ts,
+                    max_ts: ts,
+                });
+            }
             Outcome::Event(ev) => {
                 self.records += 1;
                 self.sink.event(
@@ -595,6 +629,12 @@ impl Driver<'_> {
                     },
                     &ev,
                 );
+                // A gate holds until the next non-flow event (a DNS answer
+                // may teach a detector a new controller address): an input
+                // that mixes log kinds is read in full from there on.
+                if !matches!(ev, Event::Flow(_)) {
+                    self.gate = None;
+                }
             }
             Outcome::Skip => {}
             Outcome::Malformed(r) => self.malformed(r),
@@ -782,7 +822,9 @@ pub fn read_from<R: Read>(
         not_ip: 0,
         first_not_ip: None,
         content: false,
+        gate: None,
     };
+    d.gate = d.sink.gate();
     let (read_result, mut raw) = if gzip {
         let mut dec = BufReader::with_capacity(READ_BUF, MultiGzDecoder::new(raw));
         let r = d.run(&mut dec)?;

@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 
 use super::field::{self, ProtoName, quoted};
-use super::{Format, Outcome};
+use super::{Format, Outcome, WantsFlow};
 use crate::model::{Dns, Event, Flow, Http, Micros, Proto, Tls};
 
 /// Most columns a `#fields` header may have (Zeek's widest stock logs have ~40).
@@ -184,6 +184,10 @@ struct Columns {
     /// Number of separator-delimited columns when the header's last entry
     /// held several space-separated names (IoT-23); `None` otherwise.
     space_tail_phys: Option<usize>,
+    /// Index of the last column that has a role (the fast path splits no further).
+    last_role: usize,
+    /// Index of the last of the `ts`, `id.orig_h`, `id.resp_h` columns.
+    addr_last: usize,
 }
 
 /// Decodes Zeek's `\xNN` escapes in a header value (only used for separators).
@@ -250,10 +254,18 @@ impl Columns {
                 ));
             }
         }
+        let last_role = roles.iter().rposition(|r| *r != NO_ROLE).unwrap_or(0);
+        let addr_last = [TS, ORIG_H, RESP_H]
+            .iter()
+            .filter_map(|r| index[*r])
+            .max()
+            .unwrap_or(0);
         Ok(Columns {
             roles,
             index,
             space_tail_phys,
+            last_role,
+            addr_last,
         })
     }
 }
@@ -281,13 +293,34 @@ impl Parser {
             Some(b'#') => self.header(line),
             Some(b'{') => json_record(self.kind, line),
             _ => match &self.cols {
-                Some(c) => tsv_record(self.kind, &self.meta, c, line),
+                Some(c) => match self.kind {
+                    Kind::Conn => conn_fast(&self.meta, c, line, None)
+                        .unwrap_or_else(|| tsv_record(self.kind, &self.meta, c, line)),
+                    _ => tsv_record(self.kind, &self.meta, c, line),
+                },
                 None => Outcome::Fatal(format!(
                     "no #fields header before data; first line {}",
                     quoted(line)
                 )),
             },
         }
+    }
+
+    /// [`Parser::line`] for a sink with a flow gate ([`super::Sink::gate`]).
+    ///
+    /// A conn TSV record whose column count, timestamp and addresses are valid
+    /// and whose addresses `wants` rejects is [`Outcome::PassedOver`]: its
+    /// other columns (ports, proto, duration, counts, labels) are not parsed,
+    /// so a bad value there is not counted as malformed in such a run. Every
+    /// other line gets exactly the outcome of [`Parser::line`].
+    pub(crate) fn line_filtered<'l>(&mut self, line: &'l str, wants: WantsFlow<'_>) -> Outcome<'l> {
+        if self.kind == Kind::Conn
+            && let Some(c) = &self.cols
+            && let Some(o) = conn_fast(&self.meta, c, line, Some(wants))
+        {
+            return o;
+        }
+        self.line(line)
     }
 
     fn header<'l>(&mut self, line: &'l str) -> Outcome<'l> {
@@ -397,6 +430,143 @@ fn split_tsv<'l>(
         }
     }
     Err(format!("expected {n} columns, found {col}"))
+}
+
+/// `v` when it is set: non-empty and neither the unset nor the empty marker
+/// (first bytes compared before whole values).
+#[inline]
+fn set_value<'l>(meta: &Meta, v: &'l str) -> Option<&'l str> {
+    let is = |b: &[u8], marker: &[u8]| b.first() == marker.first() && b == marker;
+    let b = v.as_bytes();
+    (!b.is_empty() && !is(b, meta.unset.as_bytes()) && !is(b, meta.empty.as_bytes())).then_some(v)
+}
+
+/// Splits a TSV line from left to right, a few columns at a time.
+struct Cutter<'l> {
+    line: &'l str,
+    seps: field::Separators<'l>,
+    /// Start of the next column.
+    start: usize,
+    /// Separators walked so far.
+    found: usize,
+}
+
+impl<'l> Cutter<'l> {
+    /// The next `roles.len()` columns: the value of each that has a role goes
+    /// to `vals`. `None` when the line has fewer columns.
+    #[inline]
+    fn roles(&mut self, roles: &[u8], vals: &mut [&'l str; N_ROLES]) -> Option<()> {
+        let len = self.line.len();
+        for &r in roles {
+            let end = match self.seps.next() {
+                Some(e) => {
+                    self.found += 1;
+                    e
+                }
+                None => len,
+            };
+            if r != NO_ROLE {
+                // Separator (ASCII) boundaries are char boundaries.
+                *vals.get_mut(usize::from(r))? = self.line.get(self.start..end)?;
+            }
+            self.start = end + 1;
+        }
+        Some(())
+    }
+
+    /// Number of columns of the whole line: those walked plus those in the rest.
+    fn columns(&self, sep: u8) -> usize {
+        let rest = self.line.as_bytes().get(self.start..).unwrap_or(&[]);
+        self.found + field::count_byte(sep, rest) + 1
+    }
+}
+
+/// The fast path for a conn TSV data line: one split, each value parsed once.
+///
+/// Returns the outcome [`tsv_record`] gives for a line whose columns are all
+/// valid (the same [`Flow`], property-tested), or [`Outcome::PassedOver`]
+/// when `wants` rejects the line's addresses once its column count,
+/// timestamp and addresses have passed the same checks. `None` sends the
+/// line to [`tsv_record`]: headers, JSON, IoT-23 space-separated tails, a
+/// wrong column count or any invalid value (whose diagnostic `tsv_record`
+/// words).
+fn conn_fast<'l>(
+    meta: &Meta,
+    c: &Columns,
+    line: &'l str,
+    wants: Option<WantsFlow<'_>>,
+) -> Option<Outcome<'l>> {
+    let bytes = line.as_bytes();
+    if c.space_tail_phys.is_some() || matches!(bytes.first(), None | Some(b'#' | b'{')) {
+        return None;
+    }
+    let n = c.roles.len();
+    // Column count as `split_tsv` sees it (one trailing empty column tolerated).
+    let count_ok = |cols: usize| cols == n || (cols == n + 1 && bytes.last() == Some(&meta.sep));
+    // Absent roles stay empty, which `set_value` reads as unset, as `tsv_record` does.
+    let mut vals: [&'l str; N_ROLES] = [""; N_ROLES];
+    let mut cut = Cutter {
+        line,
+        seps: field::Separators::new(meta.sep, bytes),
+        start: 0,
+        found: 0,
+    };
+    // First the columns up to the addresses: a flow the sink does not want
+    // needs no more than these and a count of the separators after them.
+    cut.roles(c.roles.get(..=c.addr_last)?, &mut vals)?;
+    let ts = field::timestamp_micros(set_value(meta, vals[TS])?)?;
+    let src = field::ip(set_value(meta, vals[ORIG_H])?)?;
+    let dst = field::ip(set_value(meta, vals[RESP_H])?)?;
+    if let Some(w) = wants
+        && !w(src, dst)
+    {
+        return count_ok(cut.columns(meta.sep)).then_some(Outcome::PassedOver(ts));
+    }
+    cut.roles(
+        c.roles
+            .get(c.addr_last + 1..=c.last_role.max(c.addr_last))?,
+        &mut vals,
+    )?;
+    if !count_ok(cut.columns(meta.sep)) {
+        return None;
+    }
+    let get = |r: usize| set_value(meta, vals[r]);
+    let sport = field::port(get(ORIG_P).unwrap_or(""))?;
+    let dport = field::port(get(RESP_P).unwrap_or(""))?;
+    let proto = match get(PROTO).map(field::proto) {
+        Some(ProtoName::Ip(p)) => p,
+        Some(ProtoName::NotIp) | None => Proto::Other(0),
+    };
+    let duration = match get(DURATION) {
+        None => 0,
+        Some(d) => field::seconds_micros(d)?,
+    };
+    // `Some(None)`: unset; `None`: invalid.
+    let count = |r: usize| -> Option<Option<u64>> {
+        match get(r) {
+            None => Some(None),
+            Some(v) => field::count(v).map(Some),
+        }
+    };
+    let ob = count(ORIG_BYTES)?;
+    let rb = count(RESP_BYTES)?;
+    let oib = count(ORIG_IP_BYTES)?;
+    let rib = count(RESP_IP_BYTES)?;
+    let op = count(ORIG_PKTS)?.unwrap_or(0);
+    let rp = count(RESP_PKTS)?.unwrap_or(0);
+    Some(Outcome::Event(Event::Flow(Flow {
+        ts,
+        duration: duration.max(0),
+        proto,
+        src,
+        sport,
+        dst,
+        dport,
+        src_bytes: ob.or(oib).unwrap_or(0),
+        dst_bytes: rb.or(rib).unwrap_or(0),
+        packets: op.saturating_add(rp),
+        label: make_label(get(LABEL), get(DETAILED)),
+    })))
 }
 
 fn tsv_record<'l>(kind: Kind, meta: &Meta, c: &Columns, line: &'l str) -> Outcome<'l> {
@@ -949,7 +1119,103 @@ mod tests {
         );
     }
 
+    /// A conn field: usually a valid value, sometimes unset, empty or junk.
+    fn conn_value(valid: BoxedStrategy<String>) -> BoxedStrategy<String> {
+        prop_oneof![
+            6 => valid,
+            1 => Just("-".to_string()),
+            1 => Just("(empty)".to_string()),
+            1 => Just(String::new()),
+            1 => "[0-9a-z.:-]{0,8}",
+        ]
+        .boxed()
+    }
+
+    fn conn_line() -> impl Strategy<Value = String> {
+        let num = || any::<u32>().prop_map(|n| n.to_string()).boxed();
+        let ip = || {
+            prop_oneof![
+                any::<std::net::Ipv4Addr>().prop_map(|a| a.to_string()),
+                any::<std::net::Ipv6Addr>().prop_map(|a| a.to_string()),
+            ]
+            .boxed()
+        };
+        let fields = vec![
+            conn_value("[0-9]{1,10}\\.[0-9]{6}".boxed()),
+            "C[a-zA-Z0-9]{5}".boxed(),
+            conn_value(ip()),
+            conn_value(any::<u16>().prop_map(|n| n.to_string()).boxed()),
+            conn_value(ip()),
+            conn_value(any::<u16>().prop_map(|n| n.to_string()).boxed()),
+            conn_value(
+                prop_oneof![Just("tcp"), Just("udp"), Just("icmp")]
+                    .prop_map(String::from)
+                    .boxed(),
+            ),
+            Just("-".to_string()).boxed(),
+            conn_value("[0-9]{1,3}\\.[0-9]{6}".boxed()),
+            conn_value(num()),
+            conn_value(num()),
+            Just("SF".to_string()).boxed(),
+            Just("T".to_string()).boxed(),
+            Just("F".to_string()).boxed(),
+            Just("0".to_string()).boxed(),
+            Just("Dd".to_string()).boxed(),
+            conn_value(num()),
+            conn_value(num()),
+            conn_value(num()),
+            conn_value(num()),
+            Just("(empty)".to_string()).boxed(),
+        ];
+        (fields, 0u8..12).prop_map(|(f, shape)| {
+            let mut line = f.join("\t");
+            match shape {
+                9 => line.push('\t'),
+                10 => line.push_str("\textra"),
+                11 => line.truncate(line.rfind('\t').unwrap_or(0)),
+                _ => {}
+            }
+            line
+        })
+    }
+
     proptest! {
+        /// The fast path gives the full parser's outcome; with a prefilter, a
+        /// passed-over line is one the full parser reads as a flow with the
+        /// same timestamp, or rejects only for a column the prefilter skips.
+        #[test]
+        fn conn_fast_path_equals_full_parser(line in conn_line(), mode in 0u8..3) {
+            let mut p = conn_parser("");
+            let reference = {
+                let c = p.cols.as_ref().expect("header read");
+                format!("{:?}", tsv_record(Kind::Conn, &p.meta, c, &line))
+            };
+            prop_assert_eq!(format!("{:?}", p.line(&line)), reference.clone());
+            let wants = |s: std::net::IpAddr, _d: std::net::IpAddr| match mode {
+                0 => false,
+                1 => true,
+                _ => s.is_ipv4(),
+            };
+            match p.line_filtered(&line, &wants) {
+                Outcome::PassedOver(ts) => {
+                    let c = p.cols.as_ref().expect("header read");
+                    match tsv_record(Kind::Conn, &p.meta, c, &line) {
+                        Outcome::Event(Event::Flow(f)) => {
+                            prop_assert_eq!(f.ts, ts);
+                            prop_assert!(!wants(f.src, f.dst));
+                        }
+                        Outcome::Malformed(r) => prop_assert!(
+                            !r.contains("(ts)") && !r.contains("(id.orig_h)")
+                                && !r.contains("(id.resp_h)") && !r.contains("columns"),
+                            "{}", r
+                        ),
+                        o => prop_assert!(false, "{:?}", o),
+                    }
+                }
+                o => prop_assert_eq!(format!("{o:?}"), reference),
+            }
+        }
+
         #[test]
         fn never_panics(lines in proptest::collection::vec("[#{]?.{0,120}", 0..8)) {
             for k in [Kind::Conn, Kind::Dns, Kind::Http, Kind::Ssl] {
