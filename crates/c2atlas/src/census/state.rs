@@ -672,13 +672,13 @@ mod tests {
 
     fn mixed(v: u8, c: u8, line: u64) -> Finding {
         let mut f = finding(v, c, line, line as i64);
-        if v % 4 == 0 {
+        if v.is_multiple_of(4) {
             f.victim = IpAddr::from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, v]);
         }
-        if v % 3 == 0 {
+        if v.is_multiple_of(3) {
             f.victim = IpAddr::from([192, 168, v, 1]);
         }
-        if c % 5 == 0 {
+        if c.is_multiple_of(5) {
             f.controller = Controller::Name(Arc::from(format!("c{c}.example")));
         }
         f

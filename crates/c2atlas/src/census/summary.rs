@@ -288,7 +288,7 @@ impl Summarizer {
 pub fn summarize<'a>(rels: impl IntoIterator<Item = &'a RelView>) -> C2Summary {
     let mut v: Vec<&RelView> = rels.into_iter().collect();
     // Stable: within a victim, the given order (key order for a census).
-    v.sort_by(|a, b| a.victim.cmp(&b.victim));
+    v.sort_by_key(|a| a.victim);
     let mut s = Summarizer::new();
     for r in v {
         s.add(r);
@@ -427,7 +427,7 @@ mod tests {
             }
         }
         RelView {
-            victim: if v % 5 == 0 {
+            victim: if v.is_multiple_of(5) {
                 IpAddr::from([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, v])
             } else {
                 IpAddr::from([10, 0, 0, v])
@@ -435,9 +435,9 @@ mod tests {
             controller_ip,
             controller_locale,
             country: CountryCode::parse(["US", "DE", "JP"][usize::from(c % 3)])
-                .filter(|_| c % 7 != 0),
+                .filter(|_| !c.is_multiple_of(7)),
             // One ASN maps to two organisation names: the first in key order wins.
-            asn: (c % 11 != 0).then(|| (u32::from(c % 4), format!("org{}", c % 5))),
+            asn: (!c.is_multiple_of(11)).then(|| (u32::from(c % 4), format!("org{}", c % 5))),
             methods: m,
         }
     }
