@@ -83,32 +83,7 @@ fn beacon(c: &mut Criterion) {
 
 fn dga(c: &mut Criterion) {
     // Deterministic mix: dictionary-like and random-like names under common suffixes.
-    let words = [
-        "mail", "shop", "news", "cloud", "bank", "photo", "data", "secure", "online", "market",
-    ];
-    let tlds = ["com", "net", "org", "ru", "co.uk", "de", "info", "biz"];
-    let mut x: u64 = 0x1234_5678;
-    let names: Vec<String> = (0..1_000_000u32)
-        .map(|i| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let tld = tlds[(x >> 60) as usize % tlds.len()];
-            if i % 2 == 0 {
-                format!(
-                    "www.{}{}.{tld}",
-                    words[(x >> 33) as usize % 10],
-                    words[(x >> 40) as usize % 10]
-                )
-            } else {
-                let len = 8 + (x >> 58) as usize % 12;
-                let s: String = (0..len)
-                    .map(|k| (b'a' + ((x >> (k * 3 % 60)) % 26) as u8) as char)
-                    .collect();
-                format!("{s}.{tld}")
-            }
-        })
-        .collect();
+    let names = c2atlas::simulate::bench_domains(1_000_000);
     let mut g = c.benchmark_group("dga");
     g.sample_size(10);
     g.throughput(Throughput::Elements(names.len() as u64));

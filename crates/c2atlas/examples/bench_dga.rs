@@ -9,8 +9,8 @@
 //! features, hashed n-grams):
 //! - `lists`: the benign and DGA names shipped in DATA_DIR, drawn in a fixed
 //!   pseudo-random order, a third of them behind `www.`;
-//! - `synthetic`: the generator of `benches/detect.rs` (half two-word names
-//!   under `www.`, half random letters).
+//! - `synthetic`: `simulate::bench_domains`, as in `benches/detect.rs` (half
+//!   two-word names under `www.`, half random letters).
 //!
 //! Criterion repeats the synthetic workload: `cargo bench -p c2atlas --bench detect -- dga`.
 
@@ -70,35 +70,6 @@ fn lists(dir: &std::path::Path, n: usize) -> Option<Vec<String>> {
     )
 }
 
-fn synthetic(n: usize) -> Vec<String> {
-    let words = [
-        "mail", "shop", "news", "cloud", "bank", "photo", "data", "secure", "online", "market",
-    ];
-    let tlds = ["com", "net", "org", "ru", "co.uk", "de", "info", "biz"];
-    let mut x: u64 = 0x1234_5678;
-    (0..n)
-        .map(|i| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let tld = tlds[(x >> 60) as usize % tlds.len()];
-            if i % 2 == 0 {
-                format!(
-                    "www.{}{}.{tld}",
-                    words[(x >> 33) as usize % 10],
-                    words[(x >> 40) as usize % 10]
-                )
-            } else {
-                let len = 8 + (x >> 58) as usize % 12;
-                let s: String = (0..len)
-                    .map(|k| (b'a' + ((x >> (k * 3 % 60)) % 26) as u8) as char)
-                    .collect();
-                format!("{s}.{tld}")
-            }
-        })
-        .collect()
-}
-
 fn run(what: &str, names: &[String]) {
     // Warm the model (lazy load) and the caches outside the measurement.
     let mut s = names
@@ -143,5 +114,5 @@ fn main() {
         Some(names) => run("lists", &names),
         None => println!("dga lists: skipped ({} absent)", dir.display()),
     }
-    run("synthetic", &synthetic(n));
+    run("synthetic", &c2atlas::simulate::bench_domains(n));
 }

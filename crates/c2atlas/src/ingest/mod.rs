@@ -565,6 +565,9 @@ struct Driver<'a> {
     content: bool,
     /// The sink's gate ([`Sink::gate`]), asked once per input.
     gate: Option<gate::FlowGate>,
+    /// Flow lines passed over by the gate since the last event, handed to
+    /// [`Sink::gated`] as one run (as the binary readers do).
+    passed: gate::Gated,
 }
 
 impl Driver<'_> {
@@ -579,6 +582,14 @@ impl Driver<'_> {
     fn malformed(&mut self, reason: String) {
         self.malformed += 1;
         self.report(reason);
+    }
+
+    /// Hands the run of passed-over flow lines to the sink (before the next
+    /// event, and at the end of the input).
+    fn flush_passed(&mut self) {
+        if let Some(g) = self.passed.take() {
+            self.sink.gated(&g);
+        }
     }
 
     /// One physical line, without its `\n`.
@@ -614,14 +625,11 @@ impl Driver<'_> {
         match outcome {
             Outcome::PassedOver(ts) => {
                 self.records += 1;
-                self.sink.gated(&gate::Gated {
-                    n: 1,
-                    min_ts: ts,
-                    max_ts: ts,
-                });
+                self.passed.add(ts);
             }
             Outcome::Event(ev) => {
                 self.records += 1;
+                self.flush_passed();
                 self.sink.event(
                     RecordRef {
                         input: self.input,
@@ -675,7 +683,10 @@ impl Driver<'_> {
             let buf = match r.fill_buf() {
                 Ok(b) => b,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Ok(Err(e)),
+                Err(e) => {
+                    self.flush_passed();
+                    return Ok(Err(e));
+                }
             };
             if buf.is_empty() {
                 if let Some(len) = skipping {
@@ -684,6 +695,7 @@ impl Driver<'_> {
                 } else if !spill.is_empty() {
                     self.line(&spill)?;
                 }
+                self.flush_passed();
                 return Ok(Ok(()));
             }
             let used = match memchr(b'\n', buf) {
@@ -823,6 +835,7 @@ pub fn read_from<R: Read>(
         first_not_ip: None,
         content: false,
         gate: None,
+        passed: gate::Gated::default(),
     };
     d.gate = d.sink.gate();
     let (read_result, mut raw) = if gzip {

@@ -52,6 +52,7 @@ pub mod truth;
 mod zeeklog;
 
 pub use config::{CountryProfile, DEFAULT_START_TS, SimConfig};
+pub use names::bench_domains;
 pub use ranges::CountryRanges;
 pub use truth::{Planted, TRUTH_METHOD, TRUTH_SCHEMA, Truth, TruthHome};
 

@@ -81,6 +81,38 @@ pub(crate) fn benign_domain(i: usize) -> String {
     format!("www.{a}-{b}{i}.{tld}")
 }
 
+/// `n` names for scoring benchmarks (`benches/detect.rs`,
+/// `examples/bench_dga.rs`), the same for every call: half two-word names
+/// under `www.`, half random letters, under common suffixes.
+pub fn bench_domains(n: usize) -> Vec<String> {
+    let words = [
+        "mail", "shop", "news", "cloud", "bank", "photo", "data", "secure", "online", "market",
+    ];
+    let tlds = ["com", "net", "org", "ru", "co.uk", "de", "info", "biz"];
+    let mut x: u64 = 0x1234_5678;
+    (0..n)
+        .map(|i| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let tld = tlds[(x >> 60) as usize % tlds.len()];
+            if i % 2 == 0 {
+                format!(
+                    "www.{}{}.{tld}",
+                    words[(x >> 33) as usize % 10],
+                    words[(x >> 40) as usize % 10]
+                )
+            } else {
+                let len = 8 + (x >> 58) as usize % 12;
+                let s: String = (0..len)
+                    .map(|k| (b'a' + ((x >> (k * 3 % 60)) % 26) as u8) as char)
+                    .collect();
+                format!("{s}.{tld}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
