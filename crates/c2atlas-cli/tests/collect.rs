@@ -13,7 +13,7 @@ use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bin, shared};
+use common::{bin, db_dir, run_ok, shared};
 
 const NFCAPD: &str = "slips/dataset/test1-malicious.nfdump";
 /// Flows in the file (`nfdump -I`).
@@ -338,4 +338,44 @@ fn relationship_flows(state: &Path) -> u64 {
         .filter(|r| r["controller"] == CONTROLLER)
         .map(|r| r["flows"].as_u64().expect("flows"))
         .sum()
+}
+
+/// `bench --only collect`: the simulated day's IPFIX replayed over loopback into a real
+/// collector process; the row accounts for every record sent (decoded + lost = sent).
+#[test]
+fn bench_collect_row_accounts_for_every_record() {
+    if db_dir().is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = run_ok(
+        bin()
+            .args(["bench", "--scale", "small", "--only", "collect"])
+            .args(["--collect-rate", "200000", "--dir"])
+            .arg(tmp.path()),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("collect-udp"))
+        .unwrap_or_else(|| panic!("no collect-udp row in:\n{table}"));
+    let num = |after: &str| -> u64 {
+        row.split(after)
+            .nth(1)
+            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no `{after}` in {row}"))
+    };
+    let sent = num("records/s (");
+    let decoded = num("decoded ");
+    let lost = num("lost ");
+    assert!(sent > 100_000, "{row}");
+    assert_eq!(decoded + lost, sent, "{row}");
+    // The row's record count is the collector's own count of decoded records.
+    let records: u64 = row
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(records, decoded, "{row}");
 }
