@@ -426,11 +426,18 @@ impl Pipeline {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let mut diags: Vec<Diagnostic> = Vec::new();
-            let stats = ingest::read_input(idx, p, &mut sink, &mut |d| {
-                if diags.len() < MAX_DIAGNOSTICS_PER_INPUT {
-                    diags.push(d)
-                }
-            });
+            // One input on its own: its format may still split it across the threads.
+            let stats = ingest::read_input_threads(
+                idx,
+                p,
+                &mut sink,
+                &mut |d| {
+                    if diags.len() < MAX_DIAGNOSTICS_PER_INPUT {
+                        diags.push(d)
+                    }
+                },
+                threads,
+            );
             for d in &diags {
                 sink.obs.diagnostic(d);
             }

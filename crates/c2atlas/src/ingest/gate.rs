@@ -130,6 +130,13 @@ impl Gated {
         self.max_ts = self.max_ts.max(ts);
     }
 
+    /// Adds the records of `other`, a run that follows this one.
+    pub fn merge(&mut self, other: &Gated) {
+        self.n += other.n;
+        self.min_ts = self.min_ts.min(other.min_ts);
+        self.max_ts = self.max_ts.max(other.max_ts);
+    }
+
     /// The run so far, leaving an empty one (`None` when empty).
     #[inline]
     pub fn take(&mut self) -> Option<Gated> {

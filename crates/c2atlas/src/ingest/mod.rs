@@ -776,8 +776,21 @@ pub fn read_input(
     sink: &mut dyn Sink,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<InputStats, IngestError> {
+    read_input_threads(input, planned, sink, diag, 1)
+}
+
+/// [`read_input`] with up to `threads` threads for one file, where its
+/// format can split it (nfcapd: blocks decoded on worker threads, see
+/// [`nfdump::read_threads`]); the result is that of [`read_input`].
+pub fn read_input_threads(
+    input: u32,
+    planned: &PlannedInput,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+    threads: usize,
+) -> Result<InputStats, IngestError> {
     let file = File::open(&planned.path).map_err(|e| io_err(&planned.path, e))?;
-    read_from(input, planned, file, sink, diag)
+    read_from_threads(input, planned, file, sink, diag, threads)
 }
 
 /// [`read_input`] over any reader (the bytes of a file), e.g. an in-memory
@@ -788,6 +801,18 @@ pub fn read_from<R: Read>(
     reader: R,
     sink: &mut dyn Sink,
     diag: &mut dyn FnMut(Diagnostic),
+) -> Result<InputStats, IngestError> {
+    read_from_threads(input, planned, reader, sink, diag, 1)
+}
+
+/// [`read_from`] with up to `threads` threads (see [`read_input_threads`]).
+pub fn read_from_threads<R: Read>(
+    input: u32,
+    planned: &PlannedInput,
+    reader: R,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+    threads: usize,
 ) -> Result<InputStats, IngestError> {
     let path = planned.path.as_path();
     let mut raw = BufReader::with_capacity(
@@ -815,7 +840,7 @@ pub fn read_from<R: Read>(
     }
     if planned.format == Format::Nfcapd {
         return read_binary_flows(planned, raw, gzip, sink, diag, &mut |r, sink, diag| {
-            let c = nfdump::read(input, &planned.path, r, sink, diag)?;
+            let c = nfdump::read_threads(input, &planned.path, r, sink, diag, threads)?;
             Ok((c.records, c.malformed, c.skipped))
         });
     }

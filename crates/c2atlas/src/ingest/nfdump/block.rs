@@ -226,42 +226,156 @@ pub enum Next<'a> {
 
 /// Walks the data blocks of a file, decompressing each into a reused buffer.
 pub struct BlockReader {
-    compression: Compression,
-    layout: u16,
     raw: Vec<u8>,
-    out: Vec<u8>,
-    zstd: Option<zstd::bulk::Decompressor<'static>>,
+    dec: Decompressor,
     /// File offset of the next block header.
     pub offset: u64,
     /// 1-based number of the last block returned.
     pub block_no: u64,
 }
 
+/// A block as stored in the file (payload not yet decompressed), from
+/// [`BlockReader::next_stored`]: for decompressing on another thread with a
+/// [`Decompressor`].
+#[derive(Debug)]
+pub struct StoredBlock {
+    pub header: BlockHeader,
+    /// 1-based block number and file offset of its header (for diagnostics).
+    pub block_no: u64,
+    pub offset: u64,
+}
+
+/// What [`BlockReader::next_stored`] found.
+#[derive(Debug)]
+pub enum Stored {
+    /// A block; its stored payload is in the buffer given.
+    Block(StoredBlock),
+    /// As [`Next::Fatal`].
+    Fatal(String),
+    /// Clean end of file.
+    End,
+}
+
+/// Decompresses block payloads of one file into a reused buffer of
+/// [`MAX_BLOCK_BYTES`]. One per thread.
+pub struct Decompressor {
+    compression: Compression,
+    layout: u16,
+    out: Vec<u8>,
+    zstd: Option<zstd::bulk::Decompressor<'static>>,
+}
+
+impl Decompressor {
+    /// A decompressor for the blocks of a file with `header`.
+    pub fn new(header: &FileHeader) -> Self {
+        Decompressor {
+            compression: header.compression,
+            layout: header.layout,
+            out: Vec::new(),
+            zstd: None,
+        }
+    }
+
+    /// The payload of block `b`, whose stored bytes are `src`, decompressed
+    /// unless the block or the file is stored uncompressed.
+    pub fn decompress<'a>(&'a mut self, b: &StoredBlock, src: &'a [u8]) -> Next<'a> {
+        let header = b.header;
+        let stored = match self.layout {
+            // nfdump 1.6: flags 1 = this block stored uncompressed.
+            LAYOUT_VERSION_1 => header.flags == 1,
+            // nfdump 1.7: FLAG_BLOCK_UNCOMPRESSED.
+            _ => header.flags & 0x1 != 0,
+        };
+        if stored || self.compression == Compression::None {
+            return Next::Block(header, src);
+        }
+        if self.out.len() < MAX_BLOCK_BYTES {
+            self.out.resize(MAX_BLOCK_BYTES, 0);
+        }
+        let dst = &mut self.out[..MAX_BLOCK_BYTES];
+        let res: Result<usize, String> = match self.compression {
+            Compression::None => Ok(0),
+            Compression::Lz4 => {
+                lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string())
+            }
+            Compression::Lzo => lzallright::decompress(src, dst).map_err(|e| format!("{e:?}")),
+            Compression::Zstd => {
+                if self.zstd.is_none() {
+                    match zstd::bulk::Decompressor::new() {
+                        Ok(z) => self.zstd = Some(z),
+                        Err(e) => {
+                            return Next::Bad(
+                                header,
+                                format!(
+                                    "block {} at offset {}: cannot start the ZSTD decompressor: {e}",
+                                    b.block_no, b.offset
+                                ),
+                            );
+                        }
+                    }
+                }
+                match &mut self.zstd {
+                    Some(z) => z.decompress_to_buffer(src, dst).map_err(|e| e.to_string()),
+                    None => Err("no ZSTD decompressor".into()),
+                }
+            }
+            Compression::Bz2 => bz2(src, dst),
+        };
+        match res {
+            Ok(n) => Next::Block(header, self.out.get(..n).unwrap_or_default()),
+            Err(e) => Next::Bad(
+                header,
+                format!(
+                    "block {} at offset {}: {} decompression failed: {e}",
+                    b.block_no,
+                    b.offset,
+                    self.compression.name()
+                ),
+            ),
+        }
+    }
+}
+
 impl BlockReader {
     /// A reader for blocks starting at `offset` in a file with `header`.
     pub fn new(header: &FileHeader, offset: u64) -> Self {
         BlockReader {
-            compression: header.compression,
-            layout: header.layout,
             raw: Vec::new(),
-            out: Vec::new(),
-            zstd: None,
+            dec: Decompressor::new(header),
             offset,
             block_no: 0,
         }
     }
 
-    /// The next block of `r`.
+    /// The next block of `r`, decompressed.
     pub fn next_block(&mut self, r: &mut dyn Read) -> io::Result<Next<'_>> {
+        let mut raw = std::mem::take(&mut self.raw);
+        let res = self.next_stored(r, &mut raw);
+        self.raw = raw;
+        match res? {
+            Stored::End => Ok(Next::End),
+            Stored::Fatal(why) => Ok(Next::Fatal(why)),
+            Stored::Block(b) => {
+                let size = b.header.size as usize;
+                let src = self.raw.get(..size).unwrap_or_default();
+                Ok(self.dec.decompress(&b, src))
+            }
+        }
+    }
+
+    /// The next block of `r` as stored: its header, with its payload
+    /// (`header.size` bytes) read into the front of `buf` (grown as needed,
+    /// never beyond [`MAX_BLOCK_BYTES`]).
+    pub fn next_stored(&mut self, r: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<Stored> {
         let mut h = [0u8; BLOCK_HEADER_BYTES];
         let got = read_full(r, &mut h)?;
         if got == 0 {
-            return Ok(Next::End);
+            return Ok(Stored::End);
         }
         self.block_no += 1;
         let at = self.offset;
         if got < BLOCK_HEADER_BYTES {
-            return Ok(Next::Fatal(format!(
+            return Ok(Stored::Fatal(format!(
                 "block {} at offset {at}: file ends inside the block header ({got} of {BLOCK_HEADER_BYTES} bytes)",
                 self.block_no
             )));
@@ -274,64 +388,27 @@ impl BlockReader {
         };
         let size = header.size as usize;
         if size > MAX_BLOCK_BYTES {
-            return Ok(Next::Fatal(format!(
+            return Ok(Stored::Fatal(format!(
                 "block {} at offset {at}: size {size} exceeds the {MAX_BLOCK_BYTES}-byte limit (corrupt block header); rest of the file skipped",
                 self.block_no
             )));
         }
-        if self.raw.len() < size {
-            self.raw.resize(size, 0);
+        if buf.len() < size {
+            buf.resize(size, 0);
         }
-        let got = read_full(r, &mut self.raw[..size])?;
+        let got = read_full(r, &mut buf[..size])?;
         self.offset += (BLOCK_HEADER_BYTES + got) as u64;
         if got < size {
-            return Ok(Next::Fatal(format!(
+            return Ok(Stored::Fatal(format!(
                 "block {} at offset {at}: file ends inside the block ({got} of {size} payload bytes)",
                 self.block_no
             )));
         }
-        let stored = match self.layout {
-            // nfdump 1.6: flags 1 = this block stored uncompressed.
-            LAYOUT_VERSION_1 => header.flags == 1,
-            // nfdump 1.7: FLAG_BLOCK_UNCOMPRESSED.
-            _ => header.flags & 0x1 != 0,
-        };
-        if stored || self.compression == Compression::None {
-            return Ok(Next::Block(header, &self.raw[..size]));
-        }
-        if self.out.len() < MAX_BLOCK_BYTES {
-            self.out.resize(MAX_BLOCK_BYTES, 0);
-        }
-        let src = &self.raw[..size];
-        let dst = &mut self.out[..MAX_BLOCK_BYTES];
-        let res: Result<usize, String> = match self.compression {
-            Compression::None => Ok(0),
-            Compression::Lz4 => {
-                lz4_flex::block::decompress_into(src, dst).map_err(|e| e.to_string())
-            }
-            Compression::Lzo => lzallright::decompress(src, dst).map_err(|e| format!("{e:?}")),
-            Compression::Zstd => {
-                if self.zstd.is_none() {
-                    self.zstd = Some(zstd::bulk::Decompressor::new()?);
-                }
-                match &mut self.zstd {
-                    Some(z) => z.decompress_to_buffer(src, dst).map_err(|e| e.to_string()),
-                    None => Err("no ZSTD decompressor".into()),
-                }
-            }
-            Compression::Bz2 => bz2(src, dst),
-        };
-        match res {
-            Ok(n) => Ok(Next::Block(header, &self.out[..n])),
-            Err(e) => Ok(Next::Bad(
-                header,
-                format!(
-                    "block {} at offset {at}: {} decompression failed: {e}",
-                    self.block_no,
-                    self.compression.name()
-                ),
-            )),
-        }
+        Ok(Stored::Block(StoredBlock {
+            header,
+            block_no: self.block_no,
+            offset: at,
+        }))
     }
 }
 

@@ -23,7 +23,7 @@ use std::path::Path;
 
 use std::net::IpAddr;
 
-use crate::ingest::gate::Gated;
+use crate::ingest::gate::{FlowGate, Gated};
 use crate::ingest::{Diagnostic, IngestError, NullSink, Sink};
 use crate::model::{Event, Flow, Micros, Proto, RecordRef};
 
@@ -118,46 +118,82 @@ pub fn read(
     sink: &mut dyn Sink,
     diag: &mut dyn FnMut(Diagnostic),
 ) -> Result<NfcapdCounts, IngestError> {
-    let mut negative = Note::default();
+    read_threads(input, path, reader, sink, diag, 1)
+}
+
+/// [`read`] with the blocks decompressed and decoded on `threads` worker
+/// threads (1: all on the calling thread). The calling thread reads the
+/// file (and so hashes it) and hands every flow to `sink` in file order with
+/// its file-order record number: events, counts and diagnostics are those of
+/// [`read`] for any `threads` (tested). Workers only decompress, decode and
+/// apply the sink's flow gate; blocks of the nfdump 1.6 record layout, whose
+/// decoding needs the file's extension maps so far, are decoded on the
+/// calling thread in their turn.
+pub fn read_threads(
+    input: u32,
+    path: &Path,
+    reader: &mut dyn Read,
+    sink: &mut dyn Sink,
+    diag: &mut dyn FnMut(Diagnostic),
+    threads: usize,
+) -> Result<NfcapdCounts, IngestError> {
+    let (header, offset) = block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: format!("nfcapd: {e}"),
+    })?;
     // Flows the sink's gate rejects (both ends IPv4 outside its /24s) are
     // decoded (so malformed records are counted as ever) but become no event.
     let gate = sink.gate();
-    let mut run = Gated::default();
-    let counts = read_flows(
-        path,
-        reader,
-        &mut |line, f| {
-            if f.last_ms < f.first_ms {
-                negative.add(line, String::new);
-            }
-            if let (Some(g), IpAddr::V4(s), IpAddr::V4(d)) = (&gate, f.src, f.dst)
-                && !g.pass(u32::from(s), u32::from(d))
-            {
-                run.add(ms_to_us(f.first_ms));
-                return;
-            }
-            if let Some(g) = run.take() {
-                sink.gated(&g);
-            }
-            let (ev, _) = flow_event(f);
+    let mut f = FileState::default();
+    let mut blocks = BlockReader::new(&header, offset);
+    let emit = |item: Item, sink: &mut dyn Sink| match item {
+        Item::Gated(g) => sink.gated(&g),
+        Item::Flow(line, rec) => {
+            let (ev, _) = flow_event(&rec);
             sink.event(RecordRef { input, line }, &ev);
-        },
-        diag,
-    )?;
-    if let Some(g) = run.take() {
-        sink.gated(&g);
+        }
+    };
+    if threads <= 1 {
+        let mut filter = Filter::new(gate);
+        loop {
+            let block_at = blocks.offset;
+            let block_no = blocks.block_no + 1;
+            match blocks.next_block(reader) {
+                Err(e) => {
+                    f.report(
+                        0,
+                        format!("block {block_no} at offset {block_at}: read error: {e}"),
+                    );
+                    break;
+                }
+                Ok(Next::End) => break,
+                Ok(Next::Fatal(reason)) => {
+                    f.fatal(reason);
+                    break;
+                }
+                Ok(Next::Bad(bh, reason)) => f.bad(&bh, reason),
+                Ok(Next::Block(bh, data)) => {
+                    let at = Position { block_no, block_at };
+                    f.decode(&bh, data, at, &mut filter, &mut |it| emit(it, sink));
+                }
+            }
+            f.flush_reports(diag, path);
+        }
+        filter.flush(&mut |it| emit(it, sink));
+    } else {
+        read_blocks_parallel(
+            &header,
+            &mut blocks,
+            reader,
+            gate,
+            threads,
+            &mut f,
+            &mut |it| emit(it, sink),
+            &mut |f| f.flush_reports(diag, path),
+        );
     }
-    if let Some((line, _)) = negative.first.take() {
-        diag(Diagnostic {
-            path: path.to_path_buf(),
-            line,
-            reason: format!(
-                "{} flow(s) end before they start; duration taken as 0; first here",
-                negative.count
-            ),
-        });
-    }
-    Ok(counts)
+    f.finish(diag, path);
+    Ok(f.c)
 }
 
 /// [`read`] without events: `on_flow(record_number, flow)` is called for
@@ -173,70 +209,183 @@ pub fn read_flows(
         path: path.to_path_buf(),
         reason: format!("nfcapd: {e}"),
     })?;
-    let mut blocks = BlockReader::new(&header, offset);
-    let mut maps = ExtensionMaps::default();
-    let mut c = NfcapdCounts::default();
-    // Flow records seen (the record number of the next one is `seen + 1`).
-    let mut seen = 0u64;
-    let mut report = |line: u64, reason: String| {
-        diag(Diagnostic {
-            path: path.to_path_buf(),
-            line,
-            reason,
-        })
+    let mut f = FileState {
+        keep_negative: false,
+        ..Default::default()
     };
-    let mut unread = Note::default();
-    let mut no_addr = Note::default();
+    let mut blocks = BlockReader::new(&header, offset);
+    let mut filter = Filter::new(None);
     loop {
         let block_at = blocks.offset;
         let block_no = blocks.block_no + 1;
-        let next = match blocks.next_block(reader) {
-            Ok(n) => n,
+        match blocks.next_block(reader) {
             Err(e) => {
-                report(
-                    seen + 1,
+                f.report(
+                    0,
                     format!("block {block_no} at offset {block_at}: read error: {e}"),
                 );
                 break;
             }
-        };
-        let (bh, data) = match next {
-            Next::End => break,
-            Next::Fatal(reason) => {
-                c.bad_blocks += 1;
-                c.malformed += 1;
-                report(seen + 1, reason);
+            Ok(Next::End) => break,
+            Ok(Next::Fatal(reason)) => {
+                f.fatal(reason);
                 break;
             }
-            Next::Bad(bh, reason) => {
-                c.bad_blocks += 1;
-                let n = claimed(bh.num_records, bh.size as usize);
-                c.malformed += n;
-                report(seen + 1, format!("{reason}; {n} record(s) skipped"));
-                continue;
+            Ok(Next::Bad(bh, reason)) => f.bad(&bh, reason),
+            Ok(Next::Block(bh, data)) => {
+                let at = Position { block_no, block_at };
+                f.decode(&bh, data, at, &mut filter, &mut |it| {
+                    if let Item::Flow(line, rec) = it {
+                        on_flow(line, &rec);
+                    }
+                });
             }
-            Next::Block(bh, data) => (bh, data),
-        };
-        c.blocks += 1;
+        }
+        f.flush_reports(diag, path);
+    }
+    f.finish(diag, path);
+    Ok(f.c)
+}
+
+/// Where a block is, for diagnostics.
+#[derive(Clone, Copy, Debug)]
+struct Position {
+    block_no: u64,
+    block_at: u64,
+}
+
+/// What the decoding of records hands on, in file order.
+#[derive(Debug)]
+enum Item {
+    /// A flow that passed the gate (or there is none), with its record number.
+    Flow(u64, FlowRecord),
+    /// A run of gated flows.
+    Gated(Gated),
+}
+
+/// The gate and the current run of gated flows.
+struct Filter {
+    gate: Option<FlowGate>,
+    run: Gated,
+}
+
+impl Filter {
+    fn new(gate: Option<FlowGate>) -> Self {
+        Filter {
+            gate,
+            run: Gated::default(),
+        }
+    }
+
+    fn flow(&mut self, line: u64, f: &FlowRecord, out: &mut dyn FnMut(Item)) {
+        if let (Some(g), IpAddr::V4(s), IpAddr::V4(d)) = (&self.gate, f.src, f.dst)
+            && !g.pass(u32::from(s), u32::from(d))
+        {
+            self.run.add(ms_to_us(f.first_ms));
+            return;
+        }
+        self.flush(out);
+        out(Item::Flow(line, *f));
+    }
+
+    fn flush(&mut self, out: &mut dyn FnMut(Item)) {
+        if let Some(g) = self.run.take() {
+            out(Item::Gated(g));
+        }
+    }
+}
+
+/// Counts, notes and pending diagnostics of one file (or, in a worker, of
+/// one block, with record numbers relative to the block: see [`Part`]).
+struct FileState {
+    c: NfcapdCounts,
+    /// Flow records seen (the record number of the next one is `seen + 1`).
+    seen: u64,
+    maps: ExtensionMaps,
+    unread: Note,
+    no_addr: Note,
+    negative: Note,
+    /// Whether flows that end before they start are noted (not by `read_flows`).
+    keep_negative: bool,
+    /// Diagnostics not yet handed on: (record number, reason).
+    reports: Vec<(u64, String)>,
+}
+
+impl Default for FileState {
+    fn default() -> Self {
+        FileState {
+            c: NfcapdCounts::default(),
+            seen: 0,
+            maps: ExtensionMaps::default(),
+            unread: Note::default(),
+            no_addr: Note::default(),
+            negative: Note::default(),
+            keep_negative: true,
+            reports: Vec::new(),
+        }
+    }
+}
+
+impl FileState {
+    /// A diagnostic at the next record (`line` 0) or at record `line`.
+    fn report(&mut self, line: u64, reason: String) {
+        let line = if line == 0 { self.seen + 1 } else { line };
+        self.reports.push((line, reason));
+    }
+
+    fn fatal(&mut self, reason: String) {
+        self.c.bad_blocks += 1;
+        self.c.malformed += 1;
+        self.report(0, reason);
+    }
+
+    fn bad(&mut self, bh: &block::BlockHeader, reason: String) {
+        self.c.bad_blocks += 1;
+        let n = claimed(bh.num_records, bh.size as usize);
+        self.c.malformed += n;
+        self.report(0, format!("{reason}; {n} record(s) skipped"));
+    }
+
+    fn flush_reports(&mut self, diag: &mut dyn FnMut(Diagnostic), path: &Path) {
+        for (line, reason) in self.reports.drain(..) {
+            diag(Diagnostic {
+                path: path.to_path_buf(),
+                line,
+                reason,
+            });
+        }
+    }
+
+    /// Decodes the records of one decompressed block.
+    fn decode(
+        &mut self,
+        bh: &block::BlockHeader,
+        data: &[u8],
+        at: Position,
+        filter: &mut Filter,
+        out: &mut dyn FnMut(Item),
+    ) {
+        let Position { block_no, block_at } = at;
+        self.c.blocks += 1;
         match bh.kind {
             2 | 3 => {}
-            4 => continue, // nfdump-internal block type, skipped by nfdump too.
+            4 => return, // nfdump-internal block type, skipped by nfdump too.
             k => {
-                c.bad_blocks += 1;
+                self.c.bad_blocks += 1;
                 let n = claimed(bh.num_records, data.len());
-                c.malformed += n;
-                report(
-                    seen + 1,
+                self.c.malformed += n;
+                self.report(
+                    0,
                     format!(
                         "block {block_no} at offset {block_at}: unknown block type {k}; {n} record(s) skipped"
                     ),
                 );
-                continue;
+                return;
             }
         }
-        let mut at = 0usize;
+        let mut pos = 0usize;
         for i in 0..bh.num_records {
-            let hdr = data.get(at..at + 4);
+            let hdr = data.get(pos..pos + 4);
             let (kind, size) = match hdr {
                 Some(&[a, b, x, y]) => (
                     u16::from_le_bytes([a, b]),
@@ -244,16 +393,16 @@ pub fn read_flows(
                 ),
                 _ => (0, 0),
             };
-            let rec = data.get(at..at + size).filter(|_| size >= 4);
+            let rec = data.get(pos..pos + size).filter(|_| size >= 4);
             let Some(rec) = rec else {
                 let left = u64::from(bh.num_records - i);
-                let n = left.min(((data.len().saturating_sub(at)) / 4).max(1) as u64);
-                c.malformed += n;
-                c.bad_blocks += 1;
-                report(
-                    seen + 1,
+                let n = left.min(((data.len().saturating_sub(pos)) / 4).max(1) as u64);
+                self.c.malformed += n;
+                self.c.bad_blocks += 1;
+                self.report(
+                    0,
                     format!(
-                        "block {block_no} at offset {block_at}: record {} of {} at block offset {at}: {}; rest of the block ({n} record(s)) skipped",
+                        "block {block_no} at offset {block_at}: record {} of {} at block offset {pos}: {}; rest of the block ({n} record(s)) skipped",
                         i + 1,
                         bh.num_records,
                         if hdr.is_none() {
@@ -265,42 +414,44 @@ pub fn read_flows(
                 );
                 break;
             };
-            at += size;
+            pos += size;
             let decoded = match kind {
                 record::V3_RECORD_TYPE => record::decode_v3(rec),
-                record::COMMON_RECORD_TYPE => record::decode_common(rec, &maps),
+                record::COMMON_RECORD_TYPE => record::decode_common(rec, &self.maps),
                 record::EXTENSION_MAP_TYPE => {
-                    if let Err(RecordError::Malformed(why)) = maps.insert(rec) {
-                        c.malformed += 1;
-                        report(
-                            seen + 1,
-                            format!("block {block_no} at offset {block_at}: {why}"),
-                        );
+                    if let Err(RecordError::Malformed(why)) = self.maps.insert(rec) {
+                        self.c.malformed += 1;
+                        self.report(0, format!("block {block_no} at offset {block_at}: {why}"));
                     }
                     continue;
                 }
                 k if record::is_metadata(k) => continue,
                 k => {
-                    c.skipped += 1;
-                    unread.add(seen + 1, || {
+                    self.c.skipped += 1;
+                    let line = self.seen + 1;
+                    self.unread.add(line, || {
                         format!("block {block_no} at offset {block_at}: record type {k}")
                     });
                     continue;
                 }
             };
-            seen += 1;
+            self.seen += 1;
+            let seen = self.seen;
             match decoded {
                 Ok(f) => {
-                    c.records += 1;
-                    on_flow(seen, &f);
+                    self.c.records += 1;
+                    if self.keep_negative && f.last_ms < f.first_ms {
+                        self.negative.add(seen, String::new);
+                    }
+                    filter.flow(seen, &f, out);
                 }
                 Err(RecordError::NoAddresses) => {
-                    c.skipped += 1;
-                    no_addr.add(seen, String::new);
+                    self.c.skipped += 1;
+                    self.no_addr.add(seen, String::new);
                 }
                 Err(RecordError::Malformed(why)) => {
-                    c.malformed += 1;
-                    report(
+                    self.c.malformed += 1;
+                    self.report(
                         seen,
                         format!("block {block_no} at offset {block_at}: flow record {seen}: {why}"),
                     );
@@ -308,25 +459,259 @@ pub fn read_flows(
             }
         }
     }
-    if let Some((line, what)) = unread.first.take() {
-        report(
-            line,
-            format!(
-                "skipped {} record(s) of types this reader does not decode (nfdump 1.5 or 1.8 records), not counted as malformed; first: {what}",
-                unread.count
-            ),
-        );
+
+    /// The end-of-file notes.
+    fn finish(&mut self, diag: &mut dyn FnMut(Diagnostic), path: &Path) {
+        if let Some((line, what)) = self.unread.first.take() {
+            self.report(
+                line,
+                format!(
+                    "skipped {} record(s) of types this reader does not decode (nfdump 1.5 or 1.8 records), not counted as malformed; first: {what}",
+                    self.unread.count
+                ),
+            );
+        }
+        if let Some((line, _)) = self.no_addr.first.take() {
+            self.report(
+                line,
+                format!(
+                    "skipped {} flow record(s) without IP addresses (events without a flow), not counted as malformed; first here",
+                    self.no_addr.count
+                ),
+            );
+        }
+        if let Some((line, _)) = self.negative.first.take() {
+            self.report(
+                line,
+                format!(
+                    "{} flow(s) end before they start; duration taken as 0; first here",
+                    self.negative.count
+                ),
+            );
+        }
+        self.flush_reports(diag, path);
     }
-    if let Some((line, _)) = no_addr.first.take() {
-        report(
-            line,
-            format!(
-                "skipped {} flow record(s) without IP addresses (events without a flow), not counted as malformed; first here",
-                no_addr.count
-            ),
-        );
+
+    /// Adds what a worker found in one block (record numbers relative to
+    /// the block) at the current position of the file.
+    fn absorb(&mut self, p: Part, out: &mut dyn FnMut(Item)) {
+        let base = self.seen;
+        let s = p.state;
+        self.c.records += s.c.records;
+        self.c.malformed += s.c.malformed;
+        self.c.skipped += s.c.skipped;
+        self.c.blocks += s.c.blocks;
+        self.c.bad_blocks += s.c.bad_blocks;
+        for (note, theirs) in [
+            (&mut self.unread, s.unread),
+            (&mut self.no_addr, s.no_addr),
+            (&mut self.negative, s.negative),
+        ] {
+            note.count += theirs.count;
+            if note.first.is_none() {
+                note.first = theirs.first.map(|(l, w)| (base + l, w));
+            }
+        }
+        self.reports
+            .extend(s.reports.into_iter().map(|(l, r)| (base + l, r)));
+        for it in p.items {
+            out(match it {
+                Item::Flow(l, f) => Item::Flow(base + l, f),
+                g => g,
+            });
+        }
+        self.seen = base + s.seen;
     }
-    Ok(c)
+}
+
+/// What a worker made of one block: its items and state, record numbers
+/// counted from the block's start (the first flow record of the block is 1).
+struct Part {
+    items: Vec<Item>,
+    state: FileState,
+}
+
+/// A block for a worker.
+struct Job {
+    k: u64,
+    block: block::StoredBlock,
+    data: Vec<u8>,
+}
+
+/// A worker's answer for block `k`.
+enum Done {
+    Decoded(Box<Part>),
+    /// Decompressed, but its records need the file's extension maps: the
+    /// calling thread decodes it in turn.
+    Sequential(block::BlockHeader, Vec<u8>, Position),
+    Bad(block::BlockHeader, String),
+}
+
+/// Whether a block holds records whose decoding depends on earlier blocks
+/// (nfdump 1.6 extension maps and the records that use them).
+fn needs_maps(bh: &block::BlockHeader, data: &[u8]) -> bool {
+    let mut pos = 0usize;
+    for _ in 0..bh.num_records {
+        let Some(&[a, b, x, y]) = data.get(pos..pos + 4) else {
+            return false;
+        };
+        let kind = u16::from_le_bytes([a, b]);
+        if kind == record::COMMON_RECORD_TYPE || kind == record::EXTENSION_MAP_TYPE {
+            return true;
+        }
+        let size = usize::from(u16::from_le_bytes([x, y]));
+        if size < 4 {
+            return false;
+        }
+        pos += size;
+    }
+    false
+}
+
+/// Blocks in flight per worker (each up to two [`block::MAX_BLOCK_BYTES`] buffers).
+const IN_FLIGHT_PER_WORKER: usize = 2;
+
+/// The parallel driver of [`read_threads`]: this thread reads stored
+/// blocks and hands them round-robin to `threads` workers, which decompress,
+/// decode and gate them; their answers are applied to `f` strictly in block
+/// order, so record numbers and the order of items and diagnostics are those
+/// of the sequential reader. Memory: at most `threads × IN_FLIGHT_PER_WORKER`
+/// blocks in flight.
+#[allow(clippy::too_many_arguments)]
+fn read_blocks_parallel(
+    header: &block::FileHeader,
+    blocks: &mut BlockReader,
+    reader: &mut dyn Read,
+    gate: Option<FlowGate>,
+    threads: usize,
+    f: &mut FileState,
+    out: &mut dyn FnMut(Item),
+    flush: &mut dyn FnMut(&mut FileState),
+) {
+    use std::collections::BTreeMap;
+    use std::sync::mpsc;
+    let cap = threads * IN_FLIGHT_PER_WORKER;
+    std::thread::scope(|scope| {
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Done, Vec<u8>)>();
+        let mut jobs: Vec<mpsc::SyncSender<Job>> = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let (tx, rx) = mpsc::sync_channel::<Job>(IN_FLIGHT_PER_WORKER);
+            jobs.push(tx);
+            let done_tx = done_tx.clone();
+            let gate = gate.clone();
+            let mut dec = block::Decompressor::new(header);
+            scope.spawn(move || {
+                for job in rx {
+                    let b = &job.block;
+                    let at = Position {
+                        block_no: b.block_no,
+                        block_at: b.offset,
+                    };
+                    let src = job.data.get(..b.header.size as usize).unwrap_or_default();
+                    let done = match dec.decompress(b, src) {
+                        Next::Block(bh, data) if needs_maps(&bh, data) => {
+                            Done::Sequential(bh, data.to_vec(), at)
+                        }
+                        Next::Block(bh, data) => {
+                            let mut state = FileState::default();
+                            let mut items = Vec::new();
+                            let mut filter = Filter::new(gate.clone());
+                            state.decode(&bh, data, at, &mut filter, &mut |it| items.push(it));
+                            filter.flush(&mut |it| items.push(it));
+                            Done::Decoded(Box::new(Part { items, state }))
+                        }
+                        Next::Bad(bh, why) => Done::Bad(bh, why),
+                        // `decompress` returns only blocks and bad blocks.
+                        Next::Fatal(why) => Done::Bad(b.header, why),
+                        Next::End => Done::Bad(b.header, String::new()),
+                    };
+                    // The buffer goes back to the reader for reuse.
+                    if done_tx.send((job.k, done, job.data)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
+        let mut spare: Vec<Vec<u8>> = Vec::new();
+        let (mut sent, mut applied) = (0u64, 0u64);
+        let mut end: Option<Option<String>> = None;
+        let mut filter = Filter::new(gate.clone());
+        loop {
+            // Keep the workers busy while the file lasts.
+            while end.is_none() && (sent - applied) < cap as u64 {
+                let mut buf = spare.pop().unwrap_or_default();
+                let block_at = blocks.offset;
+                let block_no = blocks.block_no + 1;
+                match blocks.next_stored(reader, &mut buf) {
+                    Ok(block::Stored::Block(block)) => {
+                        let w = (sent % threads as u64) as usize;
+                        let job = Job {
+                            k: sent,
+                            block,
+                            data: buf,
+                        };
+                        if let Some(tx) = jobs.get(w)
+                            && tx.send(job).is_ok()
+                        {
+                            sent += 1;
+                        } else {
+                            end = Some(Some(format!(
+                                "block {block_no} at offset {block_at}: worker thread ended"
+                            )));
+                        }
+                    }
+                    Ok(block::Stored::End) => end = Some(None),
+                    Ok(block::Stored::Fatal(why)) => end = Some(Some(why)),
+                    Err(e) => {
+                        end = Some(Some(format!(
+                            "block {block_no} at offset {block_at}: read error: {e}"
+                        )))
+                    }
+                }
+            }
+            if applied == sent {
+                break;
+            }
+            let Ok((k, done, buf)) = done_rx.recv() else {
+                break;
+            };
+            spare.push(buf);
+            pending.insert(k, done);
+            while let Some(done) = pending.remove(&applied) {
+                applied += 1;
+                match done {
+                    Done::Decoded(part) => {
+                        // A run of gated flows may go on from the block before.
+                        let mut carry = |it: Item| match it {
+                            Item::Gated(g) => filter.run.merge(&g),
+                            flow => {
+                                filter.flush(out);
+                                out(flow);
+                            }
+                        };
+                        f.absorb(*part, &mut carry);
+                    }
+                    Done::Sequential(bh, data, at) => {
+                        f.decode(&bh, &data, at, &mut filter, out);
+                    }
+                    Done::Bad(bh, why) => f.bad(&bh, why),
+                }
+                flush(f);
+            }
+        }
+        drop(jobs);
+        filter.flush(out);
+        match end {
+            Some(Some(why)) if why.contains("read error") || why.contains("worker") => {
+                f.report(0, why);
+            }
+            Some(Some(why)) => f.fatal(why),
+            _ => {}
+        }
+        flush(f);
+    });
 }
 
 /// Records to count as lost for an unusable block: its record count when
@@ -345,6 +730,15 @@ pub fn fuzz(data: &[u8]) {
     for gated in [false, true] {
         let _ = read(0, path, &mut { data }, &mut NullSink { gated }, &mut |_| {});
     }
+    // The threaded block decoder too (its own reorder and renumbering logic).
+    let _ = read_threads(
+        0,
+        path,
+        &mut { data },
+        &mut NullSink { gated: true },
+        &mut |_| {},
+        2,
+    );
     if let Some((&sel, rest)) = data.split_first() {
         let mut file = if sel >= 128 {
             let flags = [0u32, 0x1, 0x8, 0x10][usize::from(sel & 3)];
