@@ -137,22 +137,57 @@ pub fn read_threads(
     diag: &mut dyn FnMut(Diagnostic),
     threads: usize,
 ) -> Result<NfcapdCounts, IngestError> {
-    let (header, offset) = block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
-        path: path.to_path_buf(),
-        reason: format!("nfcapd: {e}"),
-    })?;
     // Flows the sink's gate rejects (both ends IPv4 outside its /24s) are
     // decoded (so malformed records are counted as ever) but become no event.
     let gate = sink.gate();
-    let mut f = FileState::default();
-    let mut blocks = BlockReader::new(&header, offset);
-    let emit = |item: Item, sink: &mut dyn Sink| match item {
+    let mut emit = |item: Item| match item {
         Item::Gated(g) => sink.gated(&g),
         Item::Flow(line, rec) => {
             let (ev, _) = flow_event(&rec);
             sink.event(RecordRef { input, line }, &ev);
         }
     };
+    read_file(path, reader, gate, true, threads, &mut emit, diag)
+}
+
+/// [`read`] without events: `on_flow(record_number, flow)` is called for
+/// each flow record, in file order. The decoder behind [`read`], also used
+/// to compare records field by field with nfdump's own output.
+pub fn read_flows(
+    path: &Path,
+    reader: &mut dyn Read,
+    on_flow: &mut dyn FnMut(u64, &FlowRecord),
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<NfcapdCounts, IngestError> {
+    let mut out = |it: Item| {
+        if let Item::Flow(line, rec) = it {
+            on_flow(line, &rec);
+        }
+    };
+    read_file(path, reader, None, false, 1, &mut out, diag)
+}
+
+/// The driver behind [`read_threads`] and [`read_flows`]: flows (gated by
+/// `gate`) go to `out` in file order; `keep_negative`: note flows that end
+/// before they start.
+fn read_file(
+    path: &Path,
+    reader: &mut dyn Read,
+    gate: Option<FlowGate>,
+    keep_negative: bool,
+    threads: usize,
+    out: &mut dyn FnMut(Item),
+    diag: &mut dyn FnMut(Diagnostic),
+) -> Result<NfcapdCounts, IngestError> {
+    let (header, offset) = block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: format!("nfcapd: {e}"),
+    })?;
+    let mut f = FileState {
+        keep_negative,
+        ..Default::default()
+    };
+    let mut blocks = BlockReader::new(&header, offset);
     if threads <= 1 {
         let mut filter = Filter::new(gate);
         loop {
@@ -174,12 +209,12 @@ pub fn read_threads(
                 Ok(Next::Bad(bh, reason)) => f.bad(&bh, reason),
                 Ok(Next::Block(bh, data)) => {
                     let at = Position { block_no, block_at };
-                    f.decode(&bh, data, at, &mut filter, &mut |it| emit(it, sink));
+                    f.decode(&bh, data, at, &mut filter, out);
                 }
             }
             f.flush_reports(diag, path);
         }
-        filter.flush(&mut |it| emit(it, sink));
+        filter.flush(out);
     } else {
         read_blocks_parallel(
             &header,
@@ -188,60 +223,9 @@ pub fn read_threads(
             gate,
             threads,
             &mut f,
-            &mut |it| emit(it, sink),
+            out,
             &mut |f| f.flush_reports(diag, path),
         );
-    }
-    f.finish(diag, path);
-    Ok(f.c)
-}
-
-/// [`read`] without events: `on_flow(record_number, flow)` is called for
-/// each flow record, in file order. The decoder behind [`read`], also used
-/// to compare records field by field with nfdump's own output.
-pub fn read_flows(
-    path: &Path,
-    reader: &mut dyn Read,
-    on_flow: &mut dyn FnMut(u64, &FlowRecord),
-    diag: &mut dyn FnMut(Diagnostic),
-) -> Result<NfcapdCounts, IngestError> {
-    let (header, offset) = block::read_header(reader).map_err(|e| IngestError::UnknownFormat {
-        path: path.to_path_buf(),
-        reason: format!("nfcapd: {e}"),
-    })?;
-    let mut f = FileState {
-        keep_negative: false,
-        ..Default::default()
-    };
-    let mut blocks = BlockReader::new(&header, offset);
-    let mut filter = Filter::new(None);
-    loop {
-        let block_at = blocks.offset;
-        let block_no = blocks.block_no + 1;
-        match blocks.next_block(reader) {
-            Err(e) => {
-                f.report(
-                    0,
-                    format!("block {block_no} at offset {block_at}: read error: {e}"),
-                );
-                break;
-            }
-            Ok(Next::End) => break,
-            Ok(Next::Fatal(reason)) => {
-                f.fatal(reason);
-                break;
-            }
-            Ok(Next::Bad(bh, reason)) => f.bad(&bh, reason),
-            Ok(Next::Block(bh, data)) => {
-                let at = Position { block_no, block_at };
-                f.decode(&bh, data, at, &mut filter, &mut |it| {
-                    if let Item::Flow(line, rec) = it {
-                        on_flow(line, &rec);
-                    }
-                });
-            }
-        }
-        f.flush_reports(diag, path);
     }
     f.finish(diag, path);
     Ok(f.c)
