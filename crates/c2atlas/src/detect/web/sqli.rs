@@ -1667,21 +1667,3 @@ mod tests {
         }
     }
 }
-
-#[cfg(test)]
-mod scratch {
-    /// Throw-away: `C2ATLAS_EVAL_MISSES=1 cargo test -p c2atlas --lib scratch_942 -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn scratch_942() {
-        let d = std::path::Path::new(
-            "/work/shared/data/web/coreruleset-regression-tests/tests/regression/tests/REQUEST-942-APPLICATION-ATTACK-SQLI",
-        );
-        let s = super::super::eval::eval_crs(d).unwrap();
-        eprintln!("{:?}", s[0]);
-        if std::env::var_os("SCRATCH_ALL").is_some() {
-            let r = super::super::eval::run(std::path::Path::new("/work/shared/data/web")).unwrap();
-            eprintln!("{}", r.text());
-        }
-    }
-}
