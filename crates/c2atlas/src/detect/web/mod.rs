@@ -256,6 +256,12 @@ pub const TRIGGERS: &[&str] = &[
     "require",
     "base64",
     "sysobjects",
+    // Database system catalogs and databases (see `sqli::SQL_SYSTEM_NAMES`).
+    "pg_",
+    "sqlite_",
+    "msys",
+    "tempdb",
+    "msdb",
     "drop",
     "insert",
     "delete",
@@ -395,6 +401,19 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
     }
     if let Some(v) = sigs::java(raw, &l) {
         acc.add(Class::Java, v, dec, loc);
+    }
+}
+
+/// A decoded name or body that reads `name=value` although the raw text had
+/// no `=` (`pay%3DAND+1%3D1`: the form was encoded twice): the SQL detector
+/// also reads the part after the first `=`, the value a decoding
+/// application hands to its query.
+fn encoded_pair_sqli(acc: &mut Acc, dec: &str, loc: &Location) {
+    if let Some((_, inner)) = dec.split_once('=')
+        && !inner.is_empty()
+        && let Some(v) = sqli::detect(inner)
+    {
+        acc.add(Class::Sqli, v, inner, loc);
     }
 }
 
@@ -590,6 +609,10 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             }
             if suspicious(k) {
                 value(acc, "", &kd, k, &loc, site);
+                // A name holding an encoded `=` (`pay%3DAND+1%3D1`: the form
+                // was encoded twice): the part after it is the value a
+                // decoding application reads.
+                encoded_pair_sqli(acc, &kd, &loc);
             }
             params.push((kl, vd.to_lowercase()));
         }
@@ -622,6 +645,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                 if suspicious(b) {
                     let bd = decode::normalize(b, true);
                     value(&mut acc, "", &bd, b, &Location::Body, site);
+                    encoded_pair_sqli(&mut acc, &bd, &Location::Body);
                 }
             }
             body::BodyKind::Json => {

@@ -1,6 +1,6 @@
 //! SQL-injection detection by tokenising the input as SQL, in the spirit of
-//! libinjection: the input is read in three contexts (as-is, as if it
-//! followed a `'`, as if it followed a `"`), each read is tokenised and the
+//! libinjection: the input is read in four contexts (as-is, as if it
+//! followed a `'`, a `"` or a `` ` ``), each read is tokenised and the
 //! token sequence is checked against a small grammar of what an injection
 //! must do to change a query (break out of a string and continue with SQL,
 //! `UNION SELECT`, stacked statements, boolean tautologies, SQL-specific
@@ -260,6 +260,61 @@ const SQL_FUNCS: &[&str] = &[
     "ctxsys",
     "openquery",
     "getdate",
+    // Further functions of the MySQL, PostgreSQL, SQL Server, Oracle and
+    // SQLite manuals (math, string, date, JSON, compression).
+    "cos",
+    "sin",
+    "tan",
+    "atan",
+    "log",
+    "ln",
+    "ceil",
+    "ceiling",
+    "sign",
+    "conv",
+    "oct",
+    "bin",
+    "date",
+    "datediff",
+    "dateadd",
+    "date_format",
+    "str_to_date",
+    "from_unixtime",
+    "unix_timestamp",
+    "current_timestamp",
+    "format",
+    "compress",
+    "uncompress",
+    "encode",
+    "decode",
+    "find_in_set",
+    "field",
+    "char_length",
+    "character_length",
+    "octet_length",
+    "lcase",
+    "ucase",
+    "ltrim",
+    "rtrim",
+    "repeat",
+    "space",
+    "nvl",
+    "to_number",
+    "to_date",
+    "json_extract",
+    "json_object",
+    "json_build_object",
+    "jsonb_pretty",
+    "starts_with",
+    "unistr",
+    "typeof",
+    "zeroblob",
+    "likelihood",
+    "load_extension",
+    "pg_typeof",
+    "query_to_xml",
+    "regexp_replace",
+    "regexp_substr",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,7 +323,7 @@ pub struct Token<'a> {
     pub text: &'a str,
 }
 
-/// Tokenises `s` as SQL. `quote`: the context (`None`, `'` or `"`); in a
+/// Tokenises `s` as SQL. `quote`: the context (`None`, `'`, `"` or `` ` ``); in a
 /// quoted context the input starts inside a string that `quote` closes.
 pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
     let b = s.as_bytes();
@@ -345,11 +400,24 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
                     .unwrap_or(b.len());
                 Tk::Comment
             }
+            // PostgreSQL JSON path operators `#>`, `#>>`, `#-` (not comments).
+            b'#' if matches!(b.get(i + 1), Some(b'>' | b'-')) => {
+                i += 2;
+                if b.get(i) == Some(&b'>') {
+                    i += 1;
+                }
+                Tk::Op(false)
+            }
             b'#' => {
                 i = memchr::memchr(b'\n', &b[i..])
                     .map(|e| i + e)
                     .unwrap_or(b.len());
                 Tk::Comment
+            }
+            // PostgreSQL JSON containment `@>` (before `@variable`).
+            b'@' if b.get(i + 1) == Some(&b'>') => {
+                i += 2;
+                Tk::Op(true)
             }
             b'@' => {
                 i += 1;
@@ -397,6 +465,42 @@ pub fn tokenize(s: &str, quote: Option<u8>) -> Vec<Token<'_>> {
             b'=' | b'<' | b'>' | b'!' => {
                 i += 1;
                 while i < b.len() && matches!(b[i], b'=' | b'<' | b'>') {
+                    i += 1;
+                }
+                // PostgreSQL `<@` (is contained by).
+                if c == b'<' && i == start + 1 && b.get(i) == Some(&b'@') {
+                    i += 1;
+                }
+                Tk::Op(true)
+            }
+            // PostgreSQL cast `expr::type`: the cast keeps the operand what it
+            // is, so `::type` yields no token of its own.
+            b':' if b.get(i + 1) == Some(&b':') => {
+                i += 2;
+                while i < b.len() && matches!(b[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                continue;
+            }
+            // JSON path operators `->`, `->>` (MySQL, PostgreSQL, SQLite).
+            b'-' if b.get(i + 1) == Some(&b'>') => {
+                i += 2;
+                if b.get(i) == Some(&b'>') {
+                    i += 1;
+                }
+                Tk::Op(false)
+            }
+            // PostgreSQL key-existence `?`, `?|`, `?&`: an operator only after a
+            // string (`'{"a":1}' ? 'a'`); elsewhere a question mark is text.
+            b'?' if out
+                .last()
+                .is_some_and(|t| matches!(t.kind, Tk::Str { closed: true })) =>
+            {
+                i += 1;
+                if matches!(b.get(i), Some(b'|' | b'&')) {
                     i += 1;
                 }
                 Tk::Op(true)
@@ -487,7 +591,11 @@ fn word_kind(w: &str, b: &[u8], end: usize) -> Tk {
     match l.as_str() {
         "and" | "or" | "xor" => Tk::Logic,
         "union" | "intersect" | "except" | "minus" => Tk::Union,
-        "like" | "rlike" | "regexp" | "is" | "between" | "sounds" => Tk::Op(true),
+        // `ilike`/`similar` (PostgreSQL), `glob` (SQLite); `notnull`/`isnull`
+        // are the postfix null tests of PostgreSQL and SQLite.
+        "like" | "rlike" | "regexp" | "is" | "between" | "sounds" | "ilike" | "glob"
+        | "similar" | "notnull" => Tk::Op(true),
+        "isnull" if !call => Tk::Op(true),
         "div" | "mod" => Tk::Op(false),
         "in" if call => Tk::Op(true),
         _ if call
@@ -624,12 +732,12 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                 .iter()
                 .zip(&t[i + 1..])
                 .any(|(kk, tt)| *kk == Tk::Kw && tt.text.eq_ignore_ascii_case("from"));
-            let val = at(i + 1).is_some_and(|x| {
-                matches!(
-                    x,
-                    Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { .. } | Tk::Op(false)
-                )
-            });
+            // `select *`, `select -1`; not `select-quote` (a slug).
+            let op_val = at(i + 1) == Some(Tk::Op(false))
+                && (t[i + 1].text == "*" || at(i + 2) == Some(Tk::Num));
+            let val = op_val
+                || at(i + 1)
+                    .is_some_and(|x| matches!(x, Tk::Func(_) | Tk::Var | Tk::Num | Tk::Str { .. }));
             if prev_ok && (from || val) && (i > 0 || from) {
                 return Some((0.9, "subquery select"));
             }
@@ -657,6 +765,36 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
                 if matches!(at(s + 1), Some(Tk::Comment)) || (!phrase && at(s + 1).is_none()) =>
             {
                 return Some((0.8, "string break + statement end"));
+            }
+            // `'; select p`: a second statement after the broken string.
+            Some(Tk::Semi)
+                if !phrase
+                    && at(s + 1) == Some(Tk::Stmt)
+                    && matches!(
+                        t[s + 1].text.to_ascii_lowercase().as_str(),
+                        "select" | "insert" | "update" | "delete" | "drop" | "exec" | "execute"
+                    )
+                    && at(s + 2).is_some() =>
+            {
+                return Some((0.8, "string break + stacked statement"));
+            }
+            // `x'|email--`, `id'is not-id--`: an expression on the broken
+            // string, the rest of the query commented out.
+            Some(Tk::Op(_) | Tk::Kw)
+                if !phrase
+                    // (`~` is unary outside PostgreSQL: `x'~y` is no expression there.)
+                    && (matches!(at(s), Some(Tk::Op(_))) && t[s].text != "~"
+                        || kw(&t[s], "not") && matches!(at(s + 1), Some(Tk::Op(_))))
+                    && n >= s + 3
+                    && n <= s + 6
+                    && k[n - 1] == Tk::Comment
+                    && real_comment(t[n - 1].text, false)
+                    && k[s + 1..n - 1].iter().all(|x| {
+                        matches!(x, Tk::Word | Tk::Kw | Tk::Op(_) | Tk::Num | Tk::Str { closed: true })
+                    })
+                    && k[s + 1..n - 1].iter().any(|x| matches!(x, Tk::Word | Tk::Num | Tk::Kw)) =>
+            {
+                return Some((0.8, "string break + expression + comment"));
             }
             Some(Tk::By)
                 if at(s + 1).is_some_and(|x| matches!(x, Tk::Num | Tk::Word | Tk::Func(_))) =>
@@ -995,6 +1133,9 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             }
         }
     }
+    if let Some(v) = fragments(t, &k) {
+        return Some(v);
+    }
     // @@version, information_schema and friends.
     for x in t {
         let l = x.text.to_ascii_lowercase();
@@ -1007,6 +1148,169 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             || (l == "sysobjects" || l == "syscolumns" || l == "pg_shadow" || l == "mysql.user")
         {
             return Some((0.85, "catalog reference"));
+        }
+    }
+    None
+}
+
+/// Whether token `x` is a MySQL backtick-quoted identifier (`` `tbl` ``):
+/// that quoting exists only in SQL.
+fn backticked(x: &Token<'_>) -> bool {
+    x.kind == Tk::Word && x.text.len() > 2 && x.text.starts_with('`') && x.text.ends_with('`')
+}
+
+fn kw(x: &Token<'_>, w: &str) -> bool {
+    x.kind == Tk::Kw && x.text.eq_ignore_ascii_case(w)
+}
+
+/// Pieces of SQL that an injection places into the middle of the query
+/// (the value holds a fragment, not a statement). Each needs a shape that
+/// SQL has and prose does not:
+/// - a leading boolean joined to a comparison (`AND 7639=(`, `|| c == '`,
+///   `OR '{"b":2}'::jsonb <@ '{…}'`), the tail of a `WHERE`;
+/// - a call of a known SQL function left open at the end (`COUNT(`,
+///   `database (`, `select Char(`): the value opens an expression the query
+///   closes;
+/// - a select-list tail `) AS alias FROM`, `` ` AS `x` from ``;
+/// - a table reference followed by a clause (`FROM t WHERE a="b"`,
+///   `FROM t GROUP BY c`, `` from `db`.`t` limit ``);
+/// - `SELECT` opening an expression (`SELECT CHAR(113)+…`, `SELECT (CASE`).
+fn fragments(t: &[Token<'_>], k: &[Tk]) -> Option<(f32, &'static str)> {
+    let n = k.len();
+    let at = |i: usize| k.get(i).copied();
+    // Leading boolean + comparison.
+    if at(0) == Some(Tk::Logic) {
+        let mut j = 1;
+        while at(j) == Some(Tk::Open) {
+            j += 1;
+        }
+        let operand = at(j).is_some_and(|x| {
+            matches!(
+                x,
+                Tk::Word | Tk::Num | Tk::Var | Tk::Str { closed: true } | Tk::Func(_)
+            )
+        });
+        if operand {
+            // A call's arguments belong to the operand.
+            j += 1;
+            if k[j - 1] == Tk::Func(true) || k[j - 1] == Tk::Func(false) {
+                let mut depth = 0i32;
+                while let Some(x) = at(j) {
+                    match x {
+                        Tk::Open => depth += 1,
+                        Tk::Close => depth -= 1,
+                        _ => {}
+                    }
+                    j += 1;
+                    if depth <= 0 {
+                        break;
+                    }
+                }
+            }
+            // Arithmetic or JSON path on the operand (`'{…}' -> '$.a'`).
+            let word_lhs = k[j - 1] == Tk::Word;
+            while at(j) == Some(Tk::Op(false))
+                && at(j + 1).is_some_and(|x| matches!(x, Tk::Str { closed: true } | Tk::Num))
+            {
+                j += 2;
+            }
+            // `or more = better` is prose: a bare word compared to a bare word.
+            if at(j) == Some(Tk::Op(true))
+                && !t[j].text.eq_ignore_ascii_case("is")
+                && at(j + 1).is_none_or(|x| {
+                    matches!(
+                        x,
+                        Tk::Str { .. } | Tk::Num | Tk::Open | Tk::Var | Tk::Func(_)
+                    ) || x == Tk::Word && !word_lhs
+                        || x == Tk::Op(true)
+                })
+                && !prose(t)
+            {
+                return Some((0.8, "boolean comparison fragment"));
+            }
+        }
+    }
+    // A known SQL function called and left open at the end.
+    if n >= 2 && k[n - 1] == Tk::Open {
+        let mut f = n - 2;
+        while f > 0 && k[f] == Tk::Comment {
+            f -= 1;
+        }
+        let callee = &t[f];
+        let sql_call = k[f] == Tk::Func(true)
+            || k[f] == Tk::Op(true) && callee.text.eq_ignore_ascii_case("in")
+            || k[f] == Tk::Stmt
+                && matches!(
+                    callee.text.to_ascii_lowercase().as_str(),
+                    "exec" | "execute" | "select"
+                );
+        // Alone, or after an operator or statement (`select Char(`, `x=sleep(`).
+        let lead_ok = f == 0
+            || matches!(
+                k[f - 1],
+                Tk::Stmt | Tk::Op(_) | Tk::Logic | Tk::Comma | Tk::Semi | Tk::Open
+            ) && !prose(&t[..f]);
+        if sql_call && lead_ok {
+            return Some((0.75, "open SQL function call"));
+        }
+    }
+    for i in 0..n {
+        // `) AS alias FROM`
+        if kw(&t[i], "as")
+            && i > 0
+            && (matches!(k[i - 1], Tk::Close | Tk::Num | Tk::Str { closed: true })
+                || backticked(&t[i - 1]))
+            && matches!(at(i + 1), Some(Tk::Word | Tk::Str { closed: true }))
+            && t.get(i + 2).is_some_and(|x| kw(x, "from"))
+        {
+            return Some((0.75, "select-list alias + from"));
+        }
+        // `FROM table[.table] <clause>`
+        if kw(&t[i], "from") && at(i + 1) == Some(Tk::Word) {
+            let quoted = backticked(&t[i + 1]);
+            let mut j = i + 2;
+            while at(j) == Some(Tk::Dot) && at(j + 1) == Some(Tk::Word) {
+                j += 2;
+            }
+            let clause = match t.get(j) {
+                Some(x) if x.kind == Tk::By => at(j + 1) == Some(Tk::Word),
+                Some(x) if kw(x, "where") => {
+                    matches!(at(j + 1), Some(Tk::Word | Tk::Func(_)))
+                        && matches!(at(j + 2), Some(Tk::Op(true)))
+                }
+                Some(x) if kw(x, "limit") => {
+                    at(j + 1).is_none_or(|y| y == Tk::Num) && (quoted || j > i + 2)
+                }
+                Some(x) if kw(x, "join") || kw(x, "as") => quoted,
+                None => quoted && j > i + 2,
+                _ => false,
+            };
+            if clause {
+                return Some((0.75, "table reference + clause"));
+            }
+        }
+    }
+    // MySQL user variables set as a statement: `SET @OLD_SQL_MODE`, `;set @a=1`.
+    for i in 0..n.saturating_sub(1) {
+        if kw(&t[i], "set")
+            && k[i + 1] == Tk::Var
+            && t[i + 1].text.len() > 1
+            // After `;`, or assigning (`set @home` alone is text).
+            && (i > 0 && k[i - 1] == Tk::Semi
+                || i == 0 && matches!(at(i + 2), Some(Tk::Op(_))) && t[i + 2].text.ends_with('='))
+        {
+            return Some((0.75, "set user variable"));
+        }
+    }
+    // `SELECT` opening an expression at the start.
+    // (`select (` reads as a call.)
+    if matches!(at(0), Some(Tk::Stmt | Tk::Func(_))) && t[0].text.eq_ignore_ascii_case("select") {
+        let expr = at(1) == Some(Tk::Func(true))
+            || at(1) == Some(Tk::Open)
+                && t.get(2)
+                    .is_some_and(|x| kw(x, "case") || x.text.eq_ignore_ascii_case("select"));
+        if expr {
+            return Some((0.75, "select expression"));
         }
     }
     None
@@ -1102,6 +1406,8 @@ const SQL_SYSTEM_NAMES: &[&str] = &[
     "sp_replwritetovarbin",
     "openrowset",
     "opendatasource",
+    "tempdb",
+    "msdb",
 ];
 
 static SQL_SYSTEM_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
@@ -1123,25 +1429,88 @@ fn system_name(s: &str) -> bool {
     })
 }
 
+/// SQL type names a PostgreSQL cast `::type` converts to (from its manual).
+const PG_CAST_TYPES: &[&str] = &[
+    "int",
+    "int2",
+    "int4",
+    "int8",
+    "integer",
+    "bigint",
+    "smallint",
+    "numeric",
+    "decimal",
+    "real",
+    "float",
+    "float4",
+    "float8",
+    "text",
+    "varchar",
+    "char",
+    "bpchar",
+    "bool",
+    "boolean",
+    "json",
+    "jsonb",
+    "bytea",
+    "date",
+    "timestamp",
+    "timestamptz",
+    "interval",
+    "uuid",
+    "oid",
+    "regclass",
+    "regproc",
+    "xml",
+    "inet",
+    "cidr",
+    "money",
+    "name",
+];
+
+/// A PostgreSQL cast of a literal or a call's result: `'{"a":1}'::jsonb`,
+/// `starts_with(password,'a')::int`. The `::` must follow a quote or a `)`
+/// (so IPv6 `::1` and `std::string` do not count) and name a SQL type.
+fn pg_cast(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memmem::find_iter(b, b"::").any(|i| {
+        let before = b[..i].iter().rev().find(|c| **c != b' ');
+        if !matches!(before, Some(b'\'' | b')')) {
+            return false;
+        }
+        let rest = &s[i + 2..];
+        let rest = rest.trim_start();
+        let w: &str = &rest[..rest
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(rest.len())];
+        PG_CAST_TYPES.iter().any(|t| t.eq_ignore_ascii_case(w))
+    })
+}
+
 pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     if s.len() < 2 {
         return None;
     }
-    if s.len() >= 8 && system_name(s) {
+    if s.len() >= 6 && s.contains("::") && pg_cast(s) {
+        return Some((0.8, "PostgreSQL cast"));
+    }
+    if s.len() >= 4 && system_name(s) {
         return Some((0.85, "database system name"));
     }
     if !candidate(s) {
         return None;
     }
     let mut best: Option<(f32, &'static str)> = None;
-    for q in [None, Some(b'\''), Some(b'"')] {
+    // The backtick context: the value closes a MySQL quoted identifier.
+    for q in [None, Some(b'\''), Some(b'"'), Some(b'`')] {
         if let Some(qc) = q
             && !s.as_bytes().contains(&qc)
         {
             continue;
         }
         let toks = tokenize(s, q);
-        if let Some(v) = judge(&toks, q.is_some())
+        // A broken identifier is not a broken string: no string-break rules.
+        if let Some(v) = judge(&toks, q.is_some_and(|c| c != b'`'))
             && best.is_none_or(|b| v.0 > b.0)
         {
             best = Some(v);
@@ -1192,6 +1561,65 @@ mod tests {
         }
     }
 
+    /// Dialect syntax: PostgreSQL casts and JSON operators, SQLite/PostgreSQL
+    /// postfix null tests and `ilike`/`glob`, and SQL fragments that an
+    /// injection places mid-query.
+    #[test]
+    fn dialects_and_fragments() {
+        for a in [
+            // boolean comparison fragments
+            "AND 4521=(",
+            "or 2=' ",
+            "|| userRole == '",
+            "&& pathname != ",
+            "XOR x>=3",
+            // PostgreSQL casts and JSON operators
+            "OR '{\"k\":9}'::jsonb @> '{\"k\":9,\"m\":1}'::jsonb",
+            "or '[3,4]' ? '4'",
+            "or '{\"p\":[1,{\"q\":5}]}' -> '$.p[1].q' = 5",
+            // postfix null tests, ilike, glob
+            "q'or name notnull--",
+            "q' and name ilike name--",
+            // string break + expression + comment
+            "k'|title--",
+            "n' mod rowid--",
+            "v'not glob-v--",
+            // open SQL function calls
+            "SUBSTR(",
+            "coalesce (",
+            "select chr(",
+            "Execute(",
+            "x=sleep(",
+            // select-list alias and table references
+            ") AS total FROM",
+            "` AS `uid` from",
+            "FROM orders WHERE status=\"open\"",
+            "from accounts GROUP BY region",
+            "from `shop`.`carts` limit",
+            // select opening an expression
+            "SELECT CHAR(65)+CHAR(66)",
+            "SELECT (CASE WHEN 1",
+            // stacked statement after a broken string
+            "';select pwd",
+            // system databases
+            "tempdb",
+            // PostgreSQL casts and JSON path operators
+            "lower(email)::int",
+            "'[1,2]'::jsonb #- '{1}'",
+            "OR '{\"u\":1}' #> '{u}' = '1'",
+            // MySQL user variables
+            ";SET @OLD_CHARSET",
+            "; set @v:=2",
+            "SET @x=1",
+        ] {
+            assert!(
+                detect(a).is_some(),
+                "missed {a:?}: {:?}",
+                tokenize(a, Some(b'\''))
+            );
+        }
+    }
+
     #[test]
     fn benign() {
         for b in [
@@ -1209,6 +1637,31 @@ mod tests {
             "lower(trim(name))",
             "Windows 7 or 8",
             "(see the note) -- thanks",
+            // prose around the new fragment shapes
+            "or more = better",
+            "and the winner is",
+            "rock and roll (live)",
+            "shoes (",
+            "call me (",
+            "known as Bob from Leeds",
+            "I came from home where it was warm",
+            "from here to there",
+            "select-quote",
+            "/select-quote",
+            "what? 'yes'",
+            "a::b",
+            "x -> y",
+            "the date (today)",
+            "it's -- great",
+            "fe80::1",
+            "std::string",
+            "(a)::b",
+            "set @home",
+            ";set @",
+            "game set @ 5",
+            "#>",
+            "`!1",
+            "x'~y--",
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }
