@@ -89,7 +89,7 @@ mkdir -p docs
   echo
   if [ -d "$data/dga/andrewaeva-DGA" ]; then
     model="$(mktemp)"
-    DGA_LOFO=1 cargo run --release --locked -q -p c2atlas --example train_dga -- "$data/dga/andrewaeva-DGA" "$model" 3 2>/dev/null \
+    DGA_LOFO=1 cargo run --release --locked -q -p c2atlas --example train_dga -- "$data/dga/andrewaeva-DGA" "$model" 4 2>/dev/null \
       | sed -e "s|$model|(temporary file)|" -e "s|$data/|shared/data/|"
     echo
     if cmp -s "$model" crates/c2atlas/models/dga_model.bin; then

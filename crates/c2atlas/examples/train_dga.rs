@@ -1,7 +1,7 @@
 //! Trains the DGA model shipped in `models/dga_model.bin`.
 //!
 //! Usage: `cargo run -p c2atlas --release --example train_dga -- [DATA_DIR] [OUT] [MODEL_VERSION]`
-//! (defaults: `../shared/data/dga/andrewaeva-DGA`, `crates/c2atlas/models/dga_model.bin`, 3).
+//! (defaults: `../shared/data/dga/andrewaeva-DGA`, `crates/c2atlas/models/dga_model.bin`, 4).
 //!
 //! Trains ONLY on the DGA folder: the per-family generated domains and the
 //! benign lists shipped there (OpenDNS top and random, Alexa 1000). 30 % of
@@ -15,8 +15,10 @@
 //!   log-likelihood ratio); the two character tables are cross-fitted (the
 //!   features of one half come from tables built on the other) so the
 //!   regression does not learn the tables' overfit;
-//! - a bag of hashed tokens: character 2- to 5-grams of `^label$` and the
-//!   public suffix, learnt discriminatively with L2 regularisation.
+//! - a bag of hashed tokens (`TOKENS`): character 2- to 6-grams of `^label$`,
+//!   2- to 5-grams of its character classes (consonant/vowel/digit shape), the
+//!   public suffix, the label length and suffix × length, learnt
+//!   discriminatively with L2 regularisation.
 //!
 //! The decision threshold is set at 1 % FPR on *out-of-fold* scores of the
 //! benign training names (two models each trained on one half score the other
@@ -29,7 +31,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use c2atlas::detect::dga::{
-    ALPHA, CELLS, DgaModel, LP_SCALE, NF, features, for_each_token, for_each_trigram, split_name,
+    ALPHA, CELLS, DgaModel, LP_SCALE, NF, TokenSpec, features, for_each_token, for_each_trigram,
+    split_name,
 };
 use c2atlas::detect::names::normalise;
 
@@ -41,6 +44,26 @@ const SMOOTHING: f64 = 0.5;
 const TARGET_FPR: f64 = 0.01;
 /// log2 of the number of hashed-token buckets (2^17 = 128 KiB of `i8`).
 const HASH_BITS: u8 = 17;
+/// The hashed tokens of the shipped model (see `TokenSpec`).
+const TOKENS: TokenSpec = TokenSpec {
+    ngram_min: 2,
+    ngram_max: 6,
+    shape_max: 5,
+    suffix_len: true,
+};
+
+/// `HASH_BITS` and `TOKENS`, overridable for experiments.
+fn hash_bits() -> u8 {
+    knob("DGA_BITS", HASH_BITS)
+}
+fn tokens() -> TokenSpec {
+    TokenSpec {
+        ngram_min: knob("DGA_NMIN", TOKENS.ngram_min),
+        ngram_max: knob("DGA_NMAX", TOKENS.ngram_max),
+        shape_max: knob("DGA_SHAPE", TOKENS.shape_max),
+        suffix_len: knob("DGA_SUFLEN", u8::from(TOKENS.suffix_len)) == 1,
+    }
+}
 /// L2 penalty on the hashed weights (per sample, per step).
 const L2_HASHED: f32 = 1e-4;
 /// Passes of AdaGrad over the training names.
@@ -152,11 +175,11 @@ fn fit(rows: &[&Row]) -> Fit {
     let mut f = Fit {
         w: [0.0; NF],
         bias: 0.0,
-        hashed: vec![0.0; 1 << HASH_BITS],
+        hashed: vec![0.0; 1 << hash_bits()],
     };
     let mut gw = [1e-8f32; NF];
     let mut gb = 1e-8f32;
-    let mut gh = vec![1e-8f32; 1 << HASH_BITS];
+    let mut gh = vec![1e-8f32; 1 << hash_bits()];
     for epoch in 0..epochs {
         // A deterministic per-epoch permutation: sort by a hash of (index, epoch).
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -234,14 +257,19 @@ fn make_rows(
         per_family[s.family] += 1.0;
     }
     let dga_families = families - usize::from(exclude.is_some());
+    let spec = tokens();
     let rows = train
         .iter()
         .zip(&raw)
         .map(|(s, r)| {
             let mut tokens = Vec::new();
-            for_each_token(s.label.as_bytes(), s.suffix.as_bytes(), HASH_BITS, |i| {
-                tokens.push(i as u32)
-            });
+            for_each_token(
+                s.label.as_bytes(),
+                s.suffix.as_bytes(),
+                &spec,
+                hash_bits(),
+                |i| tokens.push(i as u32),
+            );
             Row {
                 x: std::array::from_fn(|i| (r[i] - mean[i]) / scale[i]),
                 tokens,
@@ -278,7 +306,7 @@ fn main() {
         .get(2)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("models/dga_model.bin"));
-    let version: u32 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(3);
+    let version: u32 = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(4);
 
     let fam = |f: &str| data.join("help/1000domains").join(f);
     let families: Vec<(&str, PathBuf)> = vec![
@@ -445,7 +473,8 @@ fn main() {
         scale,
         benign: table(&labels_of(None, false)),
         dga: table(&labels_of(None, true)),
-        hash_bits: HASH_BITS,
+        hash_bits: hash_bits(),
+        tokens: tokens(),
         hash_scale,
         hashed: f
             .hashed

@@ -1,7 +1,7 @@
 //! DGA domains: a character-level model scoring each queried name, and
 //! NXDOMAIN bursts per host.
 //!
-//! The model (`models/dga_model.bin`, format 2, trained by
+//! The model (`models/dga_model.bin`, format 3, trained by
 //! `examples/train_dga.rs` on `shared/data/dga/` only) is one logistic
 //! regression over
 //! - eleven dense features of the *generated label* (the registered domain
@@ -12,13 +12,16 @@
 //!   entropy, longest consonant run, fraction of trigrams the benign model
 //!   finds rare, distinct characters, letter↔digit switches and
 //!   consonant↔vowel alternation;
-//! - a bag of hashed tokens learnt discriminatively: the character 2- to
-//!   5-grams of `^label$`, the public suffix and the label length
-//!   (2^17 buckets of `i8`).
+//! - a bag of hashed tokens learnt discriminatively (the model's
+//!   [`TokenSpec`]; shipped: 2^17 buckets of `i8`): the character 2- to
+//!   6-grams of `^label$`, the 2- to 5-grams of its character classes
+//!   (consonant, vowel, `y`, digit, hyphen: the pronounceability pattern
+//!   whatever the letters), the public suffix, the label length and the
+//!   suffix joined with the length (a generator fixes both).
 //!
 //! Scores are in [0, 1]; the model's threshold is set at 1 % FPR on benign
 //! names. Scoring one name is a public-suffix lookup, one pass over the label
-//! for the features and ≈ 4 table reads per character.
+//! for the features and ≈ 11 table reads per character.
 //!
 //! The detector emits, per domestic host, a finding for every DGA-looking name
 //! that resolved (controller: the address it resolved to) and, at the end, one
@@ -47,11 +50,14 @@ pub const LP_SCALE: f32 = 16.0;
 const RARE_NLP: f32 = 6.9;
 /// Magic and version of the model file format.
 pub const MAGIC: &[u8; 6] = b"C2ADGA";
-/// Format 2 added the hashed n-gram weights (format 1: dense features only).
-pub const FORMAT_VERSION: u16 = 2;
-/// Shortest and longest character n-gram hashed into the weight table.
-pub const NGRAM_MIN: usize = 2;
-pub const NGRAM_MAX: usize = 5;
+/// Format 2 added the hashed n-gram weights (format 1: dense features only);
+/// format 3 records the token set in the file ([`TokenSpec`]: n-gram orders,
+/// character-class "shape" n-grams, suffix × length tokens).
+pub const FORMAT_VERSION: u16 = 3;
+/// Longest character n-gram a model may hash (6 bits per symbol fit the key).
+pub const NGRAM_LIMIT: u8 = 7;
+/// Longest shape n-gram a model may hash (3 bits per class fit the key).
+pub const SHAPE_LIMIT: u8 = 8;
 /// Hash-table sizes accepted from a model file (2^12 … 2^22 buckets): a
 /// corrupt header must not make the loader allocate gigabytes.
 const HASH_BITS_RANGE: std::ops::RangeInclusive<u8> = 12..=22;
@@ -121,17 +127,49 @@ fn normalise_into<'b>(name: &str, buf: &'b mut [u8; MAX_NAME_LEN]) -> Option<&'b
 pub enum ModelError {
     #[error("DGA model: bad magic")]
     Magic,
-    #[error("DGA model: unsupported format version {0}")]
+    #[error(
+        "DGA model: unsupported format version {0} (this build reads format {FORMAT_VERSION} only; retrain with examples/train_dga.rs or use the matching build)"
+    )]
     Version(u16),
     #[error("DGA model: truncated ({0} bytes)")]
     Truncated(usize),
     #[error("DGA model: hash table of 2^{0} buckets is out of range")]
     HashBits(u8),
+    #[error("DGA model: token set out of range (n-grams {0}..={1}, shape n-grams 2..={2})")]
+    Tokens(u8, u8, u8),
+}
+
+/// Which hashed tokens a model uses (stored in the model file, format 3).
+///
+/// Invariant (checked by [`DgaModel::from_bytes`]):
+/// `1 ≤ ngram_min ≤ ngram_max ≤ NGRAM_LIMIT` and `shape_max ≤ SHAPE_LIMIT`
+/// (`shape_max < 2`: no shape tokens).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TokenSpec {
+    /// Shortest and longest character n-gram of `^label$`.
+    pub ngram_min: u8,
+    pub ngram_max: u8,
+    /// Longest n-gram (from 2) of the label's character classes
+    /// (consonant, vowel, `y`, digit, hyphen, other, boundary): the
+    /// pronounceability pattern, independent of the letters themselves.
+    pub shape_max: u8,
+    /// Also hash the public suffix joined with the label length (a
+    /// generator fixes both: 8 letters under `.ru`).
+    pub suffix_len: bool,
+}
+
+impl TokenSpec {
+    fn valid(&self) -> bool {
+        (1..=self.ngram_max).contains(&self.ngram_min)
+            && self.ngram_max <= NGRAM_LIMIT
+            && self.shape_max <= SHAPE_LIMIT
+    }
 }
 
 /// A loaded DGA model: a logistic regression over [`NF`] dense features of
 /// the generated label and a bag of hashed tokens (character n-grams of the
-/// label, [`NGRAM_MIN`]..=[`NGRAM_MAX`], and the public suffix).
+/// label, their character-class shapes, the public suffix and length; the
+/// set is the model's [`TokenSpec`]).
 ///
 /// `score = sigmoid(bias + Σ weights·(x − mean)/scale + hash_scale · Σ hashed[token])`
 #[derive(Clone, Debug)]
@@ -151,6 +189,8 @@ pub struct DgaModel {
     pub dga: Vec<u8>,
     /// log2 of the number of hashed-token buckets.
     pub hash_bits: u8,
+    /// Which tokens are hashed (see [`for_each_token`]).
+    pub tokens: TokenSpec,
     /// Weight of one quantisation step of `hashed`.
     pub hash_scale: f32,
     /// Quantised token weights (`2^hash_bits` entries).
@@ -188,26 +228,66 @@ fn bucket(key: u64, bits: u8) -> usize {
     (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - u32::from(bits))) as usize
 }
 
+/// Character class of a symbol for the shape tokens: consonant 1, vowel 2,
+/// `y` 3, digit 4, hyphen 5, other 6, boundary 7 (0 is never used, so a
+/// shorter window never equals a longer one).
+#[inline]
+fn class(c: usize) -> u64 {
+    match c {
+        0 | 4 | 8 | 14 | 20 => 2, // a e i o u
+        24 => 3,                  // y
+        0..=25 => 1,
+        26..=35 => 4,
+        36 => 5,
+        BOUNDARY => 7,
+        _ => 6,
+    }
+}
+
+/// Tags in the top three key bits keep the token kinds apart.
+const TAG_SHAPE: u64 = 1 << 61;
+const TAG_LEN: u64 = 2 << 61;
+const TAG_SUFFIX: u64 = 4 << 61;
+const TAG_SUFFIX_LEN: u64 = 6 << 61;
+const TAG_MASK: u64 = (1 << 61) - 1;
+
 /// Calls `f` with the bucket (in `0..2^bits`) of every hashed token of a
-/// name: each character n-gram of `^label$` with `NGRAM_MIN ≤ n ≤ NGRAM_MAX`,
-/// the public suffix and the label length. Symbols are packed 6 bits each into the key, with
-/// the n-gram length above them, so distinct n-grams have distinct keys.
-pub fn for_each_token(label: &[u8], suffix: &[u8], bits: u8, mut f: impl FnMut(usize)) {
+/// name under `spec`: each character n-gram of `^label$`
+/// (`ngram_min ≤ n ≤ ngram_max`), each shape n-gram (`2 ≤ n ≤ shape_max`),
+/// the public suffix, the label length and, if asked, suffix × length.
+/// Symbols are packed 6 bits each (classes 3 bits) into the key with the
+/// n-gram length above them and a kind tag on top, so distinct tokens have
+/// distinct keys before hashing.
+pub fn for_each_token(
+    label: &[u8],
+    suffix: &[u8],
+    spec: &TokenSpec,
+    bits: u8,
+    mut f: impl FnMut(usize),
+) {
+    let (nmin, nmax) = (usize::from(spec.ngram_min), usize::from(spec.ngram_max));
+    let smax = usize::from(spec.shape_max);
     let mut window: u64 = BOUNDARY as u64;
+    let mut shape: u64 = class(BOUNDARY);
     let mut have = 1usize;
     let label = &label[..label.len().min(MAX_LABEL)];
-    let mut push = |c: usize, window: &mut u64, have: &mut usize| {
-        *window = ((*window << 6) | c as u64) & ((1u64 << (6 * NGRAM_MAX)) - 1);
-        *have += 1;
-        for n in NGRAM_MIN..=NGRAM_MAX.min(*have) {
-            let key = (*window & ((1u64 << (6 * n)) - 1)) | ((n as u64) << 40);
+    let mut push = |c: usize| {
+        window = ((window << 6) | c as u64) & ((1u64 << (6 * NGRAM_LIMIT as usize)) - 1);
+        shape = ((shape << 3) | class(c)) & ((1u64 << (3 * SHAPE_LIMIT as usize)) - 1);
+        have += 1;
+        for n in nmin..=nmax.min(have) {
+            let key = (window & ((1u64 << (6 * n)) - 1)) | ((n as u64) << 48);
+            f(bucket(key, bits));
+        }
+        for n in 2..=smax.min(have) {
+            let key = (shape & ((1u64 << (3 * n)) - 1)) | ((n as u64) << 48) | TAG_SHAPE;
             f(bucket(key, bits));
         }
     };
     for &c in label {
-        push(sym(c), &mut window, &mut have);
+        push(sym(c));
     }
-    push(BOUNDARY, &mut window, &mut have);
+    push(BOUNDARY);
     // The suffix token: FNV-1a of its bytes, tagged so it cannot equal an n-gram key.
     let h = suffix
         .iter()
@@ -215,9 +295,14 @@ pub fn for_each_token(label: &[u8], suffix: &[u8], bits: u8, mut f: impl FnMut(u
         .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
-    f(bucket(h | (1 << 63), bits));
+    f(bucket((h & TAG_MASK) | TAG_SUFFIX, bits));
     // The label length as a token: a non-linear length prior.
-    f(bucket((label.len() as u64) | (1 << 62), bits));
+    let len = label.len() as u64;
+    f(bucket(len | TAG_LEN, bits));
+    if spec.suffix_len {
+        let k = (h ^ len).wrapping_mul(0x0100_0000_01b3);
+        f(bucket((k & TAG_MASK) | TAG_SUFFIX_LEN, bits));
+    }
 }
 
 /// The raw (unstandardised) dense features of a label given the two tables:
@@ -365,7 +450,9 @@ impl DgaModel {
     /// magic, `u16` format version, `u32` model version, `f32` threshold,
     /// `f32`×NF weights, `f32` bias, `f32`×NF mean, `f32`×NF scale,
     /// benign table (`CELLS` bytes), DGA table (`CELLS` bytes),
-    /// `u8` hash bits, `f32` hash scale, `i8`×2^bits hashed weights.
+    /// `u8` hash bits, the token set (`u8` n-gram min, `u8` n-gram max,
+    /// `u8` shape max, `u8` suffix × length flag: [`TokenSpec`]),
+    /// `f32` hash scale, `i8`×2^bits hashed weights.
     pub fn from_bytes(b: &[u8]) -> Result<DgaModel, ModelError> {
         if b.len() < 8 {
             return Err(ModelError::Truncated(b.len()));
@@ -390,6 +477,16 @@ impl DgaModel {
         if !HASH_BITS_RANGE.contains(&hash_bits) {
             return Err(ModelError::HashBits(hash_bits));
         }
+        let t = r.take(4)?;
+        let tokens = TokenSpec {
+            ngram_min: t[0],
+            ngram_max: t[1],
+            shape_max: t[2],
+            suffix_len: t[3] != 0,
+        };
+        if !tokens.valid() || t[3] > 1 {
+            return Err(ModelError::Tokens(t[0], t[1], t[2]));
+        }
         let hash_scale = r.f32()?;
         let hashed = r
             .take(1usize << hash_bits)?
@@ -406,6 +503,7 @@ impl DgaModel {
             benign,
             dga,
             hash_bits,
+            tokens,
             hash_scale,
             hashed,
         })
@@ -428,6 +526,13 @@ impl DgaModel {
         o.extend_from_slice(&self.benign);
         o.extend_from_slice(&self.dga);
         o.push(self.hash_bits);
+        let t = &self.tokens;
+        o.extend_from_slice(&[
+            t.ngram_min,
+            t.ngram_max,
+            t.shape_max,
+            u8::from(t.suffix_len),
+        ]);
         o.extend_from_slice(&self.hash_scale.to_le_bytes());
         o.extend(self.hashed.iter().map(|&x| x as u8));
         o
@@ -450,7 +555,7 @@ impl DgaModel {
             z += self.weights[i] * (x - self.mean[i]) / s;
         }
         let mut h = 0i32;
-        for_each_token(label, suffix, self.hash_bits, |i| {
+        for_each_token(label, suffix, &self.tokens, self.hash_bits, |i| {
             h += i32::from(self.hashed.get(i).copied().unwrap_or(0));
         });
         z + self.hash_scale * h as f32
@@ -785,5 +890,65 @@ mod tests {
         }
         let long = "a".repeat(MAX_NAME_LEN + 1);
         assert!(normalise_into(&long, &mut buf).is_none());
+    }
+
+    #[test]
+    fn loader_rejects_a_bad_token_set_and_names_the_format() {
+        let b = model().expect("model").to_bytes();
+        // the token set follows the hash-bits byte: n-gram min, max, shape max, flag
+        let at = 8 + 4 + 4 + 4 * (3 * NF + 1) + 2 * CELLS + 1;
+        for (off, v) in [(0, 0u8), (1, NGRAM_LIMIT + 1), (2, SHAPE_LIMIT + 1), (3, 2)] {
+            let mut bad = b.clone();
+            bad[at + off] = v;
+            assert!(
+                matches!(DgaModel::from_bytes(&bad), Err(ModelError::Tokens(..))),
+                "byte {off} = {v}"
+            );
+        }
+        // a format-2 file (the previous layout) is refused with a message saying why
+        let mut old = b.clone();
+        old[6] = 2;
+        let e = DgaModel::from_bytes(&old).unwrap_err();
+        assert_eq!(e, ModelError::Version(2));
+        assert!(e.to_string().contains("reads format 3"), "{e}");
+    }
+
+    /// Tokens of `label` that `spec` adds over the same spec without shape n-grams.
+    fn shape_tokens(label: &str, spec: TokenSpec) -> Vec<usize> {
+        let collect = |s: &TokenSpec| {
+            let mut v = Vec::new();
+            for_each_token(label.as_bytes(), b"com", s, 17, |i| v.push(i));
+            v
+        };
+        let plain = collect(&TokenSpec {
+            shape_max: 0,
+            ..spec
+        });
+        let mut all = collect(&spec);
+        for t in plain {
+            let i = all.iter().position(|&x| x == t).expect("superset");
+            all.swap_remove(i);
+        }
+        all.sort_unstable();
+        all
+    }
+
+    #[test]
+    fn shape_tokens_see_the_pattern_not_the_letters() {
+        let spec = TokenSpec {
+            ngram_min: 2,
+            ngram_max: 6,
+            shape_max: 5,
+            suffix_len: true,
+        };
+        // Simda-like CVCyCVC names share every shape token, whatever their letters…
+        let a = shape_tokens("gacyfew", spec);
+        // n = 2..=5 over the 9 symbols of `^gacyfew$`: 1 + 2 + 3 + 4 × 5 windows
+        assert_eq!(a.len(), 26);
+        assert_eq!(a, shape_tokens("hobyzaq", spec));
+        // …and differ from a consonant cluster of the same length.
+        assert_ne!(a, shape_tokens("gstrkpw", spec));
+        // digits are a class of their own
+        assert_ne!(shape_tokens("ab12", spec), shape_tokens("abcd", spec));
     }
 }
