@@ -1,6 +1,10 @@
 //! One-shot timing of the beacon detector on 1 M (host, endpoint) pairs × 50
 //! events (the criterion bench `benches/detect.rs` repeats it 10 times):
-//! `cargo run -p c2atlas --release --example bench_beacon [PAIRS]`.
+//! `cargo run -p c2atlas --release --example bench_beacon [PAIRS [BATCH]]`
+//! (`BATCH`: [`BeaconConfig::batch`], flows buffered before they are applied;
+//! 0 applies each at once). The events come interleaved (every pair's first
+//! flow, then every pair's second, …), not grouped by pair; the figures
+//! include the buffering and sorting of the batched feed.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -25,6 +29,10 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let batch: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(BeaconConfig::default().batch);
     let events = 50u32;
     let home = Home {
         countries: vec![],
@@ -35,7 +43,10 @@ fn main() {
         home: &home,
         geo: None,
     };
-    let mut d = BeaconDetector::new(BeaconConfig::default());
+    let mut d = BeaconDetector::new(BeaconConfig {
+        batch,
+        ..BeaconConfig::default()
+    });
     let t0 = Instant::now();
     let c0 = cpu_s();
     for t in 0..events {
@@ -67,6 +78,7 @@ fn main() {
             );
         }
     }
+    d.flush();
     let fed = t0.elapsed();
     let c1 = cpu_s();
     let t1 = Instant::now();
@@ -74,7 +86,7 @@ fn main() {
     let scored = t1.elapsed();
     let c2 = cpu_s();
     println!(
-        "beacon: {pairs} pairs x {events} events: CPU time feed {:.2} s ({:.0} ns/event), score {:.2} s, total {:.2} s \
+        "beacon: {pairs} pairs x {events} events (batch {batch}): CPU time feed {:.2} s ({:.0} ns/event), score {:.2} s, total {:.2} s \
          (wall clock {:.2} s); {} scored; {:.0} bytes per tracked pair (table included)",
         c1 - c0,
         (c1 - c0) * 1e9 / f64::from(pairs * events),

@@ -56,9 +56,29 @@ pub fn generated_label(name: &str) -> Option<&str> {
 /// is decided by the home networks alone (no database lookup).
 pub fn is_victim(ctx: &Context<'_>, ip: IpAddr) -> bool {
     if ctx.home.countries.is_empty() {
-        return ctx.home.networks.iter().any(|n| n.contains(&ip));
+        return ctx.home.networks.iter().any(|n| net_contains(n, ip));
     }
     ctx.is_domestic(ip)
+}
+
+/// `n.contains(&ip)`, comparing the prefix bits directly (`ipnet` masks
+/// both ends per call; this runs twice for every flow of the beacon detector).
+fn net_contains(n: &ipnet::IpNet, ip: IpAddr) -> bool {
+    match (n, ip) {
+        (ipnet::IpNet::V4(n), IpAddr::V4(a)) => {
+            let p = u32::from(n.prefix_len());
+            (u32::from(a) ^ u32::from(n.addr()))
+                .checked_shr(32 - p)
+                .is_none_or(|x| x == 0)
+        }
+        (ipnet::IpNet::V6(n), IpAddr::V6(a)) => {
+            let p = u32::from(n.prefix_len());
+            (u128::from(a) ^ u128::from(n.addr()))
+                .checked_shr(128 - p)
+                .is_none_or(|x| x == 0)
+        }
+        _ => false,
+    }
 }
 
 /// Whether `ip` may be a controller: a routable address that is not a
@@ -94,6 +114,47 @@ pub fn routable(ip: IpAddr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn net_contains_is_ipnet_contains() {
+        let nets: Vec<ipnet::IpNet> = [
+            "10.0.0.0/8",
+            "10.1.2.3/8",
+            "0.0.0.0/0",
+            "192.0.2.7/32",
+            "172.16.0.0/12",
+            "2001:db8::/32",
+            "::/0",
+            "2001:db8::1/128",
+            "::ffff:10.0.0.0/104",
+        ]
+        .iter()
+        .map(|n| n.parse().expect("net"))
+        .collect();
+        let ips: Vec<IpAddr> = [
+            "10.0.0.1",
+            "11.0.0.1",
+            "9.255.255.255",
+            "192.0.2.7",
+            "192.0.2.8",
+            "172.31.255.255",
+            "172.32.0.0",
+            "0.0.0.0",
+            "255.255.255.255",
+            "2001:db8::1",
+            "2001:db9::",
+            "::ffff:10.1.1.1",
+            "::",
+        ]
+        .iter()
+        .map(|a| a.parse().expect("ip"))
+        .collect();
+        for n in &nets {
+            for &ip in &ips {
+                assert_eq!(net_contains(n, ip), n.contains(&ip), "{n} {ip}");
+            }
+        }
+    }
 
     #[test]
     fn registered_and_generated() {
