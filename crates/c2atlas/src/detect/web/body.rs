@@ -318,10 +318,14 @@ pub fn script_upload(filename: &str) -> Option<Script> {
     comps.next();
     let mut found = None;
     for e in comps {
-        let php = matches!(
-            e,
-            "php" | "php3" | "php4" | "php5" | "php7" | "php8" | "pht" | "phtml" | "phar" | "phps"
-        );
+        // Apache's usual `AddHandler`/`FilesMatch` patterns match `\.php`
+        // followed by anything (`.php5`, `.phpt`, `.php907`).
+        // (`.phpinfo` is a word, not a handler's extension: at most one letter or digits after `php`.)
+        let tail = e.strip_prefix("php");
+        let php = tail.is_some_and(|t| {
+            t.len() <= 1 && t.bytes().all(|c| c.is_ascii_alphanumeric())
+                || t.bytes().all(|c| c.is_ascii_digit())
+        }) || matches!(e, "pht" | "phtml" | "phar");
         if php {
             return Some(Script::Php);
         }
@@ -336,6 +340,70 @@ pub fn script_upload(filename: &str) -> Option<Script> {
         }
     }
     found
+}
+
+/// What an uploaded file's name overwrites when it is not a script ([`restricted_upload`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restricted {
+    /// A PHP session file (`sess_<id>`): planting one forges a session.
+    Session,
+    /// A server or application configuration file a web server or
+    /// framework reads (`.htaccess`, `wp-config.php`, `web.config`).
+    Config,
+}
+
+/// Configuration files that change what a server runs or allows when an
+/// upload replaces them (our list: Apache, IIS, PHP, common PHP
+/// frameworks and CMSs, cloud tool credentials).
+const CONFIG_FILES: &[&str] = &[
+    ".htaccess",
+    ".htpasswd",
+    ".user.ini",
+    "php.ini",
+    "web.config",
+    "global.asa",
+    "global.asax",
+    "settings.php",
+    "config.php",
+    "configuration.php",
+    "localsettings.php",
+    "local.xml",
+    "env.php",
+    "config.yml",
+    "config.yaml",
+    "parameters.yml",
+    "database.yml",
+    "secrets.yml",
+    "settings.py",
+    ".env",
+    ".boto",
+    ".npmrc",
+    ".bashrc",
+    ".profile",
+    "authorized_keys",
+    "crontab",
+];
+
+/// Whether an upload's file name (any directory dropped, blanks removed)
+/// names a PHP session file or a configuration file ([`CONFIG_FILES`], or a
+/// `wp-config` copy such as `wp-config.php.bak`).
+pub fn restricted_upload(filename: &str) -> Option<Restricted> {
+    let f: String = filename
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let base = f.rsplit(['/', '\\']).next().unwrap_or(&f);
+    // PHP's session ids: 22 to 256 characters of [a-z0-9,-] (session.sid_length).
+    if let Some(id) = base.strip_prefix("sess_")
+        && id.len() >= 20
+        && id
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b',' || c == b'-')
+    {
+        return Some(Restricted::Session);
+    }
+    (CONFIG_FILES.contains(&base) || base.starts_with("wp-config")).then_some(Restricted::Config)
 }
 
 #[cfg(test)]
@@ -415,5 +483,27 @@ mod tests {
         assert_eq!(script_upload("shell.jsp "), Some(Script::Jsp));
         assert_eq!(script_upload("holiday.jpg"), None);
         assert_eq!(script_upload("php"), None);
+        assert_eq!(script_upload("dangerous.phpt"), Some(Script::Php));
+        assert_eq!(script_upload("x.php907..."), Some(Script::Php));
+        assert_eq!(script_upload("photo.phone.jpg"), None);
+    }
+
+    #[test]
+    fn restricted_uploads() {
+        assert_eq!(
+            restricted_upload("/tmp/sess_d8ew88tqmabdcokhumchy8htqm"),
+            Some(Restricted::Session)
+        );
+        assert_eq!(restricted_upload("sess_short"), None);
+        assert_eq!(
+            restricted_upload("wp-config. php"),
+            Some(Restricted::Config)
+        );
+        assert_eq!(
+            restricted_upload("C:\\site\\.htaccess"),
+            Some(Restricted::Config)
+        );
+        assert_eq!(restricted_upload("holiday.jpg"), None);
+        assert_eq!(restricted_upload("my-config.php.txt"), None);
     }
 }

@@ -29,6 +29,7 @@ pub mod eval;
 pub mod sigs;
 pub mod sqli;
 pub mod synth;
+pub mod vocab;
 pub mod xss;
 
 /// A request is flagged when one of its hits has at least this confidence.
@@ -272,6 +273,11 @@ pub const TRIGGERS: &[&str] = &[
     "char",
     "version",
     "database",
+    // DOM objects a script steals or redirects with (`window.location` alone is a payload).
+    "document.",
+    "window.",
+    ".cookie",
+    ".location",
 ];
 
 static TRIGGER_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
@@ -297,7 +303,7 @@ fn suspicious(s: &str) -> bool {
 /// Bytes that alone make a value worth the full analysis (see [`suspicious_bytes`]).
 const SPECIAL: [bool; 256] = {
     let mut t = [false; 256];
-    let set = b"'\"<>();|`${}\\%&#*@!^[\n\r\0 =\t";
+    let set = b"'\"<>();|`${}\\%&#*@!^[\n\r\0 =\t~?";
     let mut i = 0;
     while i < set.len() {
         t[set[i] as usize] = true;
@@ -334,6 +340,16 @@ fn suspicious_bytes(s: &str) -> bool {
     false
 }
 
+/// A path segment that is only a dotted name with a DOM word in it
+/// (`/javascript-manual/document.cookie`): a file name there, not code.
+fn dom_file_name(seg: &str) -> bool {
+    seg.bytes()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'-' | b'_'))
+        && ["document.", "window.", ".cookie", ".location"]
+            .iter()
+            .any(|w| seg.to_ascii_lowercase().contains(w))
+}
+
 /// For headers whose normal values contain `(`, `;` and spaces (user agents):
 /// only characters that have no business there, or a trigger word.
 fn header_suspicious(s: &str) -> bool {
@@ -360,6 +376,10 @@ fn header_suspicious(s: &str) -> bool {
         // An absolute path as an argument (`cat /root/.ssh/id_rsa`).
         || s.contains(" /")
         || s.starts_with('/')
+        // A command separator first, or a program name as the first word
+        // (`;env`, `time ifconfig`): user agents start with a product token.
+        || s.starts_with([';', '|', '&'])
+        || sigs::starts_with_command(s)
         || TRIGGER_AC.as_ref().is_none_or(|ac| ac.is_match(s))
 }
 
@@ -425,6 +445,18 @@ fn upload(acc: &mut Acc, filename: &str, loc: &Location) {
         Some(body::Script::Other) => acc.add(
             Class::Webshell,
             (0.6, "server script upload"),
+            filename,
+            loc,
+        ),
+        None => {}
+    }
+    match body::restricted_upload(filename) {
+        Some(body::Restricted::Session) => {
+            acc.add(Class::Php, (0.75, "PHP session file upload"), filename, loc)
+        }
+        Some(body::Restricted::Config) => acc.add(
+            Class::Rce,
+            (0.7, "server configuration file upload"),
             filename,
             loc,
         ),
@@ -555,7 +587,10 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             acc.add(Class::Traversal, v, &path_dec, &loc);
         }
         // Path segments can carry injections too (`/item/1' or 1=1`, `/${jndi:…}`).
-        for seg in path_dec.split('/').filter(|x| suspicious(x)) {
+        for seg in path_dec
+            .split('/')
+            .filter(|x| suspicious(x) && !dom_file_name(x))
+        {
             let seg = seg.replace('+', " ");
             value(&mut acc, "", &seg, &seg, &loc, site);
         }
@@ -760,7 +795,8 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             .get(..8)
             .is_some_and(|p| p.to_ascii_lowercase().starts_with("http"))
             && rf.contains("://");
-        if !url || rf.contains("${") {
+        // A quote, bracket or blank is no URL character (browsers encode them).
+        if !url || rf.contains("${") || rf.contains(['"', '\'', '<', '>', '`', ' ']) {
             hdr(&mut acc, "Referer", rf);
         } else if let Some((_, q)) = rf.split_once('?') {
             for (_, v) in pairs(q) {
@@ -770,6 +806,7 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                     for (c, x) in [
                         (Class::Sqli, sqli::detect(&d)),
                         (Class::Xss, xss::detect(&d)),
+                        (Class::Rce, sigs::rce(&d.to_lowercase())),
                         (Class::Java, sigs::java(v, &d.to_lowercase())),
                     ] {
                         if let Some(x) = x {

