@@ -241,12 +241,15 @@ fn web_log_with_bad_lines_keeps_good_ones() {
 // values) so that regressions fail; see docs/evaluation-web.md.
 const CRS_FLOOR: &[(&str, f64, f64)] = &[
     // (group, min recall, min share of negatives not flagged)
-    ("942", 0.33, 0.93),
-    ("941", 0.71, 0.9),
+    ("942", 0.62, 0.93),
+    ("941", 0.77, 0.9),
     ("930", 0.87, 0.99),
-    ("931", 0.24, 0.99),
-    ("932", 0.52, 0.9),
-    ("933", 0.58, 0.87),
+    ("931", 0.55, 0.99),
+    ("932", 0.76, 0.9),
+    // PHP function calls of the full built-in list (e.g. `filemtime($foo)`) are flagged
+    // although three CRS negatives (rules 933151-933153, paranoia levels apart) expect
+    // no PHP alert for them: recall 0.59 -> 0.87 for 0.877 -> 0.851 of the negatives.
+    ("933", 0.87, 0.85),
     ("944", 0.98, 0.99),
 ];
 

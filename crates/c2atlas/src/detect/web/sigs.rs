@@ -954,7 +954,6 @@ static STRONG_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> 
         COMMANDS
             .iter()
             .chain(MORE_COMMANDS.iter().filter(|c| c.len() > 2))
-            .chain(super::vocab::UNIX_COMMANDS.iter().filter(|c| c.len() > 2))
             .chain(super::vocab::WINDOWS_COMMANDS.iter())
             .copied()
             .filter(|c| !WEAK_COMMANDS.contains(c))
@@ -966,8 +965,6 @@ static WEAK_SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
         WEAK_COMMANDS
             .iter()
             .chain(MORE_COMMANDS.iter().filter(|c| c.len() <= 2))
-            .chain(super::vocab::UNIX_WEAK_COMMANDS.iter())
-            .chain(super::vocab::UNIX_COMMANDS.iter().filter(|c| c.len() <= 2))
             .copied()
             .collect()
     });
@@ -3076,11 +3073,9 @@ mod tests {
 
     #[test]
     fn shell_grammar_additions() {
-        // Vocabulary: programs with versions, subcommand families, CRS-listed names.
+        // Vocabulary: programs with versions, subcommand families.
         assert!(rce(";python3.10 -c 'import os'").is_some());
         assert!(rce("chef-client -t 1.1.1.1").is_some());
-        assert!(rce("ansible all -m ping").is_some());
-        assert!(rce(";htop").is_some());
         assert!(rce("env --version").is_some());
         assert!(rce("curl http://x.example/a.sh").is_some());
         assert!(rce("a=1&bcdboot /r file.txt").is_some());
