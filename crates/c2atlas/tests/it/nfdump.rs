@@ -794,7 +794,7 @@ fn threaded_block_decoding_equals_sequential_on_real_files() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Damaged and cut files too: threads change nothing a sink or the diagnostics see.
     #[test]
@@ -816,6 +816,19 @@ proptest! {
         let gate = if gated { gate_of(&good, 2) } else { None };
         let want = read_with(bad, 1, gate.clone());
         let got = read_with(bad, threads, gate);
-        prop_assert!(got == want, "{:?} vs {:?}", got.1, want.1);
+        let first_call = got.0.iter().zip(&want.0).position(|(a, b)| a != b);
+        let diag_diff: Vec<_> = got.2.iter().zip(&want.2).filter(|(a, b)| a != b).take(2).collect();
+        prop_assert!(
+            got == want,
+            "{:?} vs {:?}; calls {} vs {}, first differing {:?}; diagnostics {} vs {}, differing {:?}",
+            got.1,
+            want.1,
+            got.0.len(),
+            want.0.len(),
+            first_call,
+            got.2.len(),
+            want.2.len(),
+            diag_diff
+        );
     }
 }

@@ -292,7 +292,7 @@ struct FileState {
     /// Whether flows that end before they start are noted (not by `read_flows`).
     keep_negative: bool,
     /// Diagnostics not yet handed on: (record number, reason).
-    reports: Vec<(u64, String)>,
+    reports: Vec<(u64, Reason)>,
 }
 
 impl Default for FileState {
@@ -314,7 +314,7 @@ impl FileState {
     /// A diagnostic at the next record (`line` 0) or at record `line`.
     fn report(&mut self, line: u64, reason: String) {
         let line = if line == 0 { self.seen + 1 } else { line };
-        self.reports.push((line, reason));
+        self.reports.push((line, Reason::Plain(reason)));
     }
 
     fn fatal(&mut self, reason: String) {
@@ -332,6 +332,10 @@ impl FileState {
 
     fn flush_reports(&mut self, diag: &mut dyn FnMut(Diagnostic), path: &Path) {
         for (line, reason) in self.reports.drain(..) {
+            let reason = match reason {
+                Reason::Plain(r) => r,
+                Reason::Record { at, why } => format!("{at}: flow record {line}: {why}"),
+            };
             diag(Diagnostic {
                 path: path.to_path_buf(),
                 line,
@@ -435,10 +439,15 @@ impl FileState {
                 }
                 Err(RecordError::Malformed(why)) => {
                     self.c.malformed += 1;
-                    self.report(
+                    // The record number is rendered with the line, when it is known
+                    // in the file (a worker counts from its block's start).
+                    self.reports.push((
                         seen,
-                        format!("block {block_no} at offset {block_at}: flow record {seen}: {why}"),
-                    );
+                        Reason::Record {
+                            at: format!("block {block_no} at offset {block_at}"),
+                            why,
+                        },
+                    ));
                 }
             }
         }
@@ -506,6 +515,17 @@ impl FileState {
         }
         self.seen = base + s.seen;
     }
+}
+
+/// A pending diagnostic's reason.
+enum Reason {
+    Plain(String),
+    /// A malformed flow record: its number (the diagnostic's line) is part
+    /// of the text, written when the diagnostic is handed on.
+    Record {
+        at: String,
+        why: String,
+    },
 }
 
 /// What a worker made of one block: its items and state, record numbers
