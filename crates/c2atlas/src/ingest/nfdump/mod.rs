@@ -572,6 +572,15 @@ fn needs_maps(bh: &block::BlockHeader, data: &[u8]) -> bool {
     false
 }
 
+/// How the reading of a file's blocks ended (parallel driver).
+enum End {
+    Clean,
+    /// As [`block::Stored::Fatal`]: counted as a bad block and reported.
+    Fatal(String),
+    /// A read error, or a worker gone: reported, not counted.
+    Stopped(String),
+}
+
 /// Blocks in flight per worker (each up to two [`block::MAX_BLOCK_BYTES`] buffers).
 const IN_FLIGHT_PER_WORKER: usize = 2;
 
@@ -640,7 +649,7 @@ fn read_blocks_parallel(
         let mut pending: BTreeMap<u64, Done> = BTreeMap::new();
         let mut spare: Vec<Vec<u8>> = Vec::new();
         let (mut sent, mut applied) = (0u64, 0u64);
-        let mut end: Option<Option<String>> = None;
+        let mut end: Option<End> = None;
         let mut filter = Filter::new(gate.clone());
         loop {
             // Keep the workers busy while the file lasts.
@@ -661,15 +670,15 @@ fn read_blocks_parallel(
                         {
                             sent += 1;
                         } else {
-                            end = Some(Some(format!(
+                            end = Some(End::Stopped(format!(
                                 "block {block_no} at offset {block_at}: worker thread ended"
                             )));
                         }
                     }
-                    Ok(block::Stored::End) => end = Some(None),
-                    Ok(block::Stored::Fatal(why)) => end = Some(Some(why)),
+                    Ok(block::Stored::End) => end = Some(End::Clean),
+                    Ok(block::Stored::Fatal(why)) => end = Some(End::Fatal(why)),
                     Err(e) => {
-                        end = Some(Some(format!(
+                        end = Some(End::Stopped(format!(
                             "block {block_no} at offset {block_at}: read error: {e}"
                         )))
                     }
@@ -708,11 +717,9 @@ fn read_blocks_parallel(
         drop(jobs);
         filter.flush(out);
         match end {
-            Some(Some(why)) if why.contains("read error") || why.contains("worker") => {
-                f.report(0, why);
-            }
-            Some(Some(why)) => f.fatal(why),
-            _ => {}
+            Some(End::Stopped(why)) => f.report(0, why),
+            Some(End::Fatal(why)) => f.fatal(why),
+            Some(End::Clean) | None => {}
         }
         flush(f);
     });
