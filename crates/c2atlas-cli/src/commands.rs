@@ -80,18 +80,27 @@ fn open_geo(
 }
 
 fn open_asn(path: Option<&Path>, p: &Progress) -> Result<Option<AsnDb>> {
+    match asn_path(path, p) {
+        Some(path) => Ok(Some(AsnDb::open(&path)?)),
+        None => Ok(None),
+    }
+}
+
+/// The ASN database to open: `path`, else the default when it exists (else a
+/// warning and none).
+fn asn_path(path: Option<&Path>, p: &Progress) -> Option<PathBuf> {
     match path {
-        Some(path) => Ok(Some(AsnDb::open(path)?)),
+        Some(path) => Some(path.to_path_buf()),
         None => {
             let def = default_asn_db();
             if def.exists() {
-                Ok(Some(AsnDb::open(&def)?))
+                Some(def)
             } else {
                 p.warn(&format!(
                     "no ASN database ({} absent; run scripts/setup.sh or pass --asn-db): controllers will have no ASN",
                     def.display()
                 ));
-                Ok(None)
+                None
             }
         }
     }
@@ -99,6 +108,17 @@ fn open_asn(path: Option<&Path>, p: &Progress) -> Result<Option<AsnDb>> {
 
 /// Opens databases and feeds, plans the inputs: everything before reading telemetry.
 pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>)> {
+    prepare_threads(a, p, 1)
+}
+
+/// [`prepare`] with up to `threads` threads: with more than one, the ASN
+/// database (the slowest to open: a CSV table is parsed) is opened on its own
+/// thread while the country database and the feeds load. Same result.
+pub fn prepare_threads(
+    a: &RunArgs,
+    p: &Progress,
+    threads: usize,
+) -> Result<(Pipeline, Vec<PlannedInput>)> {
     let forced = match &a.input_format {
         Some(name) => Some(
             Format::from_name(name).with_context(|| format!("unknown --input-format {name}"))?,
@@ -113,12 +133,40 @@ pub fn prepare(a: &RunArgs, p: &Progress) -> Result<(Pipeline, Vec<PlannedInput>
     if planned.is_empty() {
         bail!("no telemetry found in the inputs given");
     }
-    Ok((build_pipeline(a, p)?, planned))
+    Ok((build_pipeline_threads(a, p, threads)?, planned))
 }
 
 /// Opens databases, feeds and allow-lists and checks the detection options
 /// (everything of [`prepare`] but the inputs; `collect` uses it alone).
 pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
+    build_pipeline_threads(a, p, 1)
+}
+
+/// [`build_pipeline`] with the ASN database opened on a second thread when
+/// `threads` > 1 (see [`prepare_threads`]).
+pub fn build_pipeline_threads(a: &RunArgs, p: &Progress, threads: usize) -> Result<Pipeline> {
+    if threads > 1
+        && let Some(path) = asn_path(a.asn_db.as_deref(), p)
+    {
+        return std::thread::scope(|s| {
+            let asn = s.spawn(move || AsnDb::open(&path));
+            let rest = build_with(a, p, || match asn.join() {
+                Ok(r) => Ok(Some(r?)),
+                Err(_) => bail!("the thread opening the ASN database panicked"),
+            });
+            rest
+        });
+    }
+    build_with(a, p, || open_asn(a.asn_db.as_deref(), p))
+}
+
+/// Opens the country database, feeds and allow-lists, takes the ASN database
+/// from `asn`, and checks the detection options.
+fn build_with(
+    a: &RunArgs,
+    p: &Progress,
+    asn: impl FnOnce() -> Result<Option<AsnDb>>,
+) -> Result<Pipeline> {
     let home =
         Home::new(&a.home_countries, &a.home_nets)?.with_controller_nets(&a.controller_nets)?;
     if home.countries.is_empty() && home.networks.is_empty() {
@@ -132,7 +180,6 @@ pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
         !home.countries.is_empty(),
         p,
     )?;
-    let asn = open_asn(a.asn_db.as_deref(), p)?;
     let mut intel = IntelSet::new();
     let mut feeds = Vec::new();
     for path in &a.intel {
@@ -166,6 +213,7 @@ pub fn build_pipeline(a: &RunArgs, p: &Progress) -> Result<Pipeline> {
     }
     // Fail early on a bad --detect / --min-confidence, before any telemetry is read.
     c2atlas::detect::select::build(&a.detect, &intel, a.min_confidence, Allowlist::new())?;
+    let asn = asn()?;
     Ok(Pipeline {
         home,
         geo,
@@ -213,7 +261,7 @@ pub fn run_doc(
     threads: usize,
 ) -> Result<(Pipeline, RunResult, CensusDoc)> {
     let progress = Progress::new(a.quiet, 0);
-    let (pipeline, planned) = prepare(a, &progress)?;
+    let (pipeline, planned) = prepare_threads(a, &progress, threads)?;
     progress.finish();
     let mut progress = Progress::new(a.quiet, planned.len());
     let result = pipeline.run_threads(&planned, &mut progress, shard, threads)?;
