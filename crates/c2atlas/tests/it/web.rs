@@ -241,7 +241,7 @@ fn web_log_with_bad_lines_keeps_good_ones() {
 // values) so that regressions fail; see docs/evaluation-web.md.
 const CRS_FLOOR: &[(&str, f64, f64)] = &[
     // (group, min recall, min share of negatives not flagged)
-    ("942", 0.62, 0.93),
+    ("942", 0.65, 0.93),
     ("941", 0.77, 0.9),
     ("930", 0.87, 0.99),
     ("931", 0.55, 0.99),

@@ -394,6 +394,8 @@ fn value(acc: &mut Acc, name: &str, dec: &str, raw: &str, loc: &Location, site: 
         && TRIGGER_AC.as_ref().is_some_and(|ac| !ac.is_match(dec));
     if let Some(v) = sqli::detect(dec) {
         acc.add(Class::Sqli, v, dec, loc);
+    } else if dec.contains("[$") && nosql_bracket(dec) {
+        acc.add(Class::Sqli, (0.8, "NoSQL operator in brackets"), dec, loc);
     }
     if plain {
         if let Some(v) = sigs::rce(&dec.to_ascii_lowercase()) {
@@ -546,6 +548,46 @@ const MONGO_OPERATORS: &[&str] = &[
     "accumulator",
 ];
 
+/// The MongoDB query operator named at the start of `s` (after its `$`):
+/// `s` begins with the operator's letters, case-insensitively, and the next
+/// byte is not a letter.
+fn mongo_operator_at(s: &str) -> bool {
+    let op = s
+        .bytes()
+        .take_while(u8::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_lowercase() as char)
+        .collect::<String>();
+    !op.is_empty() && MONGO_OPERATORS.contains(&op.as_str())
+}
+
+/// `[$op]` in a value (`u_id[$ne]`, `[$lte]x`): a query-object key spelled
+/// the way PHP and Express parse nested parameters.
+fn nosql_bracket(s: &str) -> bool {
+    s.match_indices("[$").any(|(i, _)| {
+        let rest = &s[i + 2..];
+        let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        mongo_operator_at(rest) && rest.as_bytes().get(len) == Some(&b']')
+    })
+}
+
+/// A JSON object key that is a MongoDB query operator (`{"$where": …}`,
+/// `{"user": {"$ne": null}}`): the key, quotes excluded.
+fn nosql_json_key(body: &str) -> Option<&str> {
+    let b = body.as_bytes();
+    for (i, _) in body.match_indices("\"$") {
+        let rest = &body[i + 2..];
+        let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        if len == 0 || b.get(i + 2 + len) != Some(&b'"') || !mongo_operator_at(rest) {
+            continue;
+        }
+        let after = b[i + 3 + len..].iter().find(|c| !c.is_ascii_whitespace());
+        if after == Some(&b':') {
+            return body.get(i + 1..i + 2 + len);
+        }
+    }
+    None
+}
+
 /// User agents remembered as clean per thread (cleared when full; a cache
 /// only: results are the same with or without it).
 const MAX_UA_CACHE: usize = 4096;
@@ -684,6 +726,14 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
                 }
             }
             body::BodyKind::Json => {
+                if let Some(op) = nosql_json_key(b) {
+                    acc.add(
+                        Class::Sqli,
+                        (0.85, "NoSQL operator as a JSON key"),
+                        op,
+                        &Location::Body,
+                    );
+                }
                 for v in body::json_values(b) {
                     if suspicious(&v) {
                         let d = decode::normalize(&v, false);
@@ -1240,4 +1290,29 @@ pub fn fuzz(data: &[u8]) {
     }
     let mut d = WebDetector::new(WebDetectorConfig::default());
     let _ = d.observe(&r, "fuzz");
+}
+
+#[cfg(test)]
+mod nosql_tests {
+    use super::*;
+
+    #[test]
+    fn operators_in_json_keys_and_brackets() {
+        assert_eq!(nosql_json_key(r#"{"$where": "foo"}"#), Some("$where"));
+        assert_eq!(
+            nosql_json_key(r#"{"user": {"$exists" : true}}"#),
+            Some("$exists")
+        );
+        assert_eq!(nosql_json_key(r#"{"$elemMatch": "x"}"#), Some("$elemMatch"));
+        // Values, unknown operators and prices are not keys of a query object.
+        assert_eq!(nosql_json_key(r#"{"price": "$where"}"#), None);
+        assert_eq!(nosql_json_key(r#"{"$wherever": 1}"#), None);
+        assert_eq!(nosql_json_key(r#"{"$100": 1}"#), None);
+        assert_eq!(nosql_json_key(r#"{"$ne"#), None);
+        assert!(nosql_bracket("u_id[$ne]"));
+        assert!(nosql_bracket("[$lte]asdfsd"));
+        assert!(!nosql_bracket("[$lte"));
+        assert!(!nosql_bracket("a[$100]"));
+        assert!(!nosql_bracket("[$nex]"));
+    }
 }

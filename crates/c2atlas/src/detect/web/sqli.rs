@@ -707,7 +707,7 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
             if rest_sql
                 || matches!(
                     verb.as_str(),
-                    "shutdown" | "waitfor" | "drop" | "exec" | "declare"
+                    "shutdown" | "waitfor" | "drop" | "exec" | "declare" | "truncate"
                 )
             {
                 return Some((0.9, "stacked statement"));
@@ -1136,6 +1136,9 @@ fn judge(t: &[Token<'_>], quoted: bool) -> Option<(f32, &'static str)> {
     if let Some(v) = fragments(t, &k) {
         return Some(v);
     }
+    if let Some(v) = statement_shapes(t, &k) {
+        return Some(v);
+    }
     // @@version, information_schema and friends.
     for x in t {
         let l = x.text.to_ascii_lowercase();
@@ -1316,6 +1319,157 @@ fn fragments(t: &[Token<'_>], k: &[Tk]) -> Option<(f32, &'static str)> {
     None
 }
 
+/// Objects that data-definition statements name (`CREATE TABLE`, `ALTER
+/// FUNCTION`, …), from the SQL standard and the MySQL, PostgreSQL, SQL Server
+/// and Oracle grammars.
+const DDL_OBJECTS: &[&str] = &[
+    "table",
+    "function",
+    "procedure",
+    "database",
+    "schema",
+    "view",
+    "index",
+    "trigger",
+    "user",
+    "login",
+    "role",
+    "sequence",
+    "event",
+    "extension",
+    "tablespace",
+];
+
+/// Statement shapes that are whole SQL statements or clauses by their syntax
+/// alone, not fragments of text: data definition (`ALTER TABLE t …`,
+/// `CREATE FUNCTION f … RETURNS`), dynamic SQL (`EXECUTE IMMEDIATE '…`),
+/// `PROCEDURE ANALYSE (`, grouped aggregates
+/// (`GROUP BY x HAVING COUNT(`), `CASE WHEN … THEN`, a parenthesised `LIKE`
+/// (`) like (`) and MySQL's `IF(x=` conditional.
+fn statement_shapes(t: &[Token<'_>], k: &[Tk]) -> Option<(f32, &'static str)> {
+    let n = k.len();
+    let at = |i: usize| k.get(i).copied();
+    let word = |i: usize| t.get(i).map_or("", |x| x.text);
+    for i in 0..n {
+        let lead_ok = i == 0
+            || matches!(
+                k[i - 1],
+                Tk::Semi
+                    | Tk::Open
+                    | Tk::Close
+                    | Tk::Comment
+                    | Tk::Str { closed: true }
+                    | Tk::Logic
+            )
+            || backticked(&t[i - 1]);
+        match k[i] {
+            // `CREATE TABLE Persons`, `ALTER TABLE `t` ADD`, `DROP FUNCTION f`.
+            Tk::Stmt
+                if matches!(
+                    word(i).to_ascii_lowercase().as_str(),
+                    "create" | "alter" | "drop" | "truncate"
+                ) && lead_ok =>
+            {
+                let mut j = i + 1;
+                // `CREATE OR REPLACE FUNCTION`, `CREATE TEMPORARY TABLE`, `IF NOT EXISTS`.
+                while j < n
+                    && j <= i + 3
+                    && matches!(
+                        word(j).to_ascii_lowercase().as_str(),
+                        "or" | "replace" | "temporary" | "temp" | "unique" | "global" | "definer"
+                    )
+                {
+                    j += 1;
+                }
+                let object = t
+                    .get(j)
+                    .is_some_and(|x| DDL_OBJECTS.iter().any(|o| x.text.eq_ignore_ascii_case(o)));
+                let quoted_name = t.get(j + 1).is_some_and(backticked);
+                let name = matches!(at(j + 1), Some(Tk::Word | Tk::Func(_)))
+                    || quoted_name
+                    || t.get(j + 1).is_some_and(|x| kw(x, "if"));
+                // A routine's definition: `… RETURNS type`, `… AS $$`, `… BEGIN`.
+                let routine = t.get(j).is_some_and(|x| {
+                    x.text.eq_ignore_ascii_case("function")
+                        || x.text.eq_ignore_ascii_case("procedure")
+                }) && t[j + 1..].iter().any(|x| {
+                    x.text.eq_ignore_ascii_case("returns") || x.text.eq_ignore_ascii_case("begin")
+                });
+                if object && name && (quoted_name || routine || !prose(&t[j + 1..])) {
+                    return Some((0.8, "data definition statement"));
+                }
+            }
+            // `EXECUTE IMMEDIATE '…'` (Oracle, PostgreSQL PL/pgSQL dynamic SQL).
+            Tk::Stmt
+                if word(i).eq_ignore_ascii_case("execute")
+                    && word(i + 1).eq_ignore_ascii_case("immediate")
+                    && matches!(at(i + 2), Some(Tk::Str { .. } | Tk::Var | Tk::Word)) =>
+            {
+                return Some((0.85, "dynamic SQL"));
+            }
+            // `PROCEDURE ANALYSE (` (MySQL).
+            Tk::Kw
+                if word(i).eq_ignore_ascii_case("procedure")
+                    && word(i + 1).eq_ignore_ascii_case("analyse")
+                    && at(i + 2) == Some(Tk::Open) =>
+            {
+                return Some((0.8, "procedure analyse"));
+            }
+            // `GROUP BY x HAVING COUNT(…)`.
+            Tk::By
+                if matches!(at(i + 1), Some(Tk::Word | Tk::Num))
+                    && t.get(i + 2).is_some_and(|x| kw(x, "having"))
+                    && matches!(at(i + 3), Some(Tk::Func(_) | Tk::Word | Tk::Num | Tk::Open)) =>
+            {
+                return Some((0.8, "group by + having"));
+            }
+            // `CASE WHEN c THEN r` opening an expression.
+            Tk::Kw
+                if kw(&t[i], "case")
+                    && t.get(i + 1).is_some_and(|x| kw(x, "when"))
+                    && (i == 0
+                        || matches!(
+                            k[i - 1],
+                            Tk::Open
+                                | Tk::Op(_)
+                                | Tk::Comma
+                                | Tk::Stmt
+                                | Tk::Logic
+                                | Tk::Semi
+                                | Tk::Close
+                        ))
+                    && (i + 3..n.min(i + 8)).any(|j| kw(&t[j], "then"))
+                    && !prose(&t[i + 2..]) =>
+            {
+                return Some((0.75, "case expression"));
+            }
+            // `) like (`: a LIKE between two parenthesised expressions.
+            Tk::Close
+                if t.get(i + 1)
+                    .is_some_and(|x| x.text.eq_ignore_ascii_case("like"))
+                    && at(i + 2) == Some(Tk::Open) =>
+            {
+                return Some((0.75, "parenthesised like"));
+            }
+            // MySQL `IF(2=…`: a conditional function on a comparison.
+            Tk::Func(_)
+                if word(i).eq_ignore_ascii_case("if")
+                    && at(i + 1) == Some(Tk::Open)
+                    && matches!(
+                        at(i + 2),
+                        Some(Tk::Num | Tk::Word | Tk::Str { closed: true } | Tk::Func(_))
+                    )
+                    && matches!(at(i + 3), Some(Tk::Op(true)))
+                    && word(i + 3) != "=>" =>
+            {
+                return Some((0.75, "conditional function"));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Whether `s` is worth tokenising (cheap prefilter: SQL needs one of these).
 fn candidate(s: &str) -> bool {
     s.bytes().any(|c| {
@@ -1408,6 +1562,18 @@ const SQL_SYSTEM_NAMES: &[&str] = &[
     "opendatasource",
     "tempdb",
     "msdb",
+    // Server-side delays and out-of-band channels that exist only in the
+    // servers (PostgreSQL, Oracle's PL/SQL packages).
+    "pg_sleep",
+    "pg_read_file",
+    "pg_ls_dir",
+    "lo_import",
+    "lo_export",
+    "dbms_pipe",
+    "dbms_lock",
+    "utl_http",
+    "utl_inaddr",
+    "dbms_xmlgen",
 ];
 
 static SQL_SYSTEM_AC: std::sync::LazyLock<Option<aho_corasick::AhoCorasick>> =
@@ -1662,8 +1828,47 @@ mod tests {
             "#>",
             "`!1",
             "x'~y--",
+            // prose around the statement shapes
+            "create a table for the kids",
+            "drop me a line",
+            "drop table tennis lessons on monday",
+            "just in case when it rains then stay in",
+            "execute the plan",
+            "if (you can)",
+            "I like (really) like it",
+            "group by name",
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }
+    }
+
+    #[test]
+    fn statement_shapes() {
+        for (a, rule) in [
+            ("CREATE TABLE persons (id int)", "data definition statement"),
+            (
+                "ALTER TABLE `mails` CHANGE `to` `to` TEXT",
+                "data definition statement",
+            ),
+            (
+                "CREATE FUNCTION hello (s CHAR(20)) RETURNS CHAR(50) DETERMINISTIC",
+                "data definition statement",
+            ),
+            ("drop function f", "data definition statement"),
+            ("EXECUTE IMMEDIATE v_sql", "dynamic SQL"),
+            ("1 procedure analyse (", "procedure analyse"),
+            (
+                "select x group by id having count(id) >= 9",
+                "group by + having",
+            ),
+            (" case when 1=1 then 2 end", "case expression"),
+            (") like (", "parenthesised like"),
+            ("if(2=", "conditional function"),
+        ] {
+            assert_eq!(detect(a).map(|v| v.1), Some(rule), "{a:?}");
+        }
+        // Server-only names flag alone.
+        assert!(detect("select pg_sleep").is_some());
+        assert!(detect("x utl_http.request").is_some());
     }
 }
