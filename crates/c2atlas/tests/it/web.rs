@@ -242,10 +242,10 @@ fn web_log_with_bad_lines_keeps_good_ones() {
 const CRS_FLOOR: &[(&str, f64, f64)] = &[
     // (group, min recall, min share of negatives not flagged)
     ("942", 0.65, 0.93),
-    ("941", 0.77, 0.9),
+    ("941", 0.78, 0.9),
     ("930", 0.87, 0.99),
     ("931", 0.55, 0.99),
-    ("932", 0.76, 0.9),
+    ("932", 0.77, 0.9),
     // PHP function calls of the full built-in list (e.g. `filemtime($foo)`) are flagged
     // although three CRS negatives (rules 933151-933153, paranoia levels apart) expect
     // no PHP alert for them: recall 0.59 -> 0.87 for 0.877 -> 0.851 of the negatives.

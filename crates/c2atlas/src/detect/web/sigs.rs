@@ -1035,6 +1035,38 @@ pub fn starts_with_command(s: &str) -> bool {
 
 /// What follows a weak command word reads as a command line: nothing, an
 /// option (`-x`, `/x` on Windows), a path, a redirect, a pipe or a variable.
+/// `rest` (what follows a command separator) reads as a program run with
+/// options, whatever the program: a lowercase name (`rmt`, `ansible-pull`,
+/// `lastlog`) and, among its next three words, an option (`-u`, `--version`;
+/// a dash then a letter). A list of program names cannot be complete; the
+/// shape of a command line is the same for every program.
+fn program_with_options(rest: &str) -> bool {
+    let rest = rest.trim_start_matches(['"', '\'']);
+    let name_len = rest
+        .bytes()
+        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_'))
+        .count();
+    let name = &rest[..name_len];
+    if !(2..=24).contains(&name_len)
+        || !name.as_bytes()[0].is_ascii_lowercase()
+        || name.ends_with('-')
+    {
+        return false;
+    }
+    let after = rest[name_len..].trim_start_matches(['"', '\'']);
+    if !after.starts_with([' ', '\t']) {
+        return false;
+    }
+    after.split_whitespace().take(3).any(|w| {
+        let w = w.strip_prefix("--").or_else(|| w.strip_prefix('-'));
+        w.is_some_and(|o| {
+            o.bytes().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && o.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'='))
+        })
+    })
+}
+
 fn command_line_tail(after: &str) -> bool {
     let t = after.trim_start_matches([' ', '\t', '+']);
     t.is_empty()
@@ -1596,6 +1628,9 @@ pub fn rce(l: &str) -> Option<(f32, &'static str)> {
                 {
                     return Some((0.9, "command after shell separator"));
                 }
+            }
+            if matches!(*sep, ";" | "|" | "`" | "$(" | "\n") && program_with_options(rest) {
+                return Some((0.75, "program with options after shell separator"));
             }
         }
     }
@@ -3254,5 +3289,33 @@ mod b64_tests {
         assert_eq!(base64_alignments(b"runtime")[0], "cnVudGltZ");
         assert!(java("x", "x").is_none());
         assert!(java("Y2xvbmV0cmFuc2Zvcm1lcg", "y2xvbmv0cmfuc2zvcm1lcg").is_some());
+    }
+
+    #[test]
+    fn any_program_with_options_after_a_separator() {
+        for a in [
+            ";rmt --version",
+            ";lastlog -u root",
+            "time; ansible all -m ping",
+            "|perf --version",
+        ] {
+            assert_eq!(
+                rce(a).map(|v| v.1),
+                Some("program with options after shell separator"),
+                "{a:?}"
+            );
+        }
+        for b in [
+            "hello; see -- below",
+            "size; 10 -5",
+            "a; b",
+            "x;Foo -bar",
+            "item; foo bar baz -",
+        ] {
+            assert!(
+                !program_with_options(b.split_once(';').map_or(b, |x| x.1).trim_start()),
+                "{b:?}"
+            );
+        }
     }
 }

@@ -395,6 +395,17 @@ fn ssi_or_pi(l: &str) -> Option<(f32, &'static str)> {
 }
 
 /// Classifies one decoded value as XSS: `(confidence, rule)`.
+/// JavaScript written with the six characters `[]()!+` alone (the JSFuck
+/// encoding: `+!![]` is 1, `(![]+[])[+!+[]]` is "a"): no text is spelled so,
+/// and every such string is an expression a browser evaluates.
+fn jsfuck(b: &[u8]) -> bool {
+    b.len() >= 4
+        && b.iter()
+            .all(|c| matches!(c, b'[' | b']' | b'(' | b')' | b'!' | b'+' | b' '))
+        && memchr::memchr(b'!', b).is_some()
+        && memchr::memmem::find(b, b"[]").is_some()
+}
+
 pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     let b = s.as_bytes();
     let lt = memchr::memchr(b'<', b).is_some();
@@ -403,6 +414,9 @@ pub fn detect(s: &str) -> Option<(f32, &'static str)> {
     let has_dot_or_bracket = memchr::memchr3(b'.', b'[', b'+', b).is_some();
     if !lt && !has_eq_or_colon && !has_paren && !has_dot_or_bracket {
         return None;
+    }
+    if has_dot_or_bracket && jsfuck(b) {
+        return Some((0.8, "JavaScript written in []()!+ only"));
     }
     let l = strip_noise(s);
     if lt && let Some(v) = ssi_or_pi(&l) {
@@ -667,5 +681,15 @@ mod tests {
         ] {
             assert_eq!(detect(b), None, "flagged {b:?}");
         }
+    }
+
+    #[test]
+    fn jsfuck_only_when_all_six() {
+        assert!(detect("(![]+[])[+!+[]]").is_some());
+        assert!(detect("+!![]+!![]").is_some());
+        assert!(detect("+!![]").is_some());
+        assert!(!jsfuck(b"[1]+(2)!"));
+        assert!(!jsfuck(b"[]"));
+        assert!(!jsfuck(b"(!!)"));
     }
 }
