@@ -1290,6 +1290,64 @@ mod tests {
         assert_eq!(run_flows(&events, 33, 6), full);
     }
 
+    #[test]
+    fn heartbeat_inside_one_connection_is_scored_from_its_exchanges() {
+        use crate::enrich::Home;
+        use crate::model::{Exchange, Flow, Proto};
+        let home = Home {
+            countries: vec![],
+            networks: vec!["10.0.0.0/8".parse().expect("cidr")],
+            ..Default::default()
+        };
+        let ctx = Context {
+            home: &home,
+            geo: None,
+        };
+        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([45, 1, 2, 3]));
+        let run = |with_exchanges: bool| {
+            let mut d = BeaconDetector::default();
+            if with_exchanges {
+                for i in 0..40u32 {
+                    let ev = Event::Exchange(Exchange {
+                        ts: i64::from(i) * 20 * S,
+                        src,
+                        sport: 40000,
+                        dst,
+                        dport: 7010,
+                        src_bytes: 0,
+                        dst_bytes: 1,
+                        index: i,
+                    });
+                    d.observe(REC, &ev, &ctx, &mut |_| {});
+                }
+            }
+            // The connection itself: one flow over the whole span.
+            let ev = Event::Flow(Flow {
+                ts: 0,
+                duration: 39 * 20 * S,
+                proto: Proto::Tcp,
+                src,
+                sport: 40000,
+                dst,
+                dport: 7010,
+                src_bytes: 0,
+                dst_bytes: 40,
+                packets: 160,
+                label: None,
+            });
+            d.observe(REC, &ev, &ctx, &mut |_| {});
+            d.candidates(0.0)
+        };
+        assert!(run(false).is_empty());
+        let found = run(true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let c = &found[0];
+        assert!((c.score.period - 20.0).abs() < 0.1, "{:?}", c.score);
+        assert!(c.score.score > 0.9, "{:?}", c.score);
+        // timing only: no corroboration, so a lone heartbeat stays below 0.6
+        assert!(!c.bare && c.confidence() < 0.6, "{}", c.confidence());
+    }
+
     proptest! {
         /// Batching flows changes nothing: the same sketches, scores,
         /// findings and counters as one-at-a-time feeding, for streams with

@@ -53,8 +53,9 @@ pub const ACTIVE_TIMEOUT: Micros = 1800 * SECOND;
 pub const CLOSE_LINGER: Micros = 5 * SECOND;
 /// Capture time between two sweeps of the table for expired flows.
 pub const SWEEP_INTERVAL: Micros = 10 * SECOND;
-/// Flows held at once. At ~200 bytes per flow (key, counters, hash-table
-/// overhead) this caps the table near 200 MiB; on overflow the least
+/// Flows held at once. At ≤ 256 bytes per flow (key, counters, exchange
+/// state, hash-table overhead; `flow_entry_is_small`) this caps the table
+/// near 256 MiB; on overflow the least
 /// recently active sixteenth is emitted early and counted.
 pub const MAX_FLOWS: usize = 1 << 20;
 /// A TCP flow's exchange ends after this long without new payload. Well
@@ -750,5 +751,31 @@ impl Tracker {
     /// End of capture: emits every remaining flow.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         self.sweep(sink, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_entry_is_small() {
+        let entry = std::mem::size_of::<(Key, FlowState)>() + 1; // + the table's control byte
+        assert!(entry <= 256, "{entry}");
+    }
+
+    #[test]
+    fn retransmissions_and_keepalives_are_not_new_payload() {
+        let mut x = ExchangeState::default();
+        assert!(x.is_new(true, 1000, 100)); // first segment
+        assert!(!x.is_new(true, 1000, 100)); // retransmitted
+        assert!(!x.is_new(true, 1099, 1)); // keep-alive probe: one byte below the edge
+        assert!(x.is_new(true, 1100, 10));
+        assert!(x.is_new(false, 5, 1)); // the other side is tracked apart
+        // sequence numbers wrap
+        let mut w = ExchangeState::default();
+        assert!(w.is_new(true, u32::MAX - 4, 10));
+        assert!(!w.is_new(true, u32::MAX - 4, 10));
+        assert!(w.is_new(true, 5, 3));
     }
 }
