@@ -118,6 +118,28 @@ pub struct Tls<'a> {
     pub label: Option<Cow<'a, str>>,
 }
 
+/// One exchange inside a TCP connection: a burst of new payload (either
+/// direction) preceded by an idle gap, as the pcap reader sees it. A
+/// connection kept open for an hour shows as one flow; its exchanges show the
+/// heartbeats and tasks inside it. Only packet captures produce these (flow
+/// and log sources cannot), always before the connection's `Flow` event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    /// Time of the exchange's first payload packet.
+    pub ts: Micros,
+    /// The connection's originator and responder.
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    /// New payload bytes of the exchange (retransmissions and keep-alive
+    /// probes not counted) from the originator and from the responder.
+    pub src_bytes: u64,
+    pub dst_bytes: u64,
+    /// 0 for the connection's first exchange, then 1, 2, …
+    pub index: u32,
+}
+
 /// Any normalised telemetry event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event<'a> {
@@ -125,6 +147,7 @@ pub enum Event<'a> {
     Dns(Dns<'a>),
     Http(Http<'a>),
     Tls(Tls<'a>),
+    Exchange(Exchange),
 }
 
 impl Event<'_> {
@@ -135,6 +158,7 @@ impl Event<'_> {
             Event::Dns(e) => e.ts,
             Event::Http(e) => e.ts,
             Event::Tls(e) => e.ts,
+            Event::Exchange(e) => e.ts,
         }
     }
 }

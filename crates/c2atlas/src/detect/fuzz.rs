@@ -13,7 +13,7 @@ use super::{Context, Detector};
 use crate::detect::allowlist::Allowlist;
 use crate::enrich::Home;
 use crate::intel::IntelSet;
-use crate::model::{Dns, Event, Flow, Http, Micros, Proto, RecordRef, Tls};
+use crate::model::{Dns, Event, Exchange, Flow, Http, Micros, Proto, RecordRef, Tls};
 
 /// Most events decoded from one input (keeps one fuzz run short).
 const MAX_EVENTS: usize = 4096;
@@ -99,6 +99,17 @@ pub fn fuzz(data: &[u8]) {
         let src = b.ip(internal);
         let dst = b.ip(false);
         let ev = match op % 4 {
+            // An exchange inside a TCP connection (packet captures).
+            0 if op & 0x08 != 0 => Event::Exchange(Exchange {
+                ts,
+                src,
+                sport: u16::from(b.u8()),
+                dst,
+                dport: [443, 80, 25, 7010][usize::from(b.u8() % 4)],
+                src_bytes: b.amount(),
+                dst_bytes: b.amount(),
+                index: u32::from(b.u8()),
+            }),
             0 => Event::Flow(Flow {
                 ts,
                 duration: b.amount() as i64,

@@ -243,6 +243,7 @@ impl Detector for IntelDetector<'_> {
                     self.emit(out, t.src, Controller::Ip(t.dst), ind, t.ts, 0, 0, rec);
                 }
             }
+            Event::Exchange(_) => {}
         }
     }
 }

@@ -1131,3 +1131,27 @@ fn caldera_agents_found_with_controller_net() {
     );
     assert!(e.contains("by bare address"), "{e}");
 }
+
+/// Caldera's Manx agent over TCP: one connection held open for the whole
+/// capture, no periodicity between flows. The exchanges inside it (the
+/// server's one-byte heartbeat every 20 s, tasks and answers) are the beacon,
+/// corroborated by the agent's bare-address download from the same server.
+#[test]
+fn manx_tcp_heartbeat_inside_one_connection_is_found() {
+    let rel = "pcaps/corelight-zeek-caldera-detector/testing/Traces/manx-tcp.pcap";
+    let home = Home::new(&[], &["172.18.0.0/16".to_string()])
+        .expect("home")
+        .with_controller_nets(&["172.18.0.0/16".to_string()])
+        .expect("controller net");
+    let Some(rels) = behaviour_run(home, rel) else {
+        eprintln!("skipped: caldera manx-tcp.pcap absent");
+        return;
+    };
+    assert_eq!(rels.len(), 1, "{rels:?}");
+    let (v, c, m, e) = &rels[0];
+    assert_eq!(
+        (v.as_str(), c.as_str(), m.as_str()),
+        ("172.18.0.3", "172.18.0.2", "beacon")
+    );
+    assert!(e.contains("period ≈ 20 s"), "{e}");
+}

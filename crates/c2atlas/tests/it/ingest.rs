@@ -51,6 +51,7 @@ impl Sink for Collect {
                 self.tls += 1;
                 &t.label
             }
+            Event::Exchange(_) => return,
         };
         if let Some(l) = label {
             *self.labels.entry(l.to_string()).or_default() += 1;

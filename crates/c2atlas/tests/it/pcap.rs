@@ -63,6 +63,7 @@ fn owned(ev: &Event<'_>) -> Event<'static> {
             server_name: t.server_name.as_ref().map(o),
             label: None,
         }),
+        Event::Exchange(x) => Event::Exchange(x.clone()),
     }
 }
 
@@ -335,6 +336,54 @@ fn periodic_https_beacons_have_sni() {
         https
             .iter()
             .all(|f| f.src == src && f.dst_bytes > 0 && f.src_bytes > 0)
+    );
+}
+
+/// Caldera's Manx agent over TCP keeps one connection to its server open for
+/// the whole capture; the server writes one byte every ~20 s (its heartbeat,
+/// seen in the capture bytes) and, now and then, a task the agent answers.
+/// The flow is one record; its exchanges show the heartbeat, and the TCP
+/// keep-alive probes in between (no payload) make none.
+#[test]
+fn exchanges_show_the_heartbeat_inside_one_connection() {
+    let Some(p) = shared("pcaps/corelight-zeek-caldera-detector/testing/Traces/manx-tcp.pcap")
+    else {
+        eprintln!("skipped: caldera manx-tcp.pcap absent");
+        return;
+    };
+    let r = run(&p);
+    let session: Vec<_> = flows(&r).into_iter().filter(|f| f.dport == 7010).collect();
+    assert_eq!(session.len(), 1, "{session:?}");
+    let s = session[0];
+    assert!(s.duration > 700_000_000, "{s:?}");
+    let xs: Vec<_> = r
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Event::Exchange(x) if x.dport == 7010 && x.sport == s.sport => Some(x),
+            _ => None,
+        })
+        .collect();
+    assert!(xs.len() >= 35, "{}", xs.len());
+    assert!(xs.iter().enumerate().all(|(i, x)| x.index as usize == i));
+    assert!(xs.iter().all(|x| x.src_bytes + x.dst_bytes > 0));
+    // New payload only: the exchanges hold no more than the flow's bytes.
+    assert!(xs.iter().map(|x| x.src_bytes).sum::<u64>() <= s.src_bytes);
+    assert!(xs.iter().map(|x| x.dst_bytes).sum::<u64>() <= s.dst_bytes);
+    let mut gaps: Vec<i64> = xs.windows(2).map(|w| w[1].ts - w[0].ts).collect();
+    gaps.sort_unstable();
+    let median = gaps[gaps.len() / 2];
+    assert!((19_000_000..=21_000_000).contains(&median), "{gaps:?}");
+    // Every exchange is an event before the flow's own.
+    let flow_at = r
+        .events
+        .iter()
+        .position(|(_, e)| matches!(e, Event::Flow(f) if f.dport == 7010))
+        .expect("flow");
+    assert!(
+        r.events[flow_at..]
+            .iter()
+            .all(|(_, e)| !matches!(e, Event::Exchange(x) if x.dport == 7010))
     );
 }
 

@@ -35,6 +35,13 @@
 //! inside one keep-alive connection (Caldera's Sandcat) — and it is evidence
 //! in its own right ([`BARE_ADDRESS_EVIDENCE`]): benign software and browsers
 //! name their servers.
+//!
+//! Packet captures also give the exchanges inside TCP connections
+//! ([`crate::model::Exchange`]); they feed a fourth table keyed by (host,
+//! address), so a heartbeat inside one connection held open for the whole
+//! capture (Caldera's Manx over TCP) is seen. Like the requests, the
+//! exchanges replace the flows for a pair when they show the beacon better;
+//! they are timing, not evidence, and earn no corroboration.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -524,6 +531,8 @@ pub struct BeaconDetector {
     name_pairs: PairTable<(IpAddr, u32)>,
     /// HTTP requests to a bare-address `Host`, per (host, address).
     bare_pairs: PairTable<(IpAddr, IpAddr)>,
+    /// Exchanges inside TCP connections (packet captures), per (host, address).
+    session_pairs: PairTable<(IpAddr, IpAddr)>,
     resolved: Map<(IpAddr, IpAddr), u32>,
     /// Internal hosts whose DNS lookups are in the input (at most `max_pairs`).
     dns_hosts: HashSet<IpAddr, Hasher>,
@@ -541,6 +550,7 @@ impl BeaconDetector {
             cfg,
             name_pairs: PairTable::new(0),
             bare_pairs: PairTable::new(0),
+            session_pairs: PairTable::new(0),
             resolved: Map::default(),
             dns_hosts: HashSet::default(),
             domains: Vec::new(),
@@ -730,6 +740,23 @@ impl Detector for BeaconDetector {
                     self.named(t.src, sni, t.ts, 0, rec);
                 }
             }
+            Event::Exchange(x) => {
+                self.see(x.ts);
+                if is_victim(ctx, x.src)
+                    && is_controller(ctx, x.dst)
+                    && !HostActivity::is_mail_port(x.dport)
+                {
+                    Self::feed(
+                        &mut self.session_pairs,
+                        &self.cfg,
+                        &mut self.stats,
+                        (x.src, x.dst),
+                        x.ts,
+                        x.src_bytes.saturating_add(x.dst_bytes),
+                        rec,
+                    );
+                }
+            }
         }
     }
 
@@ -873,14 +900,16 @@ impl BeaconDetector {
             // Requests to the bare address may show the beacon better than
             // the flows (one keep-alive connection): the better one counts.
             let bare = self.bare_pairs.get(&(src, dst));
-            let by_flows = score_pair(s, window, hosts, total, self.cfg.min_beats);
-            let by_requests =
-                bare.and_then(|b| score_pair(b, window, hosts, total, self.cfg.min_beats));
-            let (s, mut sc) = match (by_flows, by_requests, bare) {
-                (Some(f), Some(r), Some(b)) if r.score > f.score => (b, r),
-                (Some(f), _, _) => (s, f),
-                (None, Some(r), Some(b)) => (b, r),
-                _ => continue,
+            // So may the exchanges inside its connections (one held open).
+            let session = self.session_pairs.get(&(src, dst));
+            let score = |k: &PairSketch| score_pair(k, window, hosts, total, self.cfg.min_beats);
+            let Some((s, mut sc)) = [Some(s), bare, session]
+                .into_iter()
+                .flatten()
+                .filter_map(|k| score(k).map(|sc| (k, sc)))
+                .reduce(|best, x| if x.1.score > best.1.score { x } else { best })
+            else {
+                continue;
             };
             // Benign software beacons perfectly too, but to names it looks up:
             // perfection stands alone only for an address the host contacts
@@ -1259,6 +1288,64 @@ mod tests {
         assert_eq!(full.0.len(), 6);
         assert_eq!(full.1.untracked, 14 * 40);
         assert_eq!(run_flows(&events, 33, 6), full);
+    }
+
+    #[test]
+    fn heartbeat_inside_one_connection_is_scored_from_its_exchanges() {
+        use crate::enrich::Home;
+        use crate::model::{Exchange, Flow, Proto};
+        let home = Home {
+            countries: vec![],
+            networks: vec!["10.0.0.0/8".parse().expect("cidr")],
+            ..Default::default()
+        };
+        let ctx = Context {
+            home: &home,
+            geo: None,
+        };
+        let (src, dst) = (IpAddr::from([10, 0, 0, 1]), IpAddr::from([45, 1, 2, 3]));
+        let run = |with_exchanges: bool| {
+            let mut d = BeaconDetector::default();
+            if with_exchanges {
+                for i in 0..40u32 {
+                    let ev = Event::Exchange(Exchange {
+                        ts: i64::from(i) * 20 * S,
+                        src,
+                        sport: 40000,
+                        dst,
+                        dport: 7010,
+                        src_bytes: 0,
+                        dst_bytes: 1,
+                        index: i,
+                    });
+                    d.observe(REC, &ev, &ctx, &mut |_| {});
+                }
+            }
+            // The connection itself: one flow over the whole span.
+            let ev = Event::Flow(Flow {
+                ts: 0,
+                duration: 39 * 20 * S,
+                proto: Proto::Tcp,
+                src,
+                sport: 40000,
+                dst,
+                dport: 7010,
+                src_bytes: 0,
+                dst_bytes: 40,
+                packets: 160,
+                label: None,
+            });
+            d.observe(REC, &ev, &ctx, &mut |_| {});
+            d.candidates(0.0)
+        };
+        assert!(run(false).is_empty());
+        let found = run(true);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let c = &found[0];
+        assert!((c.score.period - 20.0).abs() < 0.1, "{:?}", c.score);
+        assert!(c.score.score > 0.9, "{:?}", c.score);
+        // timing only: no corroboration, so a lone heartbeat stays below 0.6
+        assert!(!c.bare && c.confidence() < 0.6, "{}", c.confidence());
     }
 
     proptest! {

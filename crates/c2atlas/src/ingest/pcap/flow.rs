@@ -14,8 +14,15 @@
 //! emitted and the flow goes on with fresh counters), by eviction when the
 //! table is full, or at the end of the capture.
 //!
-//! Ordering invariant: a flow's DNS, HTTP and TLS events are always handed
-//! to the sink before that flow's `Flow` event (name events are emitted as
+//! A TCP flow's *exchanges* ([`Exchange`]: bursts of new payload separated by
+//! at least [`EXCHANGE_IDLE`] without any) are emitted as they end, so the
+//! heartbeats inside one long-lived connection are visible to the beacon
+//! detector. New payload is a segment reaching beyond the highest sequence
+//! number seen in its direction: retransmissions and keep-alive probes (one
+//! byte, or none, below it) make no exchange.
+//!
+//! Ordering invariant: a flow's DNS, HTTP, TLS and exchange events are always
+//! handed to the sink before that flow's `Flow` event (they are emitted as
 //! soon as they are complete; pending ones are flushed just before the flow).
 //! Flows ending together are emitted in order of their first packet, so the
 //! output is deterministic.
@@ -27,7 +34,7 @@ use std::net::IpAddr;
 use super::decode::{Packet, tcp_flags};
 use super::{dns, http, tls};
 use crate::ingest::Sink;
-use crate::model::{Dns, Event, Flow, Http, Micros, Proto, RecordRef, Tls};
+use crate::model::{Dns, Event, Exchange, Flow, Http, Micros, Proto, RecordRef, Tls};
 
 const SECOND: Micros = 1_000_000;
 
@@ -46,10 +53,15 @@ pub const ACTIVE_TIMEOUT: Micros = 1800 * SECOND;
 pub const CLOSE_LINGER: Micros = 5 * SECOND;
 /// Capture time between two sweeps of the table for expired flows.
 pub const SWEEP_INTERVAL: Micros = 10 * SECOND;
-/// Flows held at once. At ~200 bytes per flow (key, counters, hash-table
-/// overhead) this caps the table near 200 MiB; on overflow the least
+/// Flows held at once. At ≤ 256 bytes per flow (key, counters, exchange
+/// state, hash-table overhead; `flow_entry_is_small`) this caps the table
+/// near 256 MiB; on overflow the least
 /// recently active sixteenth is emitted early and counted.
 pub const MAX_FLOWS: usize = 1 << 20;
+/// A TCP flow's exchange ends after this long without new payload. Well
+/// below the beacon detector's burst gap (2 s), which merges closer ones; well
+/// above a LAN or WAN round trip, so a request and its response are one.
+pub const EXCHANGE_IDLE: Micros = SECOND;
 /// DNS queries awaiting a response per flow; more emits the oldest unanswered.
 pub const MAX_PENDING_DNS: usize = 32;
 /// HTTP requests awaiting a status per flow (pipelining depth).
@@ -123,8 +135,48 @@ struct FlowState {
     closed_at: Option<Micros>,
     /// Whether the originator has sent payload yet (only its first segment may open TLS).
     orig_payload: bool,
+    /// The exchange in progress (TCP only).
+    xch: ExchangeState,
     /// Application state, only for flows with payload on a port we read.
     app: Option<Box<App>>,
+}
+
+/// Per-TCP-flow exchange tracking (see the module docs).
+#[derive(Debug, Default)]
+struct ExchangeState {
+    /// Highest sequence number (exclusive end) seen from each side, once known.
+    orig_hi: Option<u32>,
+    resp_hi: Option<u32>,
+    /// The exchange in progress: first and latest new-payload packet, bytes, packet number.
+    start: Micros,
+    last: Micros,
+    orig_bytes: u64,
+    resp_bytes: u64,
+    pkt: u64,
+    /// Exchanges emitted so far; `open` when one is in progress.
+    emitted: u32,
+    open: bool,
+}
+
+impl ExchangeState {
+    /// Whether a segment of `len` bytes at `seq` carries new payload, and
+    /// records it as seen. The first segment from a side always does.
+    fn is_new(&mut self, from_orig: bool, seq: u32, len: u32) -> bool {
+        let hi = if from_orig {
+            &mut self.orig_hi
+        } else {
+            &mut self.resp_hi
+        };
+        let end = seq.wrapping_add(len);
+        match *hi {
+            // `end` after `hi` in sequence space (RFC 1982 comparison).
+            Some(h) if end.wrapping_sub(h) == 0 || end.wrapping_sub(h) >= 1 << 31 => false,
+            _ => {
+                *hi = Some(end);
+                true
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -171,6 +223,8 @@ pub struct TrackerStats {
     pub dns: u64,
     pub http: u64,
     pub tls: u64,
+    /// Exchanges inside TCP flows (see [`EXCHANGE_IDLE`]).
+    pub exchanges: u64,
     /// Flows emitted early because the table was full.
     pub evicted: u64,
     /// DNS payloads on port 53 that could not be read, and the first one's packet and reason.
@@ -278,6 +332,7 @@ impl Tracker {
             fin_resp: false,
             closed_at: None,
             orig_payload: false,
+            xch: ExchangeState::default(),
             app: None,
         }
     }
@@ -341,6 +396,9 @@ impl Tracker {
                 }
             }
         }
+        if p.proto == Proto::Tcp && p.payload_len > 0 {
+            self.exchange(f, from_orig, no, ts, p, sink);
+        }
         if p.payload.is_empty() {
             return;
         }
@@ -349,6 +407,60 @@ impl Tracker {
             Proto::Tcp => self.tcp_payload(f, from_orig, no, ts, p, sink),
             _ => {}
         }
+    }
+
+    /// Accounts a TCP segment carrying payload to the flow's exchanges.
+    fn exchange(
+        &mut self,
+        f: &mut FlowState,
+        from_orig: bool,
+        no: u64,
+        ts: Micros,
+        p: &Packet<'_>,
+        sink: &mut dyn Sink,
+    ) {
+        let len = u32::try_from(p.payload_len).unwrap_or(u32::MAX);
+        if !f.xch.is_new(from_orig, p.seq, len) {
+            return;
+        }
+        if f.xch.open && ts.saturating_sub(f.xch.last) >= EXCHANGE_IDLE {
+            self.emit_exchange(f, sink);
+        }
+        let x = &mut f.xch;
+        if !x.open {
+            x.open = true;
+            x.start = ts;
+            x.pkt = no;
+            x.orig_bytes = 0;
+            x.resp_bytes = 0;
+        }
+        x.last = x.last.max(ts);
+        if from_orig {
+            x.orig_bytes += p.payload_len;
+        } else {
+            x.resp_bytes += p.payload_len;
+        }
+    }
+
+    /// Emits the flow's exchange in progress, if any.
+    fn emit_exchange(&mut self, f: &mut FlowState, sink: &mut dyn Sink) {
+        if !f.xch.open {
+            return;
+        }
+        f.xch.open = false;
+        self.stats.exchanges += 1;
+        let ev = Event::Exchange(Exchange {
+            ts: f.xch.start,
+            src: f.orig,
+            sport: f.orig_port,
+            dst: f.resp,
+            dport: f.resp_port,
+            src_bytes: f.xch.orig_bytes,
+            dst_bytes: f.xch.resp_bytes,
+            index: f.xch.emitted,
+        });
+        f.xch.emitted = f.xch.emitted.saturating_add(1);
+        sink.event(self.rec(f.xch.pkt), &ev);
     }
 
     fn dns(&mut self, f: &mut FlowState, no: u64, ts: Micros, p: &Packet<'_>, sink: &mut dyn Sink) {
@@ -568,6 +680,7 @@ impl Tracker {
     /// Flushes the flow's pending name events, then emits the flow.
     fn emit(&mut self, key: Key, mut f: FlowState, sink: &mut dyn Sink) {
         self.finish_tls(&mut f, sink);
+        self.emit_exchange(&mut f, sink);
         if let Some(mut app) = f.app.take() {
             while let Some(q) = app.dns.pop_front() {
                 self.emit_dns(q, None, sink);
@@ -638,5 +751,31 @@ impl Tracker {
     /// End of capture: emits every remaining flow.
     pub fn finish(&mut self, sink: &mut dyn Sink) {
         self.sweep(sink, true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_entry_is_small() {
+        let entry = std::mem::size_of::<(Key, FlowState)>() + 1; // + the table's control byte
+        assert!(entry <= 256, "{entry}");
+    }
+
+    #[test]
+    fn retransmissions_and_keepalives_are_not_new_payload() {
+        let mut x = ExchangeState::default();
+        assert!(x.is_new(true, 1000, 100)); // first segment
+        assert!(!x.is_new(true, 1000, 100)); // retransmitted
+        assert!(!x.is_new(true, 1099, 1)); // keep-alive probe: one byte below the edge
+        assert!(x.is_new(true, 1100, 10));
+        assert!(x.is_new(false, 5, 1)); // the other side is tracked apart
+        // sequence numbers wrap
+        let mut w = ExchangeState::default();
+        assert!(w.is_new(true, u32::MAX - 4, 10));
+        assert!(!w.is_new(true, u32::MAX - 4, 10));
+        assert!(w.is_new(true, 5, 3));
     }
 }

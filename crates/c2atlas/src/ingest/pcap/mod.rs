@@ -426,6 +426,9 @@ mod tests {
                 Event::Dns(d) => format!("dns {} {:?} {:?}", d.query, d.rcode, d.answers),
                 Event::Http(h) => format!("http {:?} {:?} {:?}", h.host, h.uri, h.status),
                 Event::Tls(t) => format!("tls {:?}", t.server_name),
+                Event::Exchange(x) => {
+                    format!("exchange {} {}+{} bytes", x.index, x.src_bytes, x.dst_bytes)
+                }
             };
             self.0.push((rec.line, s));
         }
@@ -453,13 +456,17 @@ mod tests {
     fn names_precede_their_flows() {
         let (c, ev, diags) = read_with(DNS_HTTP, flow::Limits::default());
         assert_eq!((c.packets, c.records, c.malformed), (8, 8, 0), "{diags:?}");
+        // The request and its response are 1 s apart (the capture's packets
+        // are): two exchanges (`flow::EXCHANGE_IDLE`), both before the flow.
         let want = [
             (1, "dns c2.example.net Some(\"NOERROR\") [\"198.51.100.7\"]"),
+            (5, "exchange 0 70+0 bytes"),
             (
                 5,
                 "http Some(\"c2.example.net\") Some(\"/gate.php?id=1\") Some(200)",
             ),
             (1, "flow udp 8.8.8.8:53 2 pkts"),
+            (6, "exchange 1 0+19 bytes"),
             (3, "flow tcp 198.51.100.7:80 6 pkts"),
         ];
         let got: Vec<(u64, &str)> = ev.iter().map(|(l, s)| (*l, s.as_str())).collect();
