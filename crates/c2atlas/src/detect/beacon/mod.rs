@@ -150,11 +150,14 @@ const LOG_SCALE: f64 = 1400.0;
 /// range), by [`quantise_exact`]: the result is that of `quantise_exact`
 /// for every input (see `fast_code` for the argument; tested on dense
 /// sweeps and at every boundary).
+#[inline]
 pub fn quantise(v: f64) -> u16 {
     fast_code(v).unwrap_or_else(|| quantise_exact(v))
 }
 
 /// The reference quantiser: `ln_1p` from the platform's libm.
+#[cold]
+#[inline(never)]
 fn quantise_exact(v: f64) -> u16 {
     let x = v.max(0.0).ln_1p() * LOG_SCALE;
     // `x ≥ 0` (or −0): rounded by hand, since `f64::round` is a libm call on
@@ -203,18 +206,24 @@ fn ln_table() -> &'static [(f64, f64, f64); 1 << LN_BITS] {
 /// (truncation ≤ r⁴/4 ≤ 5.9·10⁻¹¹, 8.2·10⁻⁸ codes). The table's `ln c`
 /// (≤ 1 ulp), `ln 2` and the sums (≤ 64 · ln 2 here) add below 10⁻⁹ codes:
 /// in all below 10⁻⁷ codes, tenfold under [`UNDECIDED`].
+#[inline]
 fn fast_code(v: f64) -> Option<u16> {
-    let x = fast_scaled_ln_1p(v)?.max(0.0);
-    let t = x as u32;
-    let frac = x - f64::from(t);
-    if (frac - 0.5).abs() <= UNDECIDED {
+    // Round to nearest by the 1.5 · 2^52 trick (`x < 2^16` here): `y`'s low
+    // mantissa bits are the integer `k` nearest to `x`, `x - k` is exact.
+    const MAGIC: f64 = 6_755_399_441_055_744.0;
+    let x = fast_scaled_ln_1p(v)?;
+    let y = x + MAGIC;
+    let k = y - MAGIC;
+    if 0.5 - (x - k).abs() <= UNDECIDED {
         return None;
     }
-    u16::try_from(t + u32::from(frac > 0.5)).ok()
+    // `k ≥ 0` (x > −½ + UNDECIDED), below 2^16 (x < 61 300).
+    u16::try_from(y.to_bits() & 0xffff_ffff).ok()
 }
 
 /// `LOG_SCALE · ln(1 + max(v, 0))` for `v < FAST_LIMIT` (see [`fast_code`]
 /// for its error); `None` beyond (NaN and ∞ included).
+#[inline]
 fn fast_scaled_ln_1p(v: f64) -> Option<f64> {
     // `!(v < LIMIT)`: NaN and ∞ too. Negative inputs quantise to 0.
     if !(v < FAST_LIMIT) {
