@@ -150,11 +150,10 @@ pub fn build_pipeline_threads(a: &RunArgs, p: &Progress, threads: usize) -> Resu
     {
         return std::thread::scope(|s| {
             let asn = s.spawn(move || AsnDb::open(&path));
-            let rest = build_with(a, p, || match asn.join() {
+            build_with(a, p, || match asn.join() {
                 Ok(r) => Ok(Some(r?)),
                 Err(_) => bail!("the thread opening the ASN database panicked"),
-            });
-            rest
+            })
         });
     }
     build_with(a, p, || open_asn(a.asn_db.as_deref(), p))
