@@ -1097,6 +1097,15 @@ impl BeaconDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The home network of these tests: 10.0.0.0/8.
+    fn home_10() -> crate::enrich::Home {
+        crate::enrich::Home {
+            countries: vec![],
+            networks: vec!["10.0.0.0/8".parse().expect("cidr")],
+            ..Default::default()
+        }
+    }
     use proptest::prelude::*;
 
     const S: Micros = 1_000_000;
@@ -1380,13 +1389,8 @@ mod tests {
         batch: usize,
         max_pairs: usize,
     ) -> (Vec<String>, BeaconStats) {
-        use crate::enrich::Home;
         use crate::model::{Flow, Proto};
-        let home = Home {
-            countries: vec![],
-            networks: vec!["10.0.0.0/8".parse().expect("cidr")],
-            ..Default::default()
-        };
+        let home = home_10();
         let ctx = Context {
             home: &home,
             geo: None,
@@ -1457,13 +1461,8 @@ mod tests {
 
     #[test]
     fn heartbeat_inside_one_connection_is_scored_from_its_exchanges() {
-        use crate::enrich::Home;
         use crate::model::{Exchange, Flow, Proto};
-        let home = Home {
-            countries: vec![],
-            networks: vec!["10.0.0.0/8".parse().expect("cidr")],
-            ..Default::default()
-        };
+        let home = home_10();
         let ctx = Context {
             home: &home,
             geo: None,

@@ -548,16 +548,13 @@ const MONGO_OPERATORS: &[&str] = &[
     "accumulator",
 ];
 
-/// The MongoDB query operator named at the start of `s` (after its `$`):
-/// `s` begins with the operator's letters, case-insensitively, and the next
-/// byte is not a letter.
-fn mongo_operator_at(s: &str) -> bool {
-    let op = s
-        .bytes()
-        .take_while(u8::is_ascii_alphabetic)
-        .map(|c| c.to_ascii_lowercase() as char)
-        .collect::<String>();
-    !op.is_empty() && MONGO_OPERATORS.contains(&op.as_str())
+/// The length of the MongoDB query operator that `s` begins with (after its
+/// `$`): the run of ASCII letters at its start, when that run names an
+/// operator, case-insensitively.
+fn mongo_operator(s: &str) -> Option<usize> {
+    let len = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let op = &s[..len];
+    (len > 0 && MONGO_OPERATORS.iter().any(|o| o.eq_ignore_ascii_case(op))).then_some(len)
 }
 
 /// `[$op]` in a value (`u_id[$ne]`, `[$lte]x`): a query-object key spelled
@@ -565,8 +562,7 @@ fn mongo_operator_at(s: &str) -> bool {
 fn nosql_bracket(s: &str) -> bool {
     s.match_indices("[$").any(|(i, _)| {
         let rest = &s[i + 2..];
-        let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        mongo_operator_at(rest) && rest.as_bytes().get(len) == Some(&b']')
+        mongo_operator(rest).is_some_and(|len| rest.as_bytes().get(len) == Some(&b']'))
     })
 }
 
@@ -575,9 +571,10 @@ fn nosql_bracket(s: &str) -> bool {
 fn nosql_json_key(body: &str) -> Option<&str> {
     let b = body.as_bytes();
     for (i, _) in body.match_indices("\"$") {
-        let rest = &body[i + 2..];
-        let len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        if len == 0 || b.get(i + 2 + len) != Some(&b'"') || !mongo_operator_at(rest) {
+        let Some(len) = mongo_operator(&body[i + 2..]) else {
+            continue;
+        };
+        if b.get(i + 2 + len) != Some(&b'"') {
             continue;
         }
         let after = b[i + 3 + len..].iter().find(|c| !c.is_ascii_whitespace());
@@ -663,19 +660,15 @@ pub fn analyse(r: &WebRequest<'_>) -> Verdict {
             let kl = kd.to_lowercase();
             // NoSQL (MongoDB) operator smuggled in through a parameter name:
             // `user[$ne]=x`, `q[$regex]=.*` turn a value into a query object.
-            if let Some(p) = kl.find("[$") {
-                let op: String = kl[p + 2..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphabetic())
-                    .collect();
-                if MONGO_OPERATORS.contains(&op.as_str()) {
-                    acc.add(
-                        Class::Sqli,
-                        (0.85, "NoSQL operator in parameter name"),
-                        &kd,
-                        &loc,
-                    );
-                }
+            if let Some(p) = kl.find("[$")
+                && mongo_operator(&kl[p + 2..]).is_some()
+            {
+                acc.add(
+                    Class::Sqli,
+                    (0.85, "NoSQL operator in parameter name"),
+                    &kd,
+                    &loc,
+                );
             }
             if suspicious(&vd) {
                 value(acc, &kl, &vd, v, &loc, site);
